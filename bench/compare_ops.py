@@ -1,0 +1,74 @@
+"""Runs the per-op benchmark of latdyn (build/bench/ops) and of PyTorch
+(bench/ops_torch.py) in one run, same cases, same thread count, and prints a
+markdown table with the ratio torch/latdyn (> 1: latdyn faster). With
+--write FILE, the table replaces the section between the markers
+<!-- ops:begin --> and <!-- ops:end --> of FILE.
+
+usage: /usr/bin/python3 bench/compare_ops.py [--threads 2] [--seconds 1] [--write bench/RESULTS.md]
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def run(cmd, env):
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return {r["case"]: r["ms"] for r in map(json.loads, out.strip().splitlines())}
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--write")
+    args = ap.parse_args()
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    ours = run([os.path.join(ROOT, "build", "bench", "ops"), "--threads", str(args.threads),
+                "--seconds", str(args.seconds)], env)
+    torch = run(["/usr/bin/python3", os.path.join(HERE, "ops_torch.py"), "--threads",
+                 str(args.threads), "--seconds", str(args.seconds)], env)
+    import torch as t
+    lines = [f"Machine: {cpu_name()}, {os.cpu_count()} cores; {args.threads} threads; "
+             f"PyTorch {t.__version__}. Median ms per forward+backward.",
+             f"Command: `make bench && /usr/bin/python3 bench/compare_ops.py --threads {args.threads} "
+             f"--seconds {args.seconds:g}`", "",
+             "| case | latdyn ms | PyTorch ms | PyTorch / latdyn |", "|---|---:|---:|---:|"]
+    for case, ms in ours.items():
+        ref = torch.get(case)
+        ratio = f"{ref / ms:.2f}" if ref else "-"
+        lines.append(f"| {case} | {ms:.3f} | {ref:.3f} | {ratio} |" if ref else
+                     f"| {case} | {ms:.3f} | - | - |")
+    table = "\n".join(lines)
+    print(table)
+    if args.write:
+        text = open(args.write).read() if os.path.exists(args.write) else ""
+        begin, end = "<!-- ops:begin -->", "<!-- ops:end -->"
+        block = f"{begin}\n{table}\n{end}"
+        if begin in text and end in text:
+            text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+        else:
+            text += f"\n## Per-op forward+backward vs PyTorch\n\n{block}\n"
+        with open(args.write + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(args.write + ".tmp", args.write)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

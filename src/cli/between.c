@@ -1,0 +1,461 @@
+/* `latdyn between I0 I1 -o OUTDIR`: in-between frames and motion fields of
+ * two images. Parses and validates everything before OUTDIR is touched,
+ * trains the model (or runs a baseline), infers, and writes the outputs. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <omp.h>
+
+#include "baselines/crossfade.h"
+#include "baselines/flow.h"
+#include "baselines/ot.h"
+#include "cli/cli.h"
+#include "cli/options.h"
+#include "cli/progress.h"
+#include "data/image.h"
+#include "engine/atomic_file.h"
+#include "models/between.h"
+#include "plot/between_outputs.h"
+
+typedef enum { METHOD_LATENT, METHOD_IMAGE, METHOD_OT, METHOD_CROSSFADE, METHOD_FLOW } method_kind;
+
+static const char *const method_names[] = {"latent", "image", "ot", "crossfade", "flow"};
+
+typedef struct between_args {
+    const char *input0, *input1, *out_dir, *resume, *preset;
+    method_kind method;
+    int stages, patch, stride, steps, batch, threads, field_input, quiet, tiles;
+    float lr;
+    uint64_t seed;
+} between_args;
+
+static void between_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: latdyn between I0 I1 -o OUTDIR [options]\n\n"
+        "Estimates the unobserved stages between two images of the same scene (I0 at t=0,\n"
+        "I1 at t=1) and the velocity fields that explain them (between.md).\n"
+        "Inputs: PNG (8/16-bit grey, RGB or RGBA; alpha dropped), TIFF (one or more\n"
+        "integer or float bands) or .npy ([H,W] or [C,H,W]); same size for both.\n\n"
+        "options:\n"
+        "  -o, --out DIR        output folder (required)\n"
+        "  --preset NAME        paper (between.md's values) or quick (default; faster,\n"
+        "                       both images to the field network, time symmetry)\n"
+        "  --method NAME        latent (default), image (E and D fixed to identity),\n"
+        "                       ot (optimal-transport interpolation), crossfade,\n"
+        "                       flow (coarse-to-fine optical flow)\n"
+        "  --stages N           intermediate stages N (frames 0..N; default 8)\n"
+        "  --patch P            training/inference patch size, a multiple of 8 (32)\n"
+        "  --stride S           training patch stride (preset's)\n"
+        "  --steps K            training steps (preset's)\n"
+        "  --batch B            patch pairs per step (16)\n"
+        "  --lr RATE            Adam learning rate (1e-3)\n"
+        "  --field-input WHAT   i0 (as in the paper) or pair (I0 and I1 stacked)\n"
+        "  --tiles              stitch non-overlapping tiles (default: blended overlap)\n"
+        "  --seed S             random seed (1); same seed, same result\n"
+        "  --threads T          OpenMP threads (default OMP_NUM_THREADS)\n"
+        "  --resume CKPT        continue training from a model.safetensors\n"
+        "  --quiet              no progress output\n\n"
+        "OUTDIR gets frames.npy [N+1,C,H,W] (input units), frames/frame_NNN.png,\n"
+        "fields.npy [N,2,H,W] (x and y velocity, pixels per unit time),\n"
+        "fields/quiver_NNN.png, fields/streamlines.png, animation.gif, report.html,\n"
+        "model.safetensors (resumable) and log.csv.\n");
+}
+
+static int parse_method(const char *text, method_kind *m, ld_err *err)
+{
+    for (size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++)
+        if (!strcmp(text, method_names[i])) {
+            *m = (method_kind)i;
+            return 0;
+        }
+    return ld_errf(err, "--method: '%s' is not one of latent, image, ot, crossfade, flow", text);
+}
+
+static int parse_between_args(int argc, char **argv, between_args *a, ld_err *err)
+{
+    *a = (between_args){.preset = "quick", .method = METHOD_LATENT, .seed = 1,
+                        .stages = -1, .patch = -1, .stride = -1, .steps = -1, .batch = -1,
+                        .field_input = -1, .lr = -1};
+    int positional = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i], *val;
+        if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))
+            return 1;
+        if (!strcmp(opt, "--quiet")) {
+            a->quiet = 1;
+            continue;
+        }
+        if (!strcmp(opt, "--tiles")) {
+            a->tiles = 1;
+            continue;
+        }
+        if (opt[0] != '-' || !opt[1]) {
+            if (positional == 0)
+                a->input0 = opt;
+            else if (positional == 1)
+                a->input1 = opt;
+            else
+                return ld_errf(err, "unexpected argument '%s' (two images expected)", opt);
+            positional++;
+            continue;
+        }
+        if (!(val = ld_option_value(argc, argv, &i, err)))
+            return -1;
+        int rc = 0;
+        if (!strcmp(opt, "-o") || !strcmp(opt, "--out"))
+            a->out_dir = val;
+        else if (!strcmp(opt, "--preset"))
+            a->preset = val;
+        else if (!strcmp(opt, "--method"))
+            rc = parse_method(val, &a->method, err);
+        else if (!strcmp(opt, "--stages"))
+            rc = ld_parse_int(opt, val, 1, 64, &a->stages, err);
+        else if (!strcmp(opt, "--patch"))
+            rc = ld_parse_int(opt, val, 8, 1024, &a->patch, err);
+        else if (!strcmp(opt, "--stride"))
+            rc = ld_parse_int(opt, val, 1, 1024, &a->stride, err);
+        else if (!strcmp(opt, "--steps"))
+            rc = ld_parse_int(opt, val, 0, 100000000, &a->steps, err);
+        else if (!strcmp(opt, "--batch"))
+            rc = ld_parse_int(opt, val, 1, 4096, &a->batch, err);
+        else if (!strcmp(opt, "--lr"))
+            rc = ld_parse_float(opt, val, 1e-8, 10, &a->lr, err);
+        else if (!strcmp(opt, "--seed"))
+            rc = ld_parse_u64(opt, val, &a->seed, err);
+        else if (!strcmp(opt, "--threads"))
+            rc = ld_parse_int(opt, val, 1, 4096, &a->threads, err);
+        else if (!strcmp(opt, "--resume"))
+            a->resume = val;
+        else if (!strcmp(opt, "--field-input")) {
+            if (!strcmp(val, "i0"))
+                a->field_input = LD_FIELD_INPUT_I0;
+            else if (!strcmp(val, "pair"))
+                a->field_input = LD_FIELD_INPUT_PAIR;
+            else
+                rc = ld_errf(err, "--field-input: '%s' is not i0 or pair", val);
+        } else
+            rc = ld_errf(err, "unknown option '%s' (latdyn between --help)", opt);
+        if (rc)
+            return -1;
+    }
+    if (!a->input0 || !a->input1)
+        return ld_errf(err, "two input images are needed (latdyn between --help)");
+    if (!a->out_dir)
+        return ld_errf(err, "-o OUTDIR is required");
+    return 0;
+}
+
+/* Loads both inputs and checks they can be paired. A grey image is paired
+ * with a colour one by repeating its band. */
+static int load_pair(const between_args *a, ld_image *i0, ld_image *i1, int quiet, ld_err *err)
+{
+    memset(i0, 0, sizeof *i0);
+    memset(i1, 0, sizeof *i1);
+    if (ld_image_load(a->input0, i0, err) || ld_image_load(a->input1, i1, err))
+        return -1;
+    if (i0->height != i1->height || i0->width != i1->width)
+        return ld_errf(err, "the images differ in size: %s is %dx%d, %s is %dx%d", a->input0,
+                       i0->width, i0->height, a->input1, i1->width, i1->height);
+    if (i0->channels != i1->channels) {
+        ld_image *grey = i0->channels == 1 ? i0 : i1->channels == 1 ? i1 : NULL;
+        if (!grey)
+            return ld_errf(err, "the images differ in channels: %d and %d", i0->channels,
+                           i1->channels);
+        if (!quiet)
+            fprintf(stderr, "between: %s is grey, the other image has %d channels: its band is "
+                            "repeated\n", grey == i0 ? a->input0 : a->input1,
+                    grey == i0 ? i1->channels : i0->channels);
+        if (ld_image_expand_channels(grey, grey == i0 ? i1->channels : i0->channels, err))
+            return -1;
+    }
+    return 0;
+}
+
+/* Builds the model configuration from the preset (or the checkpoint being
+ * resumed) and the options. */
+static int make_config(const between_args *a, int channels, ld_between_config *cfg, ld_err *err)
+{
+    if (a->resume) {
+        if (ld_between_read_config(a->resume, cfg, err))
+            return -1;
+        if (cfg->channels != channels)
+            return ld_errf(err, "%s was trained on %d-channel images, these have %d", a->resume,
+                           cfg->channels, channels);
+    } else if (ld_between_preset(a->preset, channels, cfg, err)) {
+        return -1;
+    }
+    if (a->method == METHOD_IMAGE)
+        cfg->method = LD_BETWEEN_IMAGE;
+    if (a->stages > 0)
+        cfg->stages = a->stages;
+    if (a->patch > 0)
+        cfg->patch = a->patch;
+    if (a->stride > 0)
+        cfg->stride = a->stride;
+    if (a->patch > 0 && a->stride <= 0 && cfg->stride > cfg->patch)
+        cfg->stride = cfg->patch;
+    if (a->patch > 0)
+        cfg->infer_stride = cfg->patch / 2;
+    if (a->tiles)
+        cfg->infer_stride = cfg->patch;
+    if (a->steps >= 0)
+        cfg->steps = a->steps;
+    if (a->batch > 0)
+        cfg->batch = a->batch;
+    if (a->lr > 0)
+        cfg->lr = a->lr;
+    if (a->field_input >= 0)
+        cfg->field_input = a->field_input;
+    return ld_between_config_check(cfg, err);
+}
+
+static int make_dirs(const char *path, ld_err *err)
+{
+    char buf[4096];
+    if (strlen(path) >= sizeof buf)
+        return ld_errf(err, "%s: path too long", path);
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0777) && errno != EEXIST)
+                return ld_errf(err, "cannot create %s: %s", buf, strerror(errno));
+            *p = '/';
+        }
+    if (mkdir(buf, 0777) && errno != EEXIST)
+        return ld_errf(err, "cannot create %s: %s", buf, strerror(errno));
+    if (!ld_dir_exists(buf))
+        return ld_errf(err, "%s exists and is not a folder", buf);
+    return 0;
+}
+
+/* The training log kept in memory and written as log.csv. */
+typedef struct train_log {
+    ld_between_losses *losses;
+    float *lr, *wall;
+    int64_t first_step;
+    int count;
+} train_log;
+
+static int write_log_csv(const char *path, const train_log *log, ld_err *err)
+{
+    ld_atomic_file f;
+    if (ld_atomic_open(&f, path, err))
+        return -1;
+    fprintf(f.fp, "step,loss,dynamics,autoencoder,magnitude,smooth_space,smooth_time,backward,"
+                  "lr,wall_s\n");
+    for (int i = 0; i < log->count; i++) {
+        const ld_between_losses *l = &log->losses[i];
+        fprintf(f.fp, "%lld,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.3f\n",
+                (long long)(log->first_step + i + 1), l->total, l->dynamics, l->autoencoder,
+                l->magnitude, l->smooth_space, l->smooth_time, l->backward, log->lr[i],
+                log->wall[i]);
+    }
+    return ld_atomic_commit(&f, err);
+}
+
+/* Settings of the run for the report: the inputs and the model
+ * configuration (baselines: method and stages). */
+static int write_outputs(const between_args *a, const ld_between_config *cfg, const ld_image *i0,
+                         const ld_image *i1, const float *frames, const float *fields,
+                         const train_log *log, ld_err *err)
+{
+    ld_config settings;
+    ld_config_init(&settings);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)a->seed);
+    int model = a->method == METHOD_LATENT || a->method == METHOD_IMAGE;
+    int rc = ld_config_set(&settings, "input I0", a->input0, err) ||
+             ld_config_set(&settings, "input I1", a->input1, err) ||
+             ld_config_set(&settings, "method", method_names[a->method], err) ||
+             ld_config_set(&settings, "seed", seed, err) ||
+             (a->resume && ld_config_set(&settings, "resumed from", a->resume, err)) ||
+             (model && ld_config_set(&settings, "preset", a->resume ? "(checkpoint)" : a->preset, err)) ||
+             (model ? ld_between_config_save(cfg, &settings, err)
+                    : ld_config_set(&settings, "stages", (snprintf(seed, sizeof seed, "%d",
+                                                                   cfg->stages), seed), err));
+    float *steps = calloc((size_t)log->count + 1, sizeof *steps);
+    float *losses = calloc((size_t)log->count + 1, sizeof *losses);
+    if (!rc && (!steps || !losses))
+        rc = ld_errf(err, "out of memory");
+    if (!rc) {
+        for (int i = 0; i < log->count; i++) {
+            steps[i] = (float)(log->first_step + i + 1);
+            losses[i] = log->losses[i].total;
+        }
+        ld_between_outputs o = {
+            .stages = cfg->stages, .channels = i0->channels, .height = i0->height,
+            .width = i0->width, .frames = frames, .fields = fields, .input0 = i0->data,
+            .input1 = i1->data, .loss_steps = steps, .losses = losses, .n_losses = log->count,
+            .n_settings = settings.count, .setting_keys = (const char *const *)settings.keys,
+            .setting_values = (const char *const *)settings.values};
+        ld_between_output_ranges(i0, i1, &o);
+        rc = ld_between_write_outputs(a->out_dir, &o, err);
+    }
+    free(steps);
+    free(losses);
+    ld_config_free(&settings);
+    return rc ? -1 : 0;
+}
+
+static void report_patches(void *user, int done, int total)
+{
+    ld_progress *p = user;
+    ld_progress_update(p, done, "inference patches");
+    (void)total;
+}
+
+/* Trains (or resumes) and infers with the learned model. */
+static int run_model(const between_args *a, const ld_between_config *cfg, const ld_image *i0,
+                     const ld_image *i1, float *frames, float *fields, train_log *log,
+                     ld_err *err)
+{
+    ld_between_model model;
+    ld_between_trainer t;
+    int rc = -1;
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", a->out_dir);
+    if (ld_between_create(&model, cfg, err))
+        return -1;
+    ld_between_init_weights(&model, a->seed);
+    if (ld_between_trainer_init(&t, &model, i0->data, i1->data, i0->height, i0->width, a->seed,
+                                err)) {
+        ld_between_free(&model);
+        return -1;
+    }
+    if (a->resume && ld_between_resume(&t, a->resume, err))
+        goto done;
+    int64_t todo = cfg->steps - t.step;
+    log->first_step = t.step;
+    log->losses = calloc(todo > 0 ? (size_t)todo : 1, sizeof *log->losses);
+    log->lr = calloc(todo > 0 ? (size_t)todo : 1, sizeof *log->lr);
+    log->wall = calloc(todo > 0 ? (size_t)todo : 1, sizeof *log->wall);
+    if (!log->losses || !log->lr || !log->wall) {
+        ld_errf(err, "out of memory");
+        goto done;
+    }
+    if (!a->quiet)
+        fprintf(stderr, "between: %s method, %zu parameters, %d threads, %d patch pairs of %dx%d, "
+                        "steps %lld..%d\n", method_names[a->method],
+                ld_params_trainable(&model.params), omp_get_max_threads(),
+                ld_patch_count(&t.grid), cfg->patch, cfg->patch, (long long)t.step, cfg->steps);
+    ld_progress prog;
+    ld_progress_start(&prog, t.step, cfg->steps, a->quiet);
+    double start = ld_now_seconds();
+    while (t.step < cfg->steps) {
+        ld_between_losses l;
+        if (ld_between_train_step(&t, &l, err))
+            goto done;
+        log->losses[log->count] = l;
+        log->lr[log->count] = (float)t.opt.lr;
+        log->wall[log->count] = (float)(ld_now_seconds() - start);
+        log->count++;
+        ld_progress_update(&prog, t.step, "loss %.4g (dyn %.3g ae %.3g back %.3g mag %.3g "
+                                          "sx %.3g st %.3g)", l.total, l.dynamics, l.autoencoder,
+                           l.backward, l.magnitude, l.smooth_space, l.smooth_time);
+        if (t.step % 500 == 0 && t.step < cfg->steps && ld_between_save(&t, ckpt, err))
+            goto done;
+    }
+    if (ld_between_save(&t, ckpt, err))
+        goto done;
+    ld_progress_start(&prog, 0, 0, a->quiet);
+    ld_patch_grid grid;
+    if (ld_patch_grid_init(&grid, i0->height, i0->width, cfg->patch, cfg->infer_stride, err))
+        goto done;
+    prog.total = ld_patch_count(&grid);
+    rc = ld_between_infer(&model, i0->data, i1->data, i0->height, i0->width,
+                          cfg->infer_stride < cfg->patch ? LD_STITCH_BLEND : LD_STITCH_TILES,
+                          frames, fields, report_patches, &prog, err);
+done:
+    ld_between_trainer_free(&t);
+    ld_between_free(&model);
+    return rc;
+}
+
+int ld_cmd_between(int argc, char **argv)
+{
+    between_args a;
+    ld_err err = {{0}};
+    ld_image i0 = {0}, i1 = {0};
+    ld_between_config cfg;
+    train_log log = {0};
+    float *frames = NULL, *fields = NULL;
+    int status = 1;
+    int rc = parse_between_args(argc, argv, &a, &err);
+    if (rc > 0) {
+        between_usage(stdout);
+        return 0;
+    }
+    if (rc) {
+        fprintf(stderr, "latdyn between: %s\n", err.msg);
+        return 2;
+    }
+    if (a.threads)
+        omp_set_num_threads(a.threads);
+    if (load_pair(&a, &i0, &i1, a.quiet, &err) || make_config(&a, i0.channels, &cfg, &err))
+        goto done;
+    if (i0.height < cfg.patch || i0.width < cfg.patch) {
+        ld_errf(&err, "the images (%dx%d) are smaller than the patch (%d); use a smaller --patch",
+                i0.width, i0.height, cfg.patch);
+        goto done;
+    }
+    size_t plane = (size_t)i0.height * (size_t)i0.width;
+    int N = cfg.stages, C = i0.channels;
+    frames = malloc((size_t)(N + 1) * C * plane * sizeof(float));
+    fields = malloc((size_t)N * 2 * plane * sizeof(float));
+    if (!frames || !fields) {
+        ld_errf(&err, "out of memory for %d frames of %dx%d", N + 1, i0.width, i0.height);
+        goto done;
+    }
+    if (make_dirs(a.out_dir, &err))
+        goto done;
+    double start = ld_now_seconds();
+    int has_fields = 1;
+    switch (a.method) {
+    case METHOD_LATENT:
+    case METHOD_IMAGE:
+        rc = run_model(&a, &cfg, &i0, &i1, frames, fields, &log, &err);
+        break;
+    case METHOD_CROSSFADE:
+        has_fields = 0;
+        rc = ld_baseline_crossfade(i0.data, i1.data, C, i0.height, i0.width, N, frames, &err);
+        break;
+    case METHOD_OT:
+        has_fields = 0;
+        rc = ld_baseline_ot(i0.data, i1.data, C, i0.height, i0.width, N, NULL, frames, &err);
+        break;
+    case METHOD_FLOW:
+        rc = ld_baseline_flow(i0.data, i1.data, C, i0.height, i0.width, N, NULL, frames, fields,
+                              &err);
+        break;
+    }
+    if (rc)
+        goto done;
+    if (log.count) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/log.csv", a.out_dir);
+        if (write_log_csv(path, &log, &err))
+            goto done;
+    }
+    if (write_outputs(&a, &cfg, &i0, &i1, frames, has_fields ? fields : NULL, &log, &err))
+        goto done;
+    printf("between: %s method, %d stages, %dx%d, %.1f s; report: %s/report.html, frames: "
+           "%s/frames/\n", method_names[a.method], N, i0.width, i0.height,
+           ld_now_seconds() - start, a.out_dir, a.out_dir);
+    status = 0;
+done:
+    if (status)
+        fprintf(stderr, "latdyn between: %s\n", err.msg);
+    ld_image_free(&i0);
+    ld_image_free(&i1);
+    free(frames);
+    free(fields);
+    free(log.losses);
+    free(log.lr);
+    free(log.wall);
+    return status;
+}

@@ -1,0 +1,11 @@
+/* The subcommands of the `latdyn` program; each parses its own arguments
+ * (argv[0] is the subcommand name), prints, and returns the exit status. */
+#ifndef LD_CLI_H
+#define LD_CLI_H
+
+int ld_cmd_demo(int argc, char **argv);
+int ld_cmd_between(int argc, char **argv); /* cli/between.c */
+int ld_cmd_synth(int argc, char **argv);   /* cli/synth.c: latdyn synth between|SYSTEM ... */
+int ld_cmd_eval(int argc, char **argv);    /* cli/eval.c: latdyn eval between TRUTH OUT | ... */
+
+#endif

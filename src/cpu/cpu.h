@@ -1,0 +1,35 @@
+/* Shared definitions of the CPU backend: the kernel tables each file of
+ * src/cpu defines, assembled into the backend table by cpu/backend.c, and
+ * the oneDNN layer-norm kernels (cpu/dnnl.c, where every oneDNN call lives)
+ * that the normalisation table (cpu/norm.c, OpenMP batch norm) takes. */
+#ifndef LD_CPU_H
+#define LD_CPU_H
+
+#include <stddef.h>
+
+/* Below this many elements a loop runs on one thread (thread start-up would
+ * cost more than the work). */
+#define LD_CPU_PARALLEL_MIN 16384
+
+extern const struct ld_conv_kernels ld_cpu_conv_kernels;               /* cpu/dnnl.c */
+extern const struct ld_pool_kernels ld_cpu_pool_kernels;               /* cpu/dnnl.c */
+extern const struct ld_resize_kernels ld_cpu_resize_kernels;           /* cpu/resize.c */
+extern const struct ld_norm_kernels ld_cpu_norm_kernels;               /* cpu/norm.c */
+extern const struct ld_act_kernels ld_cpu_act_kernels;                 /* cpu/dnnl.c */
+extern const struct ld_linalg_kernels ld_cpu_linalg_kernels;           /* cpu/blas.c */
+extern const struct ld_attention_kernels ld_cpu_attention_kernels;     /* cpu/attention.c */
+extern const struct ld_elementwise_kernels ld_cpu_elementwise_kernels; /* cpu/elementwise.c */
+extern const struct ld_advect_kernels ld_cpu_advect_kernels;           /* cpu/advect.c */
+extern const struct ld_loss_kernels ld_cpu_loss_kernels;               /* cpu/loss.c */
+extern const struct ld_random_kernels ld_cpu_random_kernels;           /* cpu/random.c */
+
+/* oneDNN layer norm (cpu/dnnl.c) for the table in cpu/norm.c; see
+ * struct ld_norm_kernels in ops/norm.h. */
+int ld_dnnl_layernorm_forward(float *y, float *mean, float *var, const float *x,
+                              const float *gamma, const float *beta, size_t rows, int d,
+                              float eps);
+int ld_dnnl_layernorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                               const float *x, const float *gamma, const float *mean,
+                               const float *var, size_t rows, int d, float eps);
+
+#endif

@@ -1,0 +1,988 @@
+/* Every oneDNN call of the project lives in this file (a port to another
+ * oneDNN version touches nothing else).
+ *
+ * Shared plumbing first:
+ *   - the CPU engine and stream, made once on first use (engine_ready);
+ *   - DNNL_TRY, which turns a failed call into an ld_err message;
+ *   - plain memory descriptors for the caller's NCHW / OIHW / flat buffers;
+ *   - passes: one primitive plus the reorders between the caller's plain
+ *     layouts and the (often blocked) layouts oneDNN picks for speed; the
+ *     reordered copies and oneDNN's scratchpad live in caller-given scratch
+ *     (the op's ld_scratch), and gradient outputs can be added into the
+ *     caller's buffer by a reorder with a sum post-op;
+ *   - a cache of built problems keyed by the problem's integers, so a
+ *     repeated call does no creation work (only a lookup).
+ * Then the kernel tables built on it: convolution and transposed convolution
+ * (ops/conv.h), max pooling (ops/pool.h), the standalone activations
+ * (ops/act.h) and layer norm (ops/norm.h; the family's table is in
+ * cpu/norm.c, beside the OpenMP batch norm). The activation and layer-norm
+ * kernels get no scratch from their ops: their primitives work on the
+ * caller's plain layouts (no copies) and leave the scratchpad to oneDNN.
+ * Resize and batch norm are OpenMP loops, faster than oneDNN 2.6 on NCHW
+ * (cpu/resize.c, cpu/norm.c).
+ *
+ * Kernels are called from one thread at a time (the thread running the ops);
+ * oneDNN parallelises inside each primitive with OpenMP. */
+#include <dnnl.h>
+#include <dnnl_debug.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+#include "engine/error.h"
+#include "ops/act.h"
+#include "ops/conv.h"
+#include "ops/pool.h"
+
+/* ---- engine, stream, errors ------------------------------------------------ */
+
+static dnnl_engine_t cpu_engine;
+static dnnl_stream_t cpu_stream;
+
+/* Runs a oneDNN call; on failure writes its name and status into `err`, sets
+ * `rc` to -1 and jumps to `done` (the calling function's cleanup). */
+#define DNNL_TRY(call)                                                                     \
+    do {                                                                                   \
+        dnnl_status_t status_ = (call);                                                    \
+        if (status_ != dnnl_success) {                                                     \
+            rc = ld_errf(err, "oneDNN %.*s failed (%s)", (int)strcspn(#call, "("), #call,  \
+                         dnnl_status2str(status_));                                        \
+            goto done;                                                                     \
+        }                                                                                  \
+    } while (0)
+
+/* Makes the engine and stream on first use (kept for the process). */
+static int engine_ready(ld_err *err)
+{
+    int rc = 0;
+    if (cpu_stream)
+        return 0;
+    if (!cpu_engine)
+        DNNL_TRY(dnnl_engine_create(&cpu_engine, dnnl_cpu, 0));
+    DNNL_TRY(dnnl_stream_create(&cpu_stream, cpu_engine, dnnl_stream_default_flags));
+done:
+    return rc;
+}
+
+/* A dense f32 memory descriptor: `tag` names the caller's layout
+ * (dnnl_nchw, dnnl_oihw, dnnl_a, ...) or dnnl_format_tag_any (oneDNN picks). */
+static int md_init(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
+                   dnnl_format_tag_t tag, ld_err *err)
+{
+    int rc = 0;
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag));
+done:
+    return rc;
+}
+
+/* A reorder from one layout to another; with `add` it adds into the
+ * destination (sum post-op) instead of overwriting it. */
+static int reorder_create(dnnl_primitive_t *prim, const dnnl_memory_desc_t *from,
+                          const dnnl_memory_desc_t *to, int add, ld_err *err)
+{
+    int rc = 0;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t post_ops = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    DNNL_TRY(dnnl_primitive_attr_create(&attr));
+    if (add) {
+        DNNL_TRY(dnnl_post_ops_create(&post_ops));
+        DNNL_TRY(dnnl_post_ops_append_sum(post_ops, 1.0f));
+        DNNL_TRY(dnnl_primitive_attr_set_post_ops(attr, post_ops));
+    }
+    DNNL_TRY(dnnl_reorder_primitive_desc_create(&pd, from, cpu_engine, to, cpu_engine, attr));
+    DNNL_TRY(dnnl_primitive_create(prim, pd));
+done:
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (post_ops)
+        dnnl_post_ops_destroy(post_ops);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    return rc;
+}
+
+/* ---- passes: a primitive with reorders to and from the caller's layouts --- */
+
+#define PASS_MAX_OPERANDS 9 /* layer norm backward */
+#define SCRATCH_ALIGN 64
+
+typedef enum {
+    OPERAND_IN,      /* read */
+    OPERAND_OUT,     /* written (overwrites) */
+    OPERAND_OUT_ADD, /* written or added into the caller's buffer; may be unwanted (NULL) */
+} operand_role;
+
+/* Where a pass's oneDNN scratchpad lives. */
+typedef enum {
+    SCRATCHPAD_CALLER, /* in the caller's scratch, after the copies */
+    SCRATCHPAD_ONEDNN, /* oneDNN's own (kernels whose ops give no scratch) */
+} scratchpad_owner;
+
+/* What a kernel gives for one operand: the execute argument and the
+ * caller's layout (NULL: the primitive's own, e.g. a pooling workspace). */
+typedef struct operand_spec {
+    int arg;
+    operand_role role;
+    const dnnl_memory_desc_t *user_md;
+} operand_spec;
+
+typedef struct operand {
+    int arg;
+    operand_role role;
+    int same_layout;              /* the primitive reads / writes the caller's buffer */
+    dnnl_memory_desc_t user_md;   /* the caller's layout */
+    dnnl_memory_desc_t prim_md;   /* the primitive's layout */
+    dnnl_primitive_t to_prim;     /* inputs in another layout: caller -> primitive */
+    dnnl_primitive_t to_user[2];  /* outputs through the copy: [0] overwrite, [1] add */
+    size_t copy_offset;           /* the primitive-layout copy, in scratch */
+} operand;
+
+typedef struct pass {
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    operand op[PASS_MAX_OPERANDS];
+    int n_op;
+    dnnl_memory_desc_t scratchpad_md;
+    size_t scratchpad_offset;
+    size_t scratch_bytes; /* copies + oneDNN scratchpad */
+} pass;
+
+static size_t align_up(size_t n) { return (n + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN; }
+
+static void pass_destroy(pass *ps)
+{
+    for (int i = 0; i < ps->n_op; i++) {
+        operand *o = &ps->op[i];
+        if (o->to_prim)
+            dnnl_primitive_destroy(o->to_prim);
+        for (int add = 0; add < 2; add++)
+            if (o->to_user[add])
+                dnnl_primitive_destroy(o->to_user[add]);
+    }
+    if (ps->prim)
+        dnnl_primitive_destroy(ps->prim);
+    if (ps->pd)
+        dnnl_primitive_desc_destroy(ps->pd);
+    memset(ps, 0, sizeof *ps);
+}
+
+/* Fills operand o of a pass whose primitive descriptor is `pd`: its layouts,
+ * the reorders it needs and (when it goes through a copy) the copy's offset
+ * in scratch, advancing *offset. */
+static int operand_build(operand *o, const operand_spec *spec, const_dnnl_primitive_desc_t pd,
+                         size_t *offset, ld_err *err)
+{
+    o->arg = spec->arg;
+    o->role = spec->role;
+    o->prim_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, o->arg);
+    o->user_md = spec->user_md ? *spec->user_md : o->prim_md;
+    o->same_layout = dnnl_memory_desc_equal(&o->user_md, &o->prim_md);
+    if (o->role == OPERAND_IN && !o->same_layout &&
+        reorder_create(&o->to_prim, &o->user_md, &o->prim_md, 0, err))
+        return -1;
+    if (o->role != OPERAND_IN && !o->same_layout &&
+        reorder_create(&o->to_user[0], &o->prim_md, &o->user_md, 0, err))
+        return -1;
+    if (o->role == OPERAND_OUT_ADD &&
+        reorder_create(&o->to_user[1], &o->prim_md, &o->user_md, 1, err))
+        return -1;
+    if (!o->same_layout || o->role == OPERAND_OUT_ADD) {
+        o->copy_offset = *offset;
+        *offset += align_up(dnnl_memory_desc_get_size(&o->prim_md));
+    }
+    return 0;
+}
+
+/* Builds the primitive for op descriptor `desc` (memory descriptors in it
+ * may be format_tag_any), its reorders and its scratch layout. post_ops and
+ * hint (the forward primitive descriptor of a backward pass) may be NULL.
+ * With SCRATCHPAD_ONEDNN, scratch_bytes covers the copies only. */
+static int pass_build(pass *ps, const_dnnl_op_desc_t desc, const_dnnl_post_ops_t post_ops,
+                      const_dnnl_primitive_desc_t hint, const operand_spec *spec, int n,
+                      scratchpad_owner scratchpad, ld_err *err)
+{
+    int rc = 0;
+    dnnl_primitive_attr_t attr = NULL;
+    memset(ps, 0, sizeof *ps);
+    ps->n_op = n;
+    DNNL_TRY(dnnl_primitive_attr_create(&attr));
+    if (scratchpad == SCRATCHPAD_CALLER)
+        DNNL_TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+    if (post_ops)
+        DNNL_TRY(dnnl_primitive_attr_set_post_ops(attr, post_ops));
+    DNNL_TRY(dnnl_primitive_desc_create(&ps->pd, desc, attr, cpu_engine, hint));
+    DNNL_TRY(dnnl_primitive_create(&ps->prim, ps->pd));
+    size_t offset = 0;
+    for (int i = 0; i < n && !rc; i++)
+        rc = operand_build(&ps->op[i], &spec[i], ps->pd, &offset, err);
+    if (rc)
+        goto done;
+    ps->scratchpad_md = *dnnl_primitive_desc_query_md(ps->pd, dnnl_query_scratchpad_md, 0);
+    ps->scratchpad_offset = offset;
+    ps->scratch_bytes = offset + dnnl_memory_desc_get_size(&ps->scratchpad_md);
+done:
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    if (rc)
+        pass_destroy(ps);
+    return rc;
+}
+
+static int execute(dnnl_primitive_t prim, int n_args, const dnnl_exec_arg_t *args, ld_err *err)
+{
+    int rc = 0;
+    DNNL_TRY(dnnl_primitive_execute(prim, cpu_stream, n_args, args));
+done:
+    return rc;
+}
+
+static int run_reorder(dnnl_primitive_t prim, dnnl_memory_t from, dnnl_memory_t to, ld_err *err)
+{
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    return execute(prim, 2, args, err);
+}
+
+/* Runs a built pass on the caller's buffers: ptr[i] for operand i (NULL for
+ * an unwanted OPERAND_OUT_ADD output), add[i] = 1 to add an OPERAND_OUT_ADD
+ * output into ptr[i] (add may be NULL: overwrite everything). `scratch`
+ * holds ps->scratch_bytes (NULL when that is 0). */
+static int pass_run(const pass *ps, void *const *ptr, const int *add, void *scratch,
+                    ld_err *err)
+{
+    int rc = 0;
+    dnnl_memory_t user[PASS_MAX_OPERANDS] = {0}, copy[PASS_MAX_OPERANDS] = {0};
+    dnnl_memory_t scratchpad = NULL;
+    dnnl_exec_arg_t args[PASS_MAX_OPERANDS + 1];
+    int adds[PASS_MAX_OPERANDS];
+    char *base = scratch;
+    int n_args = 0;
+    if (!scratch && ps->scratch_bytes)
+        return ld_errf(err, "oneDNN pass run without its %zu bytes of scratch",
+                       ps->scratch_bytes);
+    for (int i = 0; i < ps->n_op; i++) {
+        const operand *o = &ps->op[i];
+        adds[i] = o->role == OPERAND_OUT_ADD && add && add[i];
+        if (ptr[i])
+            DNNL_TRY(dnnl_memory_create(&user[i], &o->user_md, cpu_engine, ptr[i]));
+        if (!o->same_layout || adds[i] || !ptr[i]) {
+            DNNL_TRY(dnnl_memory_create(&copy[i], &o->prim_md, cpu_engine,
+                                        base + o->copy_offset));
+            if (o->role == OPERAND_IN && (rc = run_reorder(o->to_prim, user[i], copy[i], err)))
+                goto done;
+        }
+        args[n_args++] = (dnnl_exec_arg_t){o->arg, copy[i] ? copy[i] : user[i]};
+    }
+    if (dnnl_memory_desc_get_size(&ps->scratchpad_md) > 0) {
+        DNNL_TRY(dnnl_memory_create(&scratchpad, &ps->scratchpad_md, cpu_engine,
+                                    base + ps->scratchpad_offset));
+        args[n_args++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratchpad};
+    }
+    if ((rc = execute(ps->prim, n_args, args, err)))
+        goto done;
+    for (int i = 0; i < ps->n_op && !rc; i++)
+        if (ps->op[i].role != OPERAND_IN && copy[i] && user[i])
+            rc = run_reorder(ps->op[i].to_user[adds[i]], copy[i], user[i], err);
+    if (!rc)
+        DNNL_TRY(dnnl_stream_wait(cpu_stream));
+done:
+    for (int i = 0; i < ps->n_op; i++) {
+        if (user[i])
+            dnnl_memory_destroy(user[i]);
+        if (copy[i])
+            dnnl_memory_destroy(copy[i]);
+    }
+    if (scratchpad)
+        dnnl_memory_destroy(scratchpad);
+    return rc;
+}
+
+/* ---- cache of built problems ------------------------------------------------ */
+
+#define CACHE_KEY_INTS 16
+
+/* Problems of one kind, each with what was built for it (never freed: a
+ * program meets a handful of shapes). Keys are zero-padded int arrays. */
+typedef struct problem_cache {
+    struct cache_item {
+        int key[CACHE_KEY_INTS];
+        void *value;
+    } *items;
+    size_t n, cap;
+} problem_cache;
+
+static void *cache_find(const problem_cache *c, const int *key)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (!memcmp(c->items[i].key, key, sizeof c->items[i].key))
+            return c->items[i].value;
+    return NULL;
+}
+
+static int cache_add(problem_cache *c, const int *key, void *value, ld_err *err)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        struct cache_item *items = realloc(c->items, cap * sizeof *items);
+        if (!items)
+            return ld_errf(err, "out of memory growing the oneDNN primitive cache");
+        c->items = items;
+        c->cap = cap;
+    }
+    memcpy(c->items[c->n].key, key, sizeof c->items[c->n].key);
+    c->items[c->n].value = value;
+    c->n++;
+    return 0;
+}
+
+/* A problem's passes, built on first use; [0] is the forward, which the
+ * backward passes take as their hint, so it is built with the entry. A
+ * family may use the slots after its pass enum for helper passes. */
+#define ENTRY_MAX_PASSES 5
+
+typedef struct problem_entry {
+    pass part[ENTRY_MAX_PASSES];
+    int built[ENTRY_MAX_PASSES];
+    dnnl_primitive_desc_t extra_hint; /* a forward pd only needed as a hint (eltwise) */
+} problem_entry;
+
+/* Builds pass `which` of the entry for `problem` (a kernel family's builder). */
+typedef int (*pass_builder)(problem_entry *e, const void *problem, int which, ld_err *err);
+
+static void entry_free(problem_entry *e)
+{
+    for (int i = ENTRY_MAX_PASSES; i-- > 0;)
+        pass_destroy(&e->part[i]);
+    if (e->extra_hint)
+        dnnl_primitive_desc_destroy(e->extra_hint);
+    free(e);
+}
+
+/* The entry for a problem with pass `which` built: a cache lookup, building
+ * what is missing (the entry and its forward first). NULL with err on
+ * failure. */
+static const problem_entry *cached_entry(problem_cache *c, const int *key, const void *problem,
+                                         int which, pass_builder build, ld_err *err)
+{
+    if (engine_ready(err))
+        return NULL;
+    problem_entry *e = cache_find(c, key);
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e) {
+            ld_errf(err, "out of memory building a oneDNN primitive");
+            return NULL;
+        }
+        if (build(e, problem, 0, err) || cache_add(c, key, e, err)) {
+            entry_free(e);
+            return NULL;
+        }
+        e->built[0] = 1;
+    }
+    if (!e->built[which]) {
+        if (build(e, problem, which, err))
+            return NULL;
+        e->built[which] = 1;
+    }
+    return e;
+}
+
+/* Pass `which` of the problem's entry (see cached_entry). */
+static const pass *cached_pass(problem_cache *c, const int *key, const void *problem, int which,
+                               pass_builder build, ld_err *err)
+{
+    const problem_entry *e = cached_entry(c, key, problem, which, build, err);
+    return e ? &e->part[which] : NULL;
+}
+
+/* The bits of a float, for cache keys. */
+static int float_bits(float f)
+{
+    int bits;
+    _Static_assert(sizeof bits == sizeof f, "a float key needs int-sized floats");
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
+/* A size as two key ints (high and low 31 bits). */
+static void size_key(int *key, size_t n)
+{
+    key[0] = (int)(n >> 31);
+    key[1] = (int)(n & INT_MAX);
+}
+
+/* ---- eltwise passes (fused activations of the convolutions, standalone
+ * activations) ------------------------------------------------------------- */
+
+/* oneDNN's algorithm parameter of an activation (the negative slope). */
+static float act_alpha(ld_activation act)
+{
+    return act.kind == LD_ACT_LEAKY_RELU ? act.slope : 0.0f;
+}
+
+/* y = act(x) on buffers of layout md. */
+static int eltwise_forward_build(pass *ps, dnnl_alg_kind_t alg, const dnnl_memory_desc_t *md,
+                                 float alpha, scratchpad_owner scratchpad, ld_err *err)
+{
+    int rc = 0;
+    dnnl_eltwise_desc_t d;
+    DNNL_TRY(dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training, alg, md, alpha, 0.0f));
+    operand_spec spec[2] = {{DNNL_ARG_SRC, OPERAND_IN, md}, {DNNL_ARG_DST, OPERAND_OUT, md}};
+    rc = pass_build(ps, &d, NULL, NULL, spec, 2, scratchpad, err);
+done:
+    return rc;
+}
+
+/* dx = dy * act'(y) for a *_use_dst_for_bwd algorithm (the mask read from
+ * the output y); operands y, dy, dx. hint: a forward eltwise primitive
+ * descriptor. */
+static int eltwise_backward_build(pass *ps, dnnl_alg_kind_t alg, const dnnl_memory_desc_t *md,
+                                  float alpha, const_dnnl_primitive_desc_t hint,
+                                  scratchpad_owner scratchpad, ld_err *err)
+{
+    int rc = 0;
+    dnnl_eltwise_desc_t d;
+    DNNL_TRY(dnnl_eltwise_backward_desc_init(&d, alg, md, md, alpha, 0.0f));
+    operand_spec spec[3] = {{DNNL_ARG_DST, OPERAND_IN, md},
+                            {DNNL_ARG_DIFF_DST, OPERAND_IN, md},
+                            {DNNL_ARG_DIFF_SRC, OPERAND_OUT, md}};
+    rc = pass_build(ps, &d, NULL, hint, spec, 3, scratchpad, err);
+done:
+    return rc;
+}
+
+/* ---- convolution and transposed convolution ---------------------------------- */
+
+static problem_cache conv_cache;
+
+/* The forward lets oneDNN pick Winograd where its heuristics expect it to
+ * be faster (3x3 stride 1 at batch 16 and 32x32: twice as fast; float32
+ * error ~1e-6 of the largest value against ~3e-7 for the direct kernels)
+ * and the direct kernels otherwise. The backward passes take the forward's
+ * choice (conv_build_backward). */
+#define CONV_ALGORITHM dnnl_convolution_auto
+
+/* The caller's layouts (x, w, b, y), the any-layout versions oneDNN
+ * chooses from for x, w, y, and the geometry. */
+typedef struct conv_mds {
+    dnnl_memory_desc_t x, w, b, y, x_any, w_any, y_any;
+    dnnl_dims_t strides, pad;
+} conv_mds;
+
+static int conv_mds_init(const ld_conv_problem *p, conv_mds *m, ld_err *err)
+{
+    dnnl_dims_t x = {p->n, p->cin, p->h, p->w}, y = {p->n, p->cout, p->oh, p->ow};
+    dnnl_dims_t w = {p->cout, p->cin, p->k, p->k}, b = {p->cout};
+    /* a transposed convolution's oneDNN weights are [cout, cin, k, k];
+     * PyTorch stores them [cin, cout, k, k], i.e. iohw */
+    dnnl_format_tag_t w_tag = p->transposed ? dnnl_iohw : dnnl_oihw;
+    m->strides[0] = m->strides[1] = p->stride;
+    m->pad[0] = m->pad[1] = p->pad;
+    return md_init(&m->x, 4, x, dnnl_nchw, err) || md_init(&m->y, 4, y, dnnl_nchw, err) ||
+           md_init(&m->w, 4, w, w_tag, err) || md_init(&m->b, 1, b, dnnl_a, err) ||
+           md_init(&m->x_any, 4, x, dnnl_format_tag_any, err) ||
+           md_init(&m->y_any, 4, y, dnnl_format_tag_any, err) ||
+           md_init(&m->w_any, 4, w, dnnl_format_tag_any, err);
+}
+
+/* Slot of the transposed convolution's epilogue. oneDNN's deconvolution
+ * adds the bias and applies post-ops in slow reference loops (at 64
+ * channels the bias costs 2.5x and a ReLU post-op 25x the deconvolution
+ * itself), so they run as a separate binary add (with the activation as its
+ * post-op) or eltwise, in place on y. */
+#define CONV_EPILOGUE 4
+_Static_assert(LD_CONV_BACKWARD_WEIGHTS < CONV_EPILOGUE && CONV_EPILOGUE < ENTRY_MAX_PASSES,
+               "the epilogue needs its own pass slot");
+
+/* The activation as post-ops (NULL without activation). */
+static int conv_post_ops(const ld_conv_problem *p, dnnl_post_ops_t *post_ops, ld_err *err)
+{
+    int rc = 0;
+    *post_ops = NULL;
+    if (p->act.kind == LD_ACT_NONE)
+        return 0;
+    DNNL_TRY(dnnl_post_ops_create(post_ops));
+    DNNL_TRY(dnnl_post_ops_append_eltwise(*post_ops, 1.0f, dnnl_eltwise_relu, act_alpha(p->act),
+                                          0.0f));
+done:
+    if (rc && *post_ops) {
+        dnnl_post_ops_destroy(*post_ops);
+        *post_ops = NULL;
+    }
+    return rc;
+}
+
+static int conv_build_epilogue(problem_entry *e, const ld_conv_problem *p, const conv_mds *m,
+                               const_dnnl_post_ops_t post_ops, ld_err *err)
+{
+    int rc = 0;
+    if (p->has_bias) {
+        dnnl_binary_desc_t d;
+        dnnl_memory_desc_t b4;
+        dnnl_dims_t b4_dims = {1, p->cout, 1, 1};
+        if (md_init(&b4, 4, b4_dims, dnnl_nchw, err))
+            return -1;
+        DNNL_TRY(dnnl_binary_desc_init(&d, dnnl_binary_add, &m->y, &b4, &m->y));
+        operand_spec spec[3] = {{DNNL_ARG_SRC_0, OPERAND_IN, &m->y},
+                                {DNNL_ARG_SRC_1, OPERAND_IN, &b4},
+                                {DNNL_ARG_DST, OPERAND_OUT, &m->y}};
+        rc = pass_build(&e->part[CONV_EPILOGUE], &d, post_ops, NULL, spec, 3,
+                        SCRATCHPAD_CALLER, err);
+    } else {
+        rc = eltwise_forward_build(&e->part[CONV_EPILOGUE], dnnl_eltwise_relu, &m->y,
+                                   act_alpha(p->act), SCRATCHPAD_CALLER, err);
+    }
+done:
+    return rc;
+}
+
+static int conv_build_forward(problem_entry *e, const ld_conv_problem *p, const conv_mds *m,
+                              ld_err *err)
+{
+    int rc = 0;
+    dnnl_post_ops_t post_ops = NULL;
+    dnnl_convolution_desc_t d;
+    if (conv_post_ops(p, &post_ops, err))
+        return -1;
+    if (p->transposed)
+        DNNL_TRY(dnnl_deconvolution_forward_desc_init(
+            &d, dnnl_forward_training, dnnl_deconvolution_direct, &m->x_any, &m->w_any, NULL,
+            &m->y_any, m->strides, m->pad, m->pad));
+    else
+        DNNL_TRY(dnnl_convolution_forward_desc_init(
+            &d, dnnl_forward_training, CONV_ALGORITHM, &m->x_any, &m->w_any,
+            p->has_bias ? &m->b : NULL, &m->y_any, m->strides, m->pad, m->pad));
+    operand_spec spec[4] = {{DNNL_ARG_SRC, OPERAND_IN, &m->x},
+                            {DNNL_ARG_WEIGHTS, OPERAND_IN, &m->w},
+                            {DNNL_ARG_DST, OPERAND_OUT, &m->y},
+                            {DNNL_ARG_BIAS, OPERAND_IN, &m->b}};
+    if (p->transposed) {
+        rc = pass_build(&e->part[LD_CONV_FORWARD], &d, NULL, NULL, spec, 3, SCRATCHPAD_CALLER,
+                        err);
+        if (!rc && (p->has_bias || post_ops))
+            rc = conv_build_epilogue(e, p, m, post_ops, err);
+    } else {
+        rc = pass_build(&e->part[LD_CONV_FORWARD], &d, post_ops, NULL, spec, 3 + p->has_bias,
+                        SCRATCHPAD_CALLER, err);
+    }
+done:
+    if (post_ops)
+        dnnl_post_ops_destroy(post_ops);
+    return rc;
+}
+
+/* dz = dy * act'(y), the mask read from y (oneDNN's *_use_dst_for_bwd). */
+static int conv_build_act_backward(problem_entry *e, const ld_conv_problem *p,
+                                   const conv_mds *m, ld_err *err)
+{
+    int rc = 0;
+    dnnl_eltwise_desc_t fwd;
+    float alpha = act_alpha(p->act);
+    DNNL_TRY(dnnl_eltwise_forward_desc_init(&fwd, dnnl_forward_training,
+                                            dnnl_eltwise_relu_use_dst_for_bwd, &m->y, alpha,
+                                            0.0f));
+    if (!e->extra_hint)
+        DNNL_TRY(dnnl_primitive_desc_create(&e->extra_hint, &fwd, NULL, cpu_engine, NULL));
+    rc = eltwise_backward_build(&e->part[LD_CONV_ACT_BACKWARD],
+                                dnnl_eltwise_relu_use_dst_for_bwd, &m->y, alpha, e->extra_hint,
+                                SCRATCHPAD_CALLER, err);
+done:
+    return rc;
+}
+
+static int conv_build_backward_data(problem_entry *e, const ld_conv_problem *p,
+                                    const conv_mds *m, dnnl_alg_kind_t alg, ld_err *err)
+{
+    int rc = 0;
+    dnnl_convolution_desc_t d;
+    if (p->transposed)
+        DNNL_TRY(dnnl_deconvolution_backward_data_desc_init(
+            &d, dnnl_deconvolution_direct, &m->x_any, &m->w_any, &m->y_any, m->strides, m->pad,
+            m->pad));
+    else
+        DNNL_TRY(dnnl_convolution_backward_data_desc_init(
+            &d, alg, &m->x_any, &m->w_any, &m->y_any, m->strides, m->pad, m->pad));
+    operand_spec spec[3] = {{DNNL_ARG_DIFF_DST, OPERAND_IN, &m->y},
+                            {DNNL_ARG_WEIGHTS, OPERAND_IN, &m->w},
+                            {DNNL_ARG_DIFF_SRC, OPERAND_OUT_ADD, &m->x}};
+    rc = pass_build(&e->part[LD_CONV_BACKWARD_DATA], &d, NULL, e->part[LD_CONV_FORWARD].pd,
+                    spec, 3, SCRATCHPAD_CALLER, err);
+done:
+    return rc;
+}
+
+static int conv_build_backward_weights(problem_entry *e, const ld_conv_problem *p,
+                                       const conv_mds *m, dnnl_alg_kind_t alg, ld_err *err)
+{
+    int rc = 0;
+    dnnl_convolution_desc_t d;
+    const dnnl_memory_desc_t *bias = p->has_bias ? &m->b : NULL;
+    if (p->transposed)
+        DNNL_TRY(dnnl_deconvolution_backward_weights_desc_init(
+            &d, dnnl_deconvolution_direct, &m->x_any, &m->w_any, bias, &m->y_any, m->strides,
+            m->pad, m->pad));
+    else
+        DNNL_TRY(dnnl_convolution_backward_weights_desc_init(
+            &d, alg, &m->x_any, &m->w_any, bias, &m->y_any, m->strides, m->pad, m->pad));
+    operand_spec spec[4] = {{DNNL_ARG_SRC, OPERAND_IN, &m->x},
+                            {DNNL_ARG_DIFF_DST, OPERAND_IN, &m->y},
+                            {DNNL_ARG_DIFF_WEIGHTS, OPERAND_OUT_ADD, &m->w},
+                            {DNNL_ARG_DIFF_BIAS, OPERAND_OUT_ADD, &m->b}};
+    rc = pass_build(&e->part[LD_CONV_BACKWARD_WEIGHTS], &d, NULL, e->part[LD_CONV_FORWARD].pd,
+                    spec, 3 + p->has_bias, SCRATCHPAD_CALLER, err);
+done:
+    return rc;
+}
+
+typedef int (*conv_backward_builder)(problem_entry *e, const ld_conv_problem *p,
+                                     const conv_mds *m, dnnl_alg_kind_t alg, ld_err *err);
+
+/* A backward pass with the algorithm oneDNN resolved for the forward, or
+ * the default when that has no backward kernel. oneDNN's heuristics keep
+ * the weight gradient direct on few threads, but at the benchmark's shapes
+ * (batch 16, 32x32, 16-128 channels, 3x3, 2 threads) Winograd computes it
+ * 1.5x faster, and closer to a float64 reference (largest error 7e-7 of
+ * the largest value, against 3e-6 for the direct kernel). */
+static int conv_build_backward(problem_entry *e, const ld_conv_problem *p, const conv_mds *m,
+                               conv_backward_builder build, ld_err *err)
+{
+    const_dnnl_op_desc_t desc = NULL;
+    dnnl_alg_kind_t alg = CONV_ALGORITHM;
+    if (!p->transposed &&
+        dnnl_primitive_desc_query(e->part[LD_CONV_FORWARD].pd, dnnl_query_convolution_d, 0,
+                                  &desc) == dnnl_success &&
+        desc)
+        alg = ((const dnnl_convolution_desc_t *)desc)->alg_kind;
+    if (alg != CONV_ALGORITHM && !build(e, p, m, alg, err))
+        return 0;
+    return build(e, p, m, CONV_ALGORITHM, err);
+}
+
+static int conv_build(problem_entry *e, const void *problem, int which, ld_err *err)
+{
+    const ld_conv_problem *p = problem;
+    conv_mds m;
+    if (conv_mds_init(p, &m, err))
+        return -1;
+    switch ((ld_conv_pass)which) {
+    case LD_CONV_FORWARD:
+        return conv_build_forward(e, p, &m, err);
+    case LD_CONV_ACT_BACKWARD:
+        return conv_build_act_backward(e, p, &m, err);
+    case LD_CONV_BACKWARD_DATA:
+        return conv_build_backward(e, p, &m, conv_build_backward_data, err);
+    case LD_CONV_BACKWARD_WEIGHTS:
+        return conv_build_backward(e, p, &m, conv_build_backward_weights, err);
+    }
+    return ld_errf(err, "convolution: unknown pass %d", which);
+}
+
+static const problem_entry *conv_entry(const ld_conv_problem *p, ld_conv_pass which,
+                                       ld_err *err)
+{
+    int key[CACHE_KEY_INTS] = {p->transposed, p->n, p->cin, p->h, p->w, p->cout, p->k,
+                               p->stride, p->pad, p->has_bias, (int)p->act.kind,
+                               float_bits(act_alpha(p->act))};
+    return cached_entry(&conv_cache, key, p, which, conv_build, err);
+}
+
+static int conv_scratch_bytes(const ld_conv_problem *p, ld_conv_pass which, size_t *bytes,
+                              ld_err *err)
+{
+    const problem_entry *e = conv_entry(p, which, err);
+    if (!e)
+        return -1;
+    *bytes = e->part[which].scratch_bytes;
+    if (which == LD_CONV_FORWARD && e->part[CONV_EPILOGUE].scratch_bytes > *bytes)
+        *bytes = e->part[CONV_EPILOGUE].scratch_bytes;
+    return 0;
+}
+
+static int conv_forward(const ld_conv_problem *p, float *y, const float *x, const float *w,
+                        const float *b, void *scratch, ld_err *err)
+{
+    const problem_entry *e = conv_entry(p, LD_CONV_FORWARD, err);
+    void *ptr[4] = {(void *)x, (void *)w, y, (void *)b};
+    if (!e || pass_run(&e->part[LD_CONV_FORWARD], ptr, NULL, scratch, err))
+        return -1;
+    /* the epilogue's operands: y, b, y with bias; y, y without */
+    void *epilogue_ptr[3] = {y, b ? (void *)b : y, y};
+    if (e->part[CONV_EPILOGUE].prim)
+        return pass_run(&e->part[CONV_EPILOGUE], epilogue_ptr, NULL, scratch, err);
+    return 0;
+}
+
+static int conv_act_backward(const ld_conv_problem *p, float *dz, const float *dy,
+                             const float *y, void *scratch, ld_err *err)
+{
+    const problem_entry *e = conv_entry(p, LD_CONV_ACT_BACKWARD, err);
+    void *ptr[3] = {(void *)y, (void *)dy, dz};
+    return e ? pass_run(&e->part[LD_CONV_ACT_BACKWARD], ptr, NULL, scratch, err) : -1;
+}
+
+static int conv_backward_data(const ld_conv_problem *p, float *dx, int add, const float *dz,
+                              const float *w, void *scratch, ld_err *err)
+{
+    const problem_entry *e = conv_entry(p, LD_CONV_BACKWARD_DATA, err);
+    void *ptr[3] = {(void *)dz, (void *)w, dx};
+    int adds[3] = {0, 0, add};
+    return e ? pass_run(&e->part[LD_CONV_BACKWARD_DATA], ptr, adds, scratch, err) : -1;
+}
+
+static int conv_backward_weights(const ld_conv_problem *p, float *dw, int dw_add, float *db,
+                                 int db_add, const float *dz, const float *x, void *scratch,
+                                 ld_err *err)
+{
+    const problem_entry *e = conv_entry(p, LD_CONV_BACKWARD_WEIGHTS, err);
+    void *ptr[4] = {(void *)x, (void *)dz, dw, db};
+    int adds[4] = {0, 0, dw_add, db_add};
+    return e ? pass_run(&e->part[LD_CONV_BACKWARD_WEIGHTS], ptr, adds, scratch, err) : -1;
+}
+
+const struct ld_conv_kernels ld_cpu_conv_kernels = {
+    conv_scratch_bytes, conv_forward, conv_act_backward, conv_backward_data,
+    conv_backward_weights,
+};
+
+/* ---- max pooling ------------------------------------------------------------- */
+
+static problem_cache pool_cache;
+
+/* Operand order of the passes (the workspace's index is used below). */
+enum { POOL_FWD_SRC, POOL_FWD_DST, POOL_FWD_WORKSPACE };
+
+static int pool_build(problem_entry *e, const void *problem, int which, ld_err *err)
+{
+    const ld_pool_problem *p = problem;
+    int rc = 0;
+    dnnl_pooling_desc_t d;
+    dnnl_memory_desc_t x, y;
+    dnnl_dims_t x_dims = {p->n, p->c, p->h, p->w}, y_dims = {p->n, p->c, p->oh, p->ow};
+    dnnl_dims_t strides = {p->stride, p->stride}, kernel = {p->k, p->k}, pad = {0, 0};
+    if (md_init(&x, 4, x_dims, dnnl_nchw, err) || md_init(&y, 4, y_dims, dnnl_nchw, err))
+        return -1;
+    if (which == LD_POOL_FORWARD) {
+        DNNL_TRY(dnnl_pooling_forward_desc_init(&d, dnnl_forward_training, dnnl_pooling_max, &x,
+                                                &y, strides, kernel, pad, pad));
+        operand_spec spec[3] = {[POOL_FWD_SRC] = {DNNL_ARG_SRC, OPERAND_IN, &x},
+                                [POOL_FWD_DST] = {DNNL_ARG_DST, OPERAND_OUT, &y},
+                                [POOL_FWD_WORKSPACE] = {DNNL_ARG_WORKSPACE, OPERAND_OUT, NULL}};
+        rc = pass_build(&e->part[LD_POOL_FORWARD], &d, NULL, NULL, spec, 3, SCRATCHPAD_CALLER,
+                        err);
+    } else {
+        DNNL_TRY(dnnl_pooling_backward_desc_init(&d, dnnl_pooling_max, &x, &y, strides, kernel,
+                                                 pad, pad));
+        operand_spec spec[3] = {{DNNL_ARG_DIFF_DST, OPERAND_IN, &y},
+                                {DNNL_ARG_WORKSPACE, OPERAND_IN, NULL},
+                                {DNNL_ARG_DIFF_SRC, OPERAND_OUT_ADD, &x}};
+        rc = pass_build(&e->part[LD_POOL_BACKWARD], &d, NULL, e->part[LD_POOL_FORWARD].pd,
+                        spec, 3, SCRATCHPAD_CALLER, err);
+    }
+done:
+    return rc;
+}
+
+static const pass *pool_pass(const ld_pool_problem *p, ld_pool_pass which, ld_err *err)
+{
+    int key[CACHE_KEY_INTS] = {p->n, p->c, p->h, p->w, p->k, p->stride};
+    return cached_pass(&pool_cache, key, p, which, pool_build, err);
+}
+
+static int maxpool_workspace_bytes(const ld_pool_problem *p, size_t *bytes, ld_err *err)
+{
+    const pass *ps = pool_pass(p, LD_POOL_FORWARD, err);
+    if (!ps)
+        return -1;
+    *bytes = dnnl_memory_desc_get_size(&ps->op[POOL_FWD_WORKSPACE].prim_md);
+    return 0;
+}
+
+static int maxpool_scratch_bytes(const ld_pool_problem *p, ld_pool_pass which, size_t *bytes,
+                                 ld_err *err)
+{
+    const pass *ps = pool_pass(p, which, err);
+    if (!ps)
+        return -1;
+    *bytes = ps->scratch_bytes;
+    return 0;
+}
+
+static int maxpool_forward(const ld_pool_problem *p, float *y, const float *x, void *workspace,
+                           void *scratch, ld_err *err)
+{
+    const pass *ps = pool_pass(p, LD_POOL_FORWARD, err);
+    void *ptr[3] = {[POOL_FWD_SRC] = (void *)x, [POOL_FWD_DST] = y,
+                    [POOL_FWD_WORKSPACE] = workspace};
+    return ps ? pass_run(ps, ptr, NULL, scratch, err) : -1;
+}
+
+static int maxpool_backward(const ld_pool_problem *p, float *dx, int add, const float *dy,
+                            const void *workspace, void *scratch, ld_err *err)
+{
+    const pass *ps = pool_pass(p, LD_POOL_BACKWARD, err);
+    void *ptr[3] = {(void *)dy, (void *)workspace, dx};
+    int adds[3] = {0, 0, add};
+    return ps ? pass_run(ps, ptr, adds, scratch, err) : -1;
+}
+
+const struct ld_pool_kernels ld_cpu_pool_kernels = {
+    maxpool_workspace_bytes, maxpool_scratch_bytes, maxpool_forward, maxpool_backward,
+};
+
+/* ---- standalone activations: eltwise on n flat values ------------------------- */
+
+static problem_cache act_cache;
+
+enum { ACT_FORWARD, ACT_BACKWARD };
+
+typedef struct act_problem {
+    size_t n;
+    ld_activation act;
+} act_problem;
+
+/* The use-dst-for-backward algorithms: the backward needs only the output. */
+static dnnl_alg_kind_t act_algorithm(ld_act_kind kind)
+{
+    switch (kind) {
+    case LD_ACT_SIGMOID:
+        return dnnl_eltwise_logistic_use_dst_for_bwd;
+    case LD_ACT_TANH:
+        return dnnl_eltwise_tanh_use_dst_for_bwd;
+    default:
+        return dnnl_eltwise_relu_use_dst_for_bwd;
+    }
+}
+
+static int act_build(problem_entry *e, const void *problem, int which, ld_err *err)
+{
+    const act_problem *p = problem;
+    dnnl_memory_desc_t md;
+    dnnl_dims_t dims = {(dnnl_dim_t)p->n};
+    dnnl_alg_kind_t alg = act_algorithm(p->act.kind);
+    float alpha = act_alpha(p->act);
+    if (md_init(&md, 1, dims, dnnl_a, err))
+        return -1;
+    if (which == ACT_FORWARD)
+        return eltwise_forward_build(&e->part[ACT_FORWARD], alg, &md, alpha, SCRATCHPAD_ONEDNN,
+                                     err);
+    return eltwise_backward_build(&e->part[ACT_BACKWARD], alg, &md, alpha,
+                                  e->part[ACT_FORWARD].pd, SCRATCHPAD_ONEDNN, err);
+}
+
+static const pass *act_pass(size_t n, ld_activation act, int which, ld_err *err)
+{
+    act_problem p = {n, act};
+    int key[CACHE_KEY_INTS] = {(int)act.kind, float_bits(act_alpha(act))};
+    size_key(&key[2], n);
+    return cached_pass(&act_cache, key, &p, which, act_build, err);
+}
+
+/* The kernels of ops/act.h report failure without a message: err is
+ * dropped. */
+static int act_forward(float *y, const float *x, size_t n, ld_activation act)
+{
+    ld_err err;
+    const pass *ps = act_pass(n, act, ACT_FORWARD, &err);
+    void *ptr[2] = {(void *)x, y};
+    return ps ? pass_run(ps, ptr, NULL, NULL, &err) : -1;
+}
+
+static int act_backward(float *dx, const float *dy, const float *y, size_t n,
+                        ld_activation act)
+{
+    ld_err err;
+    const pass *ps = act_pass(n, act, ACT_BACKWARD, &err);
+    void *ptr[3] = {(void *)y, (void *)dy, dx};
+    return ps ? pass_run(ps, ptr, NULL, NULL, &err) : -1;
+}
+
+const struct ld_act_kernels ld_cpu_act_kernels = {act_forward, act_backward};
+
+/* ---- layer norm: x [rows, d], each row normalised --------------------------- */
+
+static problem_cache layernorm_cache;
+
+/* The forward is a training one (writing the statistics) or an inference
+ * one, by the problem's key; only training problems have a backward. */
+enum { LAYERNORM_FORWARD, LAYERNORM_BACKWARD };
+
+typedef struct layernorm_problem {
+    size_t rows;
+    int d;
+    float eps;
+    int training;
+} layernorm_problem;
+
+/* gamma and beta (scale and shift). The backward primitive never reads the
+ * shift, but oneDNN 2.6 refuses to run it without a SHIFT argument: it is
+ * given gamma's buffer. */
+#define LAYERNORM_FLAGS (dnnl_use_scale | dnnl_use_shift)
+
+/* Every layout is given (plain, no format_tag_any), so the operands take
+ * the primitive's own layouts (NULL): the caller's buffers, no copies. */
+static int layernorm_build(problem_entry *e, const void *problem, int which, ld_err *err)
+{
+    const layernorm_problem *p = problem;
+    int rc = 0;
+    dnnl_layer_normalization_desc_t d;
+    dnnl_memory_desc_t data, stat;
+    dnnl_dims_t dims = {(dnnl_dim_t)p->rows, p->d};
+    if (md_init(&data, 2, dims, dnnl_ab, err) || md_init(&stat, 1, dims, dnnl_a, err))
+        return -1;
+    if (which == LAYERNORM_FORWARD) {
+        DNNL_TRY(dnnl_layer_normalization_forward_desc_init(
+            &d, p->training ? dnnl_forward_training : dnnl_forward_inference, &data, &stat,
+            p->eps, LAYERNORM_FLAGS));
+        operand_spec spec[6] = {
+            {DNNL_ARG_SRC, OPERAND_IN, NULL},   {DNNL_ARG_SCALE, OPERAND_IN, NULL},
+            {DNNL_ARG_SHIFT, OPERAND_IN, NULL}, {DNNL_ARG_DST, OPERAND_OUT, NULL},
+            {DNNL_ARG_MEAN, OPERAND_OUT, NULL}, {DNNL_ARG_VARIANCE, OPERAND_OUT, NULL}};
+        rc = pass_build(&e->part[LAYERNORM_FORWARD], &d, NULL, NULL, spec, p->training ? 6 : 4,
+                        SCRATCHPAD_ONEDNN, err);
+    } else {
+        DNNL_TRY(dnnl_layer_normalization_backward_desc_init(&d, dnnl_backward, &data, &data,
+                                                             &stat, p->eps, LAYERNORM_FLAGS));
+        operand_spec spec[9] = {
+            {DNNL_ARG_SRC, OPERAND_IN, NULL},         {DNNL_ARG_MEAN, OPERAND_IN, NULL},
+            {DNNL_ARG_VARIANCE, OPERAND_IN, NULL},    {DNNL_ARG_DIFF_DST, OPERAND_IN, NULL},
+            {DNNL_ARG_SCALE, OPERAND_IN, NULL},       {DNNL_ARG_SHIFT, OPERAND_IN, NULL},
+            {DNNL_ARG_DIFF_SRC, OPERAND_OUT, NULL},   {DNNL_ARG_DIFF_SCALE, OPERAND_OUT, NULL},
+            {DNNL_ARG_DIFF_SHIFT, OPERAND_OUT, NULL}};
+        rc = pass_build(&e->part[LAYERNORM_BACKWARD], &d, NULL, e->part[LAYERNORM_FORWARD].pd,
+                        spec, 9, SCRATCHPAD_ONEDNN, err);
+    }
+done:
+    return rc;
+}
+
+static const pass *layernorm_pass(size_t rows, int d, float eps, int training, int which,
+                                  ld_err *err)
+{
+    layernorm_problem p = {rows, d, eps, training};
+    int key[CACHE_KEY_INTS] = {d, float_bits(eps), training};
+    size_key(&key[3], rows);
+    return cached_pass(&layernorm_cache, key, &p, which, layernorm_build, err);
+}
+
+/* Like the activations', these kernels (ops/norm.h) drop err. */
+int ld_dnnl_layernorm_forward(float *y, float *mean, float *var, const float *x,
+                              const float *gamma, const float *beta, size_t rows, int d,
+                              float eps)
+{
+    ld_err err;
+    const pass *ps = layernorm_pass(rows, d, eps, mean != NULL, LAYERNORM_FORWARD, &err);
+    void *ptr[6] = {(void *)x, (void *)gamma, (void *)beta, y, mean, var};
+    return ps ? pass_run(ps, ptr, NULL, NULL, &err) : -1;
+}
+
+int ld_dnnl_layernorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                               const float *x, const float *gamma, const float *mean,
+                               const float *var, size_t rows, int d, float eps)
+{
+    ld_err err;
+    const pass *ps = layernorm_pass(rows, d, eps, 1, LAYERNORM_BACKWARD, &err);
+    void *ptr[9] = {(void *)x,     (void *)mean, (void *)var, (void *)dy, (void *)gamma,
+                    (void *)gamma, dx,           dgamma,      dbeta};
+    return ps ? pass_run(ps, ptr, NULL, NULL, &err) : -1;
+}

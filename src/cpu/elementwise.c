@@ -1,0 +1,141 @@
+/* CPU kernels (OpenMP) of the element-wise family: see ops/elementwise.h. */
+#include <string.h>
+
+#include "cpu/cpu.h"
+#include "ops/elementwise.h"
+
+/* a = [outer, mid, inner] as rows of `inner` contiguous elements sharing
+ * one b value, so the inner loop has no index arithmetic. */
+static void binary_forward(ld_binary_op op, float *y, const float *a, const float *b,
+                           size_t outer, size_t mid, size_t inner)
+{
+    size_t rows = outer * mid;
+#pragma omp parallel for schedule(static) if (rows * inner > LD_CPU_PARALLEL_MIN)
+    for (size_t r = 0; r < rows; r++) {
+        const float bv = b[r % mid];
+        const float *ar = a + r * inner;
+        float *yr = y + r * inner;
+        if (op == LD_BINARY_ADD)
+            for (size_t i = 0; i < inner; i++)
+                yr[i] = ar[i] + bv;
+        else
+            for (size_t i = 0; i < inner; i++)
+                yr[i] = ar[i] * bv;
+    }
+}
+
+/* Same shapes (mid = numel, inner = 1 collapses to this): plain loops. */
+static void binary_forward_same(ld_binary_op op, float *y, const float *a, const float *b,
+                                size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > LD_CPU_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++)
+        y[i] = op == LD_BINARY_ADD ? a[i] + b[i] : a[i] * b[i];
+}
+
+static void binary_forward_any(ld_binary_op op, float *y, const float *a, const float *b,
+                               size_t outer, size_t mid, size_t inner)
+{
+    if (outer == 1 && inner == 1)
+        binary_forward_same(op, y, a, b, mid);
+    else
+        binary_forward(op, y, a, b, outer, mid, inner);
+}
+
+static void binary_backward(ld_binary_op op, const float *dy, const float *a, const float *b,
+                            float *da, float *db, size_t outer, size_t mid, size_t inner)
+{
+    size_t rows = outer * mid;
+    if (da) {
+#pragma omp parallel for schedule(static) if (rows * inner > LD_CPU_PARALLEL_MIN)
+        for (size_t r = 0; r < rows; r++) {
+            const float bv = op == LD_BINARY_ADD ? 1.0f : b[r % mid];
+            const float *g = dy + r * inner;
+            float *d = da + r * inner;
+            for (size_t i = 0; i < inner; i++)
+                d[i] += g[i] * bv;
+        }
+    }
+    if (db) {
+        /* each b element sums over outer x inner; parallel over b */
+#pragma omp parallel for schedule(static) if (rows * inner > LD_CPU_PARALLEL_MIN)
+        for (size_t m = 0; m < mid; m++) {
+            double s = 0;
+            for (size_t o = 0; o < outer; o++) {
+                size_t base = (o * mid + m) * inner;
+                if (op == LD_BINARY_ADD)
+                    for (size_t k = 0; k < inner; k++)
+                        s += dy[base + k];
+                else
+                    for (size_t k = 0; k < inner; k++)
+                        s += (double)dy[base + k] * a[base + k];
+            }
+            db[m] += (float)s;
+        }
+    }
+}
+
+static void affine(float *y, const float *x, float alpha, float beta, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > LD_CPU_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++)
+        y[i] = alpha * x[i] + beta;
+}
+
+static void axpy(float *y, float alpha, const float *x, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > LD_CPU_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++)
+        y[i] += alpha * x[i];
+}
+
+static void reduce_axis(float *y, const float *x, float scale, size_t outer, size_t n,
+                        size_t inner)
+{
+    if (outer * inner == 1) { /* full reduction: parallel partial sums */
+        double s = 0;
+#pragma omp parallel for schedule(static) reduction(+ : s) if (n > LD_CPU_PARALLEL_MIN)
+        for (size_t k = 0; k < n; k++)
+            s += x[k];
+        y[0] = (float)(scale * s);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (outer * n * inner > LD_CPU_PARALLEL_MIN)
+    for (size_t oi = 0; oi < outer * inner; oi++) {
+        size_t o = oi / inner, i = oi % inner;
+        double s = 0;
+        for (size_t k = 0; k < n; k++)
+            s += x[(o * n + k) * inner + i];
+        y[oi] = (float)(scale * s);
+    }
+}
+
+static void expand_axis(float *dx, const float *dy, float scale, size_t outer, size_t n,
+                        size_t inner)
+{
+    size_t total = outer * n * inner;
+#pragma omp parallel for schedule(static) if (total > LD_CPU_PARALLEL_MIN)
+    for (size_t j = 0; j < total; j++) {
+        size_t o = j / (n * inner), i = j % inner;
+        dx[j] += scale * dy[o * inner + i];
+    }
+}
+
+static void copy_rows(float *dst, size_t dst_stride, const float *src, size_t src_stride,
+                      size_t rows, size_t cols, int accumulate)
+{
+#pragma omp parallel for schedule(static) if (rows * cols > LD_CPU_PARALLEL_MIN)
+    for (size_t r = 0; r < rows; r++) {
+        float *d = dst + r * dst_stride;
+        const float *s = src + r * src_stride;
+        if (accumulate)
+            for (size_t c = 0; c < cols; c++)
+                d[c] += s[c];
+        else
+            memcpy(d, s, cols * sizeof *d);
+    }
+}
+
+const struct ld_elementwise_kernels ld_cpu_elementwise_kernels = {
+    binary_forward_any, binary_backward, affine, axpy, reduce_axis, expand_axis, copy_rows,
+};

@@ -1,0 +1,89 @@
+/* Chunked bump allocator: see arena.h. */
+#include "engine/arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+struct ld_arena_chunk {
+    ld_arena_chunk *next;
+    size_t size;
+    unsigned char *mem;
+};
+
+void ld_arena_init(ld_arena *a, size_t chunk_bytes)
+{
+    a->first = a->current = NULL;
+    a->used = 0;
+    a->chunk_bytes = chunk_bytes ? chunk_bytes : ((size_t)64 << 20);
+    a->peak = a->in_use = 0;
+}
+
+void ld_arena_free(ld_arena *a)
+{
+    ld_arena_chunk *c = a->first;
+    while (c) {
+        ld_arena_chunk *next = c->next;
+        free(c->mem);
+        free(c);
+        c = next;
+    }
+    ld_arena_init(a, a->chunk_bytes);
+}
+
+static ld_arena_chunk *chunk_new(size_t size)
+{
+    ld_arena_chunk *c = malloc(sizeof *c);
+    if (!c)
+        return NULL;
+    c->mem = aligned_alloc(LD_ALIGN, size);
+    if (!c->mem) {
+        free(c);
+        return NULL;
+    }
+    c->size = size;
+    c->next = NULL;
+    return c;
+}
+
+void *ld_arena_alloc(ld_arena *a, size_t bytes)
+{
+    bytes = (bytes + LD_ALIGN - 1) / LD_ALIGN * LD_ALIGN;
+    if (bytes == 0)
+        bytes = LD_ALIGN;
+    while (a->current && a->used + bytes > a->current->size) {
+        /* move on to the next kept chunk that is large enough; a chunk too
+         * small for this request is skipped (its tail is wasted this step) */
+        a->in_use += a->current->size - a->used;
+        a->current = a->current->next;
+        a->used = 0;
+    }
+    if (!a->current) {
+        size_t size = bytes > a->chunk_bytes ? bytes : a->chunk_bytes;
+        ld_arena_chunk *c = chunk_new(size);
+        if (!c)
+            return NULL;
+        if (!a->first) {
+            a->first = c;
+        } else {
+            ld_arena_chunk *last = a->first;
+            while (last->next)
+                last = last->next;
+            last->next = c;
+        }
+        a->current = c;
+        a->used = 0;
+    }
+    void *p = a->current->mem + a->used;
+    a->used += bytes;
+    a->in_use += bytes;
+    if (a->in_use > a->peak)
+        a->peak = a->in_use;
+    return p;
+}
+
+void ld_arena_reset(ld_arena *a)
+{
+    a->current = a->first;
+    a->used = 0;
+    a->in_use = 0;
+}

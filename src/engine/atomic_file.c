@@ -1,0 +1,48 @@
+/* Temporary-file-then-rename writes: see atomic_file.h. */
+#include "engine/atomic_file.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int ld_atomic_open(ld_atomic_file *f, const char *path, ld_err *err)
+{
+    f->fp = NULL;
+    if (strlen(path) + 32 >= sizeof f->tmp_path)
+        return ld_errf(err, "%s: path too long", path);
+    strcpy(f->path, path);
+    snprintf(f->tmp_path, sizeof f->tmp_path, "%s.tmp.%ld", path, (long)getpid());
+    f->fp = fopen(f->tmp_path, "wb");
+    if (!f->fp)
+        return ld_errf(err, "%s: cannot write: %s", path, strerror(errno));
+    return 0;
+}
+
+int ld_atomic_commit(ld_atomic_file *f, ld_err *err)
+{
+    int bad = ferror(f->fp) != 0;
+    bad |= fflush(f->fp) != 0;
+    bad |= fsync(fileno(f->fp)) != 0;
+    int saved = errno;
+    bad |= fclose(f->fp) != 0;
+    f->fp = NULL;
+    if (bad) {
+        remove(f->tmp_path);
+        return ld_errf(err, "%s: write failed: %s", f->path, strerror(saved ? saved : EIO));
+    }
+    if (rename(f->tmp_path, f->path) != 0) {
+        saved = errno;
+        remove(f->tmp_path);
+        return ld_errf(err, "%s: cannot rename into place: %s", f->path, strerror(saved));
+    }
+    return 0;
+}
+
+void ld_atomic_abort(ld_atomic_file *f)
+{
+    if (f->fp)
+        fclose(f->fp);
+    f->fp = NULL;
+    remove(f->tmp_path);
+}

@@ -1,0 +1,80 @@
+/* Convolution and linear layers: see layers.h. */
+#include "nn/layers.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "ops/conv.h"
+#include "ops/linalg.h"
+
+static int add_weight_bias(ld_params *p, const char *name, int ndim, const int *wshape,
+                           int nbias, int *weight, int *bias, ld_err *err)
+{
+    char full[LD_PARAM_NAME_LEN];
+    snprintf(full, sizeof full, "%s.weight", name);
+    *weight = ld_params_add(p, full, ndim, wshape, 1, err);
+    snprintf(full, sizeof full, "%s.bias", name);
+    *bias = *weight < 0 ? -1 : ld_params_add(p, full, 1, &nbias, 1, err);
+    return *bias < 0 ? -1 : 0;
+}
+
+int ld_conv_layer_create(ld_conv_layer *l, ld_params *p, const char *name, int in_ch, int out_ch,
+                         int kernel, int stride, ld_activation act, ld_err *err)
+{
+    int wshape[4] = {out_ch, in_ch, kernel, kernel};
+    *l = (ld_conv_layer){.in_ch = in_ch, .out_ch = out_ch, .kernel = kernel, .stride = stride,
+                         .pad = kernel / 2, .act = act};
+    if (kernel % 2 == 0)
+        l->pad = 0; /* even kernels (k2 s2) tile the input without padding */
+    return add_weight_bias(p, name, 4, wshape, out_ch, &l->weight, &l->bias, err);
+}
+
+int ld_conv_transpose_layer_create(ld_conv_layer *l, ld_params *p, const char *name, int in_ch,
+                                   int out_ch, int kernel, ld_activation act, ld_err *err)
+{
+    int wshape[4] = {in_ch, out_ch, kernel, kernel};
+    *l = (ld_conv_layer){.in_ch = in_ch, .out_ch = out_ch, .kernel = kernel, .stride = kernel,
+                         .pad = 0, .transposed = 1, .act = act};
+    return add_weight_bias(p, name, 4, wshape, out_ch, &l->weight, &l->bias, err);
+}
+
+ld_tensor *ld_conv_layer_forward(ld_ctx *ctx, ld_params *p, const ld_conv_layer *l, ld_tensor *x)
+{
+    ld_conv_opts opts = {.stride = l->stride, .pad = l->pad, .act = l->act};
+    if (l->transposed)
+        return ld_conv_transpose2d(ctx, x, ld_param(p, l->weight), ld_param(p, l->bias), opts);
+    return ld_conv2d(ctx, x, ld_param(p, l->weight), ld_param(p, l->bias), opts);
+}
+
+int ld_linear_layer_create(ld_linear_layer *l, ld_params *p, const char *name, int in_features,
+                           int out_features, ld_activation act, ld_err *err)
+{
+    int wshape[2] = {out_features, in_features};
+    *l = (ld_linear_layer){.in_features = in_features, .out_features = out_features, .act = act};
+    return add_weight_bias(p, name, 2, wshape, out_features, &l->weight, &l->bias, err);
+}
+
+ld_tensor *ld_linear_layer_forward(ld_ctx *ctx, ld_params *p, const ld_linear_layer *l,
+                                   ld_tensor *x)
+{
+    return ld_linear(ctx, x, ld_param(p, l->weight), ld_param(p, l->bias), l->act);
+}
+
+static void init_uniform_fan_in(ld_params *p, int weight, int bias, int fan_in, ld_rng *rng)
+{
+    float bound = 1.0f / sqrtf((float)fan_in);
+    ld_tensor *w = ld_param(p, weight), *b = ld_param(p, bias);
+    ld_rng_fill_uniform(rng, w->data, w->numel, -bound, bound);
+    ld_rng_fill_uniform(rng, b->data, b->numel, -bound, bound);
+}
+
+void ld_conv_layer_init(ld_params *p, const ld_conv_layer *l, ld_rng *rng)
+{
+    int fan_in = (l->transposed ? l->out_ch : l->in_ch) * l->kernel * l->kernel;
+    init_uniform_fan_in(p, l->weight, l->bias, fan_in, rng);
+}
+
+void ld_linear_layer_init(ld_params *p, const ld_linear_layer *l, ld_rng *rng)
+{
+    init_uniform_fan_in(p, l->weight, l->bias, l->in_features, rng);
+}

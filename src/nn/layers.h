@@ -1,0 +1,45 @@
+/* Building blocks of networks: a layer registers its named parameters in an
+ * ld_params registry when created and runs its op(s) in forward. Weights are
+ * initialised like PyTorch's defaults (uniform in +-1/sqrt(fan_in) for both
+ * weights and biases), from a seeded RNG. */
+#ifndef LD_NN_LAYERS_H
+#define LD_NN_LAYERS_H
+
+#include "engine/params.h"
+#include "ops/act.h"
+
+typedef struct ld_conv_layer {
+    int weight, bias; /* parameter indices */
+    int in_ch, out_ch, kernel, stride, pad;
+    int transposed;   /* a transposed convolution (weight [in, out, k, k]) */
+    ld_activation act;
+} ld_conv_layer;
+
+typedef struct ld_linear_layer {
+    int weight, bias;
+    int in_features, out_features;
+    ld_activation act;
+} ld_linear_layer;
+
+/* 'same' padding (k/2) for odd kernels; stride 1 or 2. */
+int ld_conv_layer_create(ld_conv_layer *l, ld_params *p, const char *name, int in_ch, int out_ch,
+                         int kernel, int stride, ld_activation act, ld_err *err);
+/* Transposed convolution, kernel k, stride k, no padding (upsampling by k). */
+int ld_conv_transpose_layer_create(ld_conv_layer *l, ld_params *p, const char *name, int in_ch,
+                                   int out_ch, int kernel, ld_activation act, ld_err *err);
+ld_tensor *ld_conv_layer_forward(ld_ctx *ctx, ld_params *p, const ld_conv_layer *l,
+                                 ld_tensor *x);
+
+int ld_linear_layer_create(ld_linear_layer *l, ld_params *p, const char *name, int in_features,
+                           int out_features, ld_activation act, ld_err *err);
+ld_tensor *ld_linear_layer_forward(ld_ctx *ctx, ld_params *p, const ld_linear_layer *l,
+                                   ld_tensor *x);
+
+/* Initial values (after ld_params_finalize): weight and bias uniform in
+ * +-1/sqrt(fan_in), fan_in = in_ch * k * k (convs: PyTorch's fan_in of the
+ * weight tensor, which for a transposed conv is out_ch * k * k) or
+ * in_features. */
+void ld_conv_layer_init(ld_params *p, const ld_conv_layer *l, ld_rng *rng);
+void ld_linear_layer_init(ld_params *p, const ld_linear_layer *l, ld_rng *rng);
+
+#endif

@@ -1,0 +1,187 @@
+/* Convolution and transposed convolution with fused bias and activation:
+ * shape checks, forward and backward side by side. See conv.h. */
+#include "ops/conv.h"
+
+#include <math.h>
+
+#include "engine/backend.h"
+
+#define KERNELS(ctx) ((ctx)->backend->conv)
+
+typedef struct conv_rec {
+    const char *name;
+    ld_conv_problem p;
+    ld_tensor *x, *w, *b, *y; /* b NULL without bias */
+} conv_rec;
+
+/* Fills *p from the operands, or fails with a message naming the shapes. */
+static int conv_problem(ld_ctx *ctx, const char *name, int transposed, const ld_tensor *x,
+                        const ld_tensor *w, const ld_tensor *b, ld_conv_opts opts,
+                        ld_conv_problem *p)
+{
+    char sx[96], sw[96], sb[96];
+    ld_shape_str(x, sx, sizeof sx);
+    ld_shape_str(w, sw, sizeof sw);
+    const char *w_layout = transposed ? "Cin, Cout" : "Cout, Cin";
+    if (x->ndim != 4) {
+        ld_fail(ctx, "%s: x must be [N, C, H, W], got %s", name, sx);
+        return -1;
+    }
+    if (w->ndim != 4 || w->shape[2] != w->shape[3]) {
+        ld_fail(ctx, "%s: w must be [%s, k, k] (a square kernel), got %s", name, w_layout, sw);
+        return -1;
+    }
+    int cin = w->shape[transposed ? 0 : 1], cout = w->shape[transposed ? 1 : 0];
+    if (x->shape[1] != cin) {
+        ld_fail(ctx, "%s: x %s has %d channels but w %s [%s, k, k] expects %d", name, sx,
+                x->shape[1], sw, w_layout, cin);
+        return -1;
+    }
+    if (b && (b->ndim != 1 || b->shape[0] != cout)) {
+        ld_fail(ctx, "%s: b must be [%d] (one value per output channel of w %s), got %s", name,
+                cout, sw, ld_shape_str(b, sb, sizeof sb));
+        return -1;
+    }
+    int stride = opts.stride ? opts.stride : 1, pad = opts.pad, k = w->shape[2];
+    if (stride < 1 || pad < 0) {
+        ld_fail(ctx, "%s: stride %d must be >= 1 and pad %d >= 0", name, stride, pad);
+        return -1;
+    }
+    ld_activation act = opts.act;
+    int leaky_ok = act.kind == LD_ACT_LEAKY_RELU && isfinite(act.slope) && act.slope >= 0.0f;
+    if (act.kind != LD_ACT_NONE && act.kind != LD_ACT_RELU && !leaky_ok) {
+        ld_fail(ctx, "%s: the fused activation must be none, relu or leaky relu with slope >= 0 "
+                "(got kind %d, slope %g)", name, (int)act.kind, (double)act.slope);
+        return -1;
+    }
+    if (act.kind != LD_ACT_LEAKY_RELU)
+        act.slope = 0.0f;
+    int h = x->shape[2], wd = x->shape[3], oh, ow;
+    if (transposed) {
+        oh = (h - 1) * stride - 2 * pad + k;
+        ow = (wd - 1) * stride - 2 * pad + k;
+        if (oh < 1 || ow < 1) {
+            ld_fail(ctx, "%s: output would be %dx%d (x %s, w %s, stride %d, pad %d)", name, oh,
+                    ow, sx, sw, stride, pad);
+            return -1;
+        }
+    } else {
+        if (h + 2 * pad < k || wd + 2 * pad < k) {
+            ld_fail(ctx, "%s: kernel %dx%d is larger than the padded input %dx%d (x %s, w %s, "
+                    "pad %d)", name, k, k, h + 2 * pad, wd + 2 * pad, sx, sw, pad);
+            return -1;
+        }
+        oh = (h + 2 * pad - k) / stride + 1;
+        ow = (wd + 2 * pad - k) / stride + 1;
+    }
+    *p = (ld_conv_problem){.transposed = transposed, .n = x->shape[0], .cin = cin, .h = h,
+                           .w = wd, .cout = cout, .k = k, .stride = stride, .pad = pad,
+                           .oh = oh, .ow = ow, .has_bias = b != NULL, .act = act};
+    return 0;
+}
+
+/* Scratch (ld_scratch) large enough for each of the n passes (run one after the
+ * other); NULL after ld_fail. */
+static void *conv_scratch(ld_ctx *ctx, const char *name, const ld_conv_problem *p,
+                          const ld_conv_pass *passes, int n)
+{
+    size_t most = 0;
+    for (int i = 0; i < n; i++) {
+        size_t bytes;
+        ld_err err;
+        if (KERNELS(ctx)->scratch_bytes(p, passes[i], &bytes, &err))
+            return ld_fail(ctx, "%s: %s", name, err.msg);
+        most = bytes > most ? bytes : most;
+    }
+    return ld_scratch(ctx, most);
+}
+
+static void conv_backward(ld_ctx *ctx, void *rec)
+{
+    conv_rec *r = rec;
+    if (!r->y->grad)
+        return;
+    int want_x = r->x->requires_grad, want_w = r->w->requires_grad;
+    int want_b = r->b && r->b->requires_grad, act = r->p.act.kind != LD_ACT_NONE;
+    ld_conv_pass passes[3];
+    int n = 0;
+    if (act)
+        passes[n++] = LD_CONV_ACT_BACKWARD;
+    if (want_x)
+        passes[n++] = LD_CONV_BACKWARD_DATA;
+    if (want_w || want_b)
+        passes[n++] = LD_CONV_BACKWARD_WEIGHTS;
+    void *scratch = conv_scratch(ctx, r->name, &r->p, passes, n);
+    if (!scratch)
+        return;
+    ld_err err;
+    const float *dz = r->y->grad; /* gradient before the activation */
+    if (act) {
+        float *buf = ld_alloc(ctx, r->y->numel * sizeof *buf);
+        if (!buf)
+            return;
+        if (KERNELS(ctx)->act_backward(&r->p, buf, r->y->grad, r->y->data, scratch, &err)) {
+            ld_fail(ctx, "%s backward: %s", r->name, err.msg);
+            return;
+        }
+        dz = buf;
+    }
+    if (want_x) {
+        int add;
+        float *dx = ld_grad_dest(ctx, r->x, &add);
+        if (!dx)
+            return;
+        if (KERNELS(ctx)->backward_data(&r->p, dx, add, dz, r->w->data, scratch, &err)) {
+            ld_fail(ctx, "%s backward: %s", r->name, err.msg);
+            return;
+        }
+    }
+    if (want_w || want_b) {
+        int w_add = 0, b_add = 0;
+        float *dw = want_w ? ld_grad_dest(ctx, r->w, &w_add) : NULL;
+        float *db = want_b ? ld_grad_dest(ctx, r->b, &b_add) : NULL;
+        if ((want_w && !dw) || (want_b && !db))
+            return;
+        if (KERNELS(ctx)->backward_weights(&r->p, dw, w_add, db, b_add, dz, r->x->data, scratch,
+                                           &err))
+            ld_fail(ctx, "%s backward: %s", r->name, err.msg);
+    }
+}
+
+static ld_tensor *conv(ld_ctx *ctx, const char *name, int transposed, ld_tensor *x,
+                       ld_tensor *w, ld_tensor *b, ld_conv_opts opts)
+{
+    if (!x || !w)
+        return NULL;
+    ld_conv_problem p;
+    if (conv_problem(ctx, name, transposed, x, w, b, opts, &p))
+        return NULL;
+    ld_tensor *y = ld_tensor_4d(ctx, p.n, p.cout, p.oh, p.ow);
+    const ld_conv_pass forward = LD_CONV_FORWARD;
+    void *scratch = y ? conv_scratch(ctx, name, &p, &forward, 1) : NULL;
+    if (!scratch)
+        return NULL;
+    ld_err err;
+    if (KERNELS(ctx)->forward(&p, y->data, x->data, w->data, b ? b->data : NULL, scratch, &err))
+        return ld_fail(ctx, "%s: %s", name, err.msg);
+    ld_tensor *ins[3] = {x, w, b};
+    if (ld_needs_grad(ctx, b ? 3 : 2, ins)) {
+        y->requires_grad = 1;
+        conv_rec *r = ld_tape_record(ctx, conv_backward, sizeof *r);
+        if (!r)
+            return NULL;
+        *r = (conv_rec){name, p, x, w, b, y};
+    }
+    return y;
+}
+
+ld_tensor *ld_conv2d(ld_ctx *ctx, ld_tensor *x, ld_tensor *w, ld_tensor *b, ld_conv_opts opts)
+{
+    return conv(ctx, "conv2d", 0, x, w, b, opts);
+}
+
+ld_tensor *ld_conv_transpose2d(ld_ctx *ctx, ld_tensor *x, ld_tensor *w, ld_tensor *b,
+                               ld_conv_opts opts)
+{
+    return conv(ctx, "conv_transpose2d", 1, x, w, b, opts);
+}

@@ -1,0 +1,73 @@
+/* 2-D convolution and transposed convolution (PyTorch semantics and weight
+ * layouts) with the bias and an activation fused into the forward.
+ *
+ * conv2d: x [N, Cin, H, W], w [Cout, Cin, k, k], b [Cout] or NULL,
+ *   y [N, Cout, (H + 2 pad - k) / stride + 1, (W + 2 pad - k) / stride + 1]
+ *   (floor division, like torch.nn.functional.conv2d).
+ * conv_transpose2d: x [N, Cin, H, W], w [Cin, Cout, k, k], b [Cout] or NULL,
+ *   y [N, Cout, (H - 1) stride - 2 pad + k, (W - 1) stride - 2 pad + k]
+ *   (torch.nn.functional.conv_transpose2d without output padding).
+ * Gradients reach x, w and b (those with requires_grad). The activation's
+ * backward reads its mask from the stored output, so a leaky ReLU needs a
+ * slope >= 0. */
+#ifndef LD_OPS_CONV_H
+#define LD_OPS_CONV_H
+
+#include <stddef.h>
+
+#include "engine/error.h"
+#include "engine/tensor.h"
+#include "ops/act.h"
+
+/* stride 0 is read as 1, so (ld_conv_opts){.pad = 1} is a padded stride-1
+ * convolution without activation. */
+typedef struct ld_conv_opts {
+    int stride;
+    int pad;           /* zero padding on every side */
+    ld_activation act; /* LD_NO_ACT, LD_RELU or LD_LEAKY(slope >= 0) */
+} ld_conv_opts;
+
+/* One convolution problem, as the kernels see it (also their cache key). */
+typedef struct ld_conv_problem {
+    int transposed;   /* 0: conv2d, w [cout, cin, k, k]; 1: transposed, w [cin, cout, k, k] */
+    int n, cin, h, w; /* x */
+    int cout, k;
+    int stride, pad;
+    int oh, ow;       /* y [n, cout, oh, ow] */
+    int has_bias;
+    ld_activation act;
+} ld_conv_problem;
+
+/* The parts of a convolution's forward and backward. z is the output before
+ * the activation: dz = dy * act'(y). */
+typedef enum {
+    LD_CONV_FORWARD,          /* y = act(conv(x, w) + b) */
+    LD_CONV_ACT_BACKWARD,     /* dz from dy and y (not used without activation) */
+    LD_CONV_BACKWARD_DATA,    /* dx from dz and w */
+    LD_CONV_BACKWARD_WEIGHTS, /* dw and db from dz and x */
+} ld_conv_pass;
+
+/* Kernels on raw pointers; each returns 0, or -1 with a message in err.
+ * Every pass needs `scratch` of scratch_bytes(pass) bytes, which the op
+ * allocates. Gradient outputs are overwritten (add = 0) or added into
+ * (add = 1); the op passes ld_grad_dest's flag. A NULL gradient output is
+ * not wanted (backward_weights: dw or db; db is ignored without bias). */
+struct ld_conv_kernels {
+    int (*scratch_bytes)(const ld_conv_problem *p, ld_conv_pass pass, size_t *bytes,
+                         ld_err *err);
+    int (*forward)(const ld_conv_problem *p, float *y, const float *x, const float *w,
+                   const float *b, void *scratch, ld_err *err);
+    int (*act_backward)(const ld_conv_problem *p, float *dz, const float *dy, const float *y,
+                        void *scratch, ld_err *err);
+    int (*backward_data)(const ld_conv_problem *p, float *dx, int add, const float *dz,
+                         const float *w, void *scratch, ld_err *err);
+    int (*backward_weights)(const ld_conv_problem *p, float *dw, int dw_add, float *db,
+                            int db_add, const float *dz, const float *x, void *scratch,
+                            ld_err *err);
+};
+
+ld_tensor *ld_conv2d(ld_ctx *ctx, ld_tensor *x, ld_tensor *w, ld_tensor *b, ld_conv_opts opts);
+ld_tensor *ld_conv_transpose2d(ld_ctx *ctx, ld_tensor *x, ld_tensor *w, ld_tensor *b,
+                               ld_conv_opts opts);
+
+#endif

@@ -1,0 +1,33 @@
+/* Resizing of NCHW images to any output size, up or down, PyTorch
+ * semantics:
+ *   LD_RESIZE_NEAREST   F.interpolate(mode='nearest'): output pixel o takes
+ *                       input pixel min(floor(o * in / out), in - 1) (not
+ *                       'nearest-exact'; with an exact factor of 2 up, o / 2)
+ *   LD_RESIZE_BILINEAR  F.interpolate(mode='bilinear', align_corners=False):
+ *                       half-pixel centres, no antialiasing when shrinking */
+#ifndef LD_OPS_RESIZE_H
+#define LD_OPS_RESIZE_H
+
+#include "engine/tensor.h"
+
+typedef enum { LD_RESIZE_NEAREST, LD_RESIZE_BILINEAR } ld_resize_mode;
+
+/* x [n, c, in_h, in_w] -> y [n, c, out_h, out_w] */
+typedef struct ld_resize_shape {
+    int n, c, in_h, in_w, out_h, out_w;
+} ld_resize_shape;
+
+/* Kernels; return 0, or -1 when the backend fails. */
+struct ld_resize_kernels {
+    int (*forward)(float *y, const float *x, ld_resize_mode mode, const ld_resize_shape *s);
+    /* dx from dy; OVERWRITES dx */
+    int (*backward)(float *dx, const float *dy, ld_resize_mode mode, const ld_resize_shape *s);
+};
+
+/* x [N, C, H, W] -> [N, C, out_h, out_w]; returns x itself when the size is
+ * unchanged. Gradient to x. */
+ld_tensor *ld_resize(ld_ctx *ctx, ld_tensor *x, int out_h, int out_w, ld_resize_mode mode);
+/* Twice the height and width (F.interpolate(scale_factor=2)). */
+ld_tensor *ld_resize2x(ld_ctx *ctx, ld_tensor *x, ld_resize_mode mode);
+
+#endif

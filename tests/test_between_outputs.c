@@ -1,0 +1,388 @@
+/* Tests of the `between` output writer: every listed file is created with
+ * the right shape and values (frames.npy and fields.npy read back, frame
+ * PNGs loaded back at the input's bit depth, the GIF decoded, the plots
+ * and the report present), nothing is written for fields when a method has
+ * none, 2-channel inputs become false-colour PNGs, the ranges chosen for
+ * 8-bit, 16-bit and float inputs, and clear errors for a missing, non-folder
+ * or unwritable output folder. */
+#include <dirent.h>
+#include <gif_lib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data/image.h"
+#include "data/npy.h"
+#include "plot/between_outputs.h"
+#include "test.h"
+
+/* Removes a folder and everything in it (test outputs only). */
+static void remove_tree(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (dir) {
+        struct dirent *e;
+        while ((e = readdir(dir)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char child[1024];
+            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+            remove_tree(child);
+        }
+        closedir(dir);
+        rmdir(path);
+    } else {
+        remove(path);
+    }
+}
+
+/* A fresh empty folder /tmp/ld_test_between_outputs_<pid>_<name>. */
+static void make_outdir(char *buf, size_t cap, const char *name)
+{
+    snprintf(buf, cap, "/tmp/ld_test_between_outputs_%ld_%s", (long)getpid(), name);
+    remove_tree(buf);
+    if (mkdir(buf, 0777) != 0)
+        TEST_FAIL("cannot create %s", buf);
+}
+
+/* Files under path whose name has the atomic writer's ".tmp." in it. */
+static int temp_files_in(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (!dir)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char child[1024];
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        n += strstr(e->d_name, ".tmp.") != NULL;
+        n += temp_files_in(child);
+    }
+    closedir(dir);
+    return n;
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* A test case: N = 3 stages of C x 20 x 24 frames with integer values in
+ * 0..255, a constant field pointing right and down, a short loss curve and
+ * a few settings. */
+enum { N = 3, H = 20, W = 24 };
+
+typedef struct test_case {
+    float *frames, *fields;
+    float steps[5], losses[5];
+    ld_between_outputs o;
+} test_case;
+
+static const char *const setting_keys[] = {"method", "stages", "note"};
+static const char *const setting_values[] = {"latent", "3", "<b>&\"x\"</b>"};
+
+static void make_case(test_case *t, int channels, int with_fields)
+{
+    size_t frame_size = (size_t)channels * H * W;
+    t->frames = malloc((N + 1) * frame_size * sizeof(float));
+    t->fields = with_fields ? malloc((size_t)N * 2 * H * W * sizeof(float)) : NULL;
+    for (size_t i = 0; i < (N + 1) * frame_size; i++)
+        t->frames[i] = (float)((i * 37) % 256);
+    for (int n = 0; with_fields && n < N; n++)
+        for (int i = 0; i < H * W; i++) {
+            t->fields[(size_t)(2 * n) * H * W + i] = 6.0f;     /* x */
+            t->fields[(size_t)(2 * n + 1) * H * W + i] = 2.0f; /* y */
+        }
+    for (int i = 0; i < 5; i++) {
+        t->steps[i] = (float)(i + 1);
+        t->losses[i] = 1.0f / (float)(i + 1);
+    }
+    ld_between_outputs o = {0};
+    o.stages = N;
+    o.channels = channels;
+    o.height = H;
+    o.width = W;
+    o.frames = t->frames;
+    o.fields = t->fields;
+    o.input0 = t->frames;
+    o.input1 = t->frames + (size_t)N * frame_size;
+    o.bit_depth = 8;
+    o.lo = 0;
+    o.hi = 255;
+    o.loss_steps = t->steps;
+    o.losses = t->losses;
+    o.n_losses = 5;
+    o.n_settings = 3;
+    o.setting_keys = setting_keys;
+    o.setting_values = setting_values;
+    t->o = o;
+}
+
+static void free_case(test_case *t)
+{
+    free(t->frames);
+    free(t->fields);
+}
+
+/* Reads an .npy file and compares its shape and values. */
+static void check_npy(const char *dir, const char *name, const int *shape, const float *want)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ld_npy_array a;
+    ld_err err = {{0}};
+    if (ld_npy_read(path, &a, &err) != 0) {
+        TEST_FAIL("%s: %s", name, err.msg);
+        return;
+    }
+    CHECK(a.ndim == 4 && a.shape[0] == shape[0] && a.shape[1] == shape[1] &&
+              a.shape[2] == shape[2] && a.shape[3] == shape[3] && a.stored_dtype == LD_NPY_F32,
+          "%s: shape [%d, %d, %d, %d] %s, want [%d, %d, %d, %d] float32", name, a.shape[0],
+          a.shape[1], a.shape[2], a.shape[3], ld_npy_dtype_name(a.stored_dtype), shape[0],
+          shape[1], shape[2], shape[3]);
+    if (a.numel == (size_t)shape[0] * shape[1] * shape[2] * shape[3])
+        check_close(name, a.data, want, a.numel, 0, 0);
+    ld_npy_free(&a);
+}
+
+static int gif_frame_count(const char *dir)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/animation.gif", dir);
+    int error = 0, count = -1;
+    GifFileType *gif = DGifOpenFileName(path, &error);
+    if (gif && DGifSlurp(gif) == GIF_OK)
+        count = gif->ImageCount;
+    if (gif)
+        DGifCloseFile(gif, &error);
+    return count;
+}
+
+/* The report as a string (NULL when unreadable). */
+static char *read_report(const char *dir)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *text = malloc((size_t)n + 1);
+    if (text && fread(text, 1, (size_t)n, fp) == (size_t)n) {
+        text[n] = 0;
+    } else {
+        free(text);
+        text = NULL;
+    }
+    fclose(fp);
+    return text;
+}
+
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static void test_writes_every_file(void)
+{
+    char dir[512];
+    make_outdir(dir, sizeof dir, "all");
+    test_case t;
+    make_case(&t, 1, 1);
+    ld_err err = {{0}};
+    if (ld_between_write_outputs(dir, &t.o, &err) != 0) {
+        TEST_FAIL("write: %s", err.msg);
+    } else {
+        int frame_shape[4] = {N + 1, 1, H, W}, field_shape[4] = {N, 2, H, W};
+        check_npy(dir, "frames.npy", frame_shape, t.frames);
+        check_npy(dir, "fields.npy", field_shape, t.fields);
+        for (int n = 0; n <= N; n++) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/frames/frame_%03d.png", dir, n);
+            ld_image img;
+            if (ld_image_load(path, &img, &err) != 0) {
+                TEST_FAIL("frame %d: %s", n, err.msg);
+                continue;
+            }
+            CHECK(img.channels == 1 && img.height == H && img.width == W && img.bit_depth == 8,
+                  "frame %d: %d x %d x %d at %d bits", n, img.channels, img.height, img.width,
+                  img.bit_depth);
+            if (img.channels == 1 && img.height == H && img.width == W)
+                check_close("frame PNG", img.data, t.frames + (size_t)n * H * W, H * W, 0, 0);
+            ld_image_free(&img);
+        }
+        CHECK(!exists(dir, "frames/frame_004.png"), "a frame beyond N written");
+        CHECK(gif_frame_count(dir) == N + 1, "animation.gif has %d frames, want %d",
+              gif_frame_count(dir), N + 1);
+        for (int n = 0; n < N; n++) {
+            char name[64];
+            snprintf(name, sizeof name, "fields/quiver_%03d.png", n);
+            CHECK(exists(dir, name), "%s missing", name);
+        }
+        CHECK(!exists(dir, "fields/quiver_003.png"), "a quiver beyond N - 1 written");
+        CHECK(exists(dir, "fields/streamlines.png"), "fields/streamlines.png missing");
+        char *page = read_report(dir);
+        if (!page) {
+            TEST_FAIL("report.html missing");
+        } else {
+            CHECK(count_of(page, "class=\"pic frame\"") == N + 1 &&
+                      count_of(page, "class=\"plot quiver\"") == N,
+                  "report has %d frames and %d quivers, want %d and %d",
+                  count_of(page, "class=\"pic frame\""), count_of(page, "class=\"plot quiver\""),
+                  N + 1, N);
+            CHECK(strstr(page, "type=\"range\"") && strstr(page, "loss over the training steps"),
+                  "report lacks the slider or the loss curve");
+            CHECK(strstr(page, "&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;") && !strstr(page, "<b>&"),
+                  "setting value not escaped in the report");
+            free(page);
+        }
+        CHECK(temp_files_in(dir) == 0, "temporary files left behind");
+    }
+    free_case(&t);
+    remove_tree(dir);
+}
+
+static void test_no_fields_writes_nothing_for_fields(void)
+{
+    char dir[512];
+    make_outdir(dir, sizeof dir, "nofields");
+    test_case t;
+    make_case(&t, 1, 0);
+    t.o.n_losses = 0;
+    ld_err err = {{0}};
+    if (ld_between_write_outputs(dir, &t.o, &err) != 0) {
+        TEST_FAIL("write: %s", err.msg);
+    } else {
+        CHECK(exists(dir, "frames.npy") && exists(dir, "animation.gif") &&
+                  exists(dir, "frames/frame_003.png") && exists(dir, "report.html"),
+              "frames, GIF or report missing");
+        CHECK(!exists(dir, "fields.npy") && !exists(dir, "fields"),
+              "fields.npy or fields/ written without fields");
+        char *page = read_report(dir);
+        CHECK(page && strstr(page, "no motion fields") && strstr(page, "no loss curve") &&
+                  !strstr(page, "class=\"plot quiver\""),
+              "the report does not say that there are no fields and no loss");
+        free(page);
+    }
+    free_case(&t);
+    remove_tree(dir);
+}
+
+static void test_two_bands_become_false_colour(void)
+{
+    char dir[512];
+    make_outdir(dir, sizeof dir, "sar");
+    test_case t;
+    make_case(&t, 2, 1);
+    t.o.bit_depth = 16;
+    t.o.hi = 300; /* values 0..255 in a 0..300 range -> 16-bit codes */
+    ld_err err = {{0}};
+    if (ld_between_write_outputs(dir, &t.o, &err) != 0) {
+        TEST_FAIL("write: %s", err.msg);
+    } else {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/frames/frame_001.png", dir);
+        ld_image img;
+        if (ld_image_load(path, &img, &err) != 0) {
+            TEST_FAIL("frame 1: %s", err.msg);
+        } else {
+            CHECK(img.channels == 3 && img.bit_depth == 16, "%d channels at %d bits, want 3, 16",
+                  img.channels, img.bit_depth);
+            const float *f = t.frames + (size_t)2 * H * W; /* frame 1, bands 0 and 1 */
+            int bad = 0;
+            for (int i = 0; i < H * W && img.channels == 3; i++) {
+                double b0 = f[i], b1 = f[H * W + i], mean = 0.5 * (b0 + b1);
+                double want[3] = {b0, b1, mean};
+                for (int c = 0; c < 3; c++)
+                    bad += fabs(img.data[c * H * W + i] - round(want[c] / 300 * 65535)) > 0.5;
+            }
+            CHECK(bad == 0, "%d samples differ from R = band 0, G = band 1, B = mean", bad);
+            ld_image_free(&img);
+        }
+        int frame_shape[4] = {N + 1, 2, H, W};
+        check_npy(dir, "frames.npy", frame_shape, t.frames);
+    }
+    free_case(&t);
+    remove_tree(dir);
+}
+
+static void test_ranges_for_input_kinds(void)
+{
+    float a[4] = {-2, 0, 1, 3}, b[4] = {0, 5, 1, 1};
+    ld_image i0 = {1, 2, 2, a, 8, 0}, i1 = {1, 2, 2, b, 8, 0};
+    ld_between_outputs o = {0};
+    ld_between_output_ranges(&i0, &i1, &o);
+    CHECK(o.bit_depth == 8 && o.lo == 0 && o.hi == 255 && o.display_lo == 0 &&
+              o.display_hi == 255,
+          "8-bit: depth %d, [%g, %g], display [%g, %g]", o.bit_depth, o.lo, o.hi, o.display_lo,
+          o.display_hi);
+    i0.bit_depth = i1.bit_depth = 16;
+    ld_between_output_ranges(&i0, &i1, &o);
+    CHECK(o.bit_depth == 16 && o.lo == 0 && o.hi == 65535 && o.display_lo == -2 &&
+              o.display_hi == 5,
+          "16-bit: depth %d, [%g, %g], display [%g, %g]", o.bit_depth, o.lo, o.hi, o.display_lo,
+          o.display_hi);
+    i0.is_float = i1.is_float = 1;
+    i0.bit_depth = i1.bit_depth = 32;
+    ld_between_output_ranges(&i0, &i1, &o);
+    CHECK(o.bit_depth == 16 && o.lo == -2 && o.hi == 5 && o.display_lo == -2 &&
+              o.display_hi == 5,
+          "float: depth %d, [%g, %g], display [%g, %g]", o.bit_depth, o.lo, o.hi, o.display_lo,
+          o.display_hi);
+}
+
+static void test_bad_output_folders(void)
+{
+    test_case t;
+    make_case(&t, 1, 1);
+    ld_err err = {{0}};
+    char dir[512];
+    snprintf(dir, sizeof dir, "/tmp/ld_test_between_outputs_%ld_missing", (long)getpid());
+    remove_tree(dir);
+    CHECK(ld_between_write_outputs(dir, &t.o, &err) != 0 && strstr(err.msg, dir) &&
+              strstr(err.msg, "No such file"),
+          "missing folder: %s", err.msg);
+    CHECK(access(dir, F_OK) != 0, "the missing folder was created");
+
+    FILE *fp = fopen(dir, "w"); /* a file where the folder should be */
+    if (fp)
+        fclose(fp);
+    CHECK(ld_between_write_outputs(dir, &t.o, &err) != 0 && strstr(err.msg, "not a folder"),
+          "a file as the folder: %s", err.msg);
+    remove(dir);
+
+    /* not writable even for root: /proc/self is a folder of the kernel's */
+    CHECK(ld_between_write_outputs("/proc/self", &t.o, &err) != 0 &&
+              strstr(err.msg, "/proc/self"),
+          "an unwritable folder: %s", err.msg);
+
+    make_outdir(dir, sizeof dir, "badrange");
+    t.o.hi = t.o.lo;
+    CHECK(ld_between_write_outputs(dir, &t.o, &err) != 0 && strstr(err.msg, "range") &&
+              !exists(dir, "frames.npy"),
+          "an empty value range: %s", err.msg);
+    free_case(&t);
+    remove_tree(dir);
+}
+
+LD_TEST_SUITE(between_outputs) = {
+    {"writes_every_file", test_writes_every_file},
+    {"no_fields_writes_nothing_for_fields", test_no_fields_writes_nothing_for_fields},
+    {"two_bands_become_false_colour", test_two_bands_become_false_colour},
+    {"ranges_for_input_kinds", test_ranges_for_input_kinds},
+    {"bad_output_folders", test_bad_output_folders},
+    {NULL, NULL},
+};

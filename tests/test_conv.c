@@ -1,0 +1,349 @@
+/* Tests of the convolution family (conv2d, conv_transpose2d): PyTorch
+ * fixtures for forward and every gradient, finite differences on odd sizes,
+ * chained / repeated use (fresh and accumulated gradients), the benchmark
+ * shape against a reference loop, shape errors. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/conv.h"
+#include "ops/elementwise.h"
+#include "test.h"
+
+/* Fixture comparison: float32 sums of up to a few hundred products of O(1)
+ * values (oneDNN and PyTorch sum in different orders). */
+#define FIXTURE_ATOL 1e-4
+#define FIXTURE_RTOL 1e-4
+/* Finite differences: inputs on a grid keep every pre-activation at least
+ * 1/128 away from the ReLU kink (see grid_random), and eps moves a
+ * pre-activation by at most eps < 1/128, so the function is linear around
+ * each point and only float32 rounding remains. */
+#define FD_EPS 4e-3
+#define FD_TOL 2e-3
+#define FD_POINTS 60
+/* A chain of two layers: one input moves ~10^4 outputs, whose float32
+ * rounding adds up to ~1e-2 of noise in the central difference. */
+#define FD_CHAIN_TOL 2e-2
+
+typedef struct conv_case {
+    const char *name; /* in tests/fixtures/conv.safetensors */
+    int transposed;
+    int bias;
+    ld_conv_opts opts;
+} conv_case;
+
+static ld_tensor *conv_run(ld_ctx *c, const conv_case *cc, ld_tensor *x, ld_tensor *w,
+                           ld_tensor *b)
+{
+    return cc->transposed ? ld_conv_transpose2d(c, x, w, b, cc->opts)
+                          : ld_conv2d(c, x, w, b, cc->opts);
+}
+
+static ld_tensor *fwd_case(ld_ctx *c, ld_tensor **x, void *u)
+{
+    const conv_case *cc = u;
+    return conv_run(c, cc, x[0], x[1], cc->bias ? x[2] : NULL);
+}
+
+#define OPTS(s, p, a) ((ld_conv_opts){.stride = (s), .pad = (p), .act = (a)})
+/* The same as constant initializers for the case tables. */
+#define CASE_OPTS(s, p, act) {(s), (p), act}
+#define NONE {LD_ACT_NONE, 0.0f}
+#define RELU {LD_ACT_RELU, 0.0f}
+#define LEAKY {LD_ACT_LEAKY_RELU, 0.2f}
+
+static const conv_case fixture_cases[] = {
+    {"k1s1p0", 0, 0, CASE_OPTS(1, 0, NONE)},
+    {"k1s2p0_b_leaky", 0, 1, CASE_OPTS(2, 0, LEAKY)},
+    {"k2s1p0_b_relu", 0, 1, CASE_OPTS(1, 0, RELU)},
+    {"k2s2p0_b", 0, 1, CASE_OPTS(2, 0, NONE)},
+    {"k3s1p1_b_relu", 0, 1, CASE_OPTS(1, 1, RELU)},
+    {"k3s1p1_leaky", 0, 0, CASE_OPTS(1, 1, LEAKY)},
+    {"k3s2p1_b_leaky", 0, 1, CASE_OPTS(2, 1, LEAKY)},
+    {"k3s1p0_b", 0, 1, CASE_OPTS(1, 0, NONE)},
+    {"k3s2p0_relu", 0, 0, CASE_OPTS(2, 0, RELU)},
+    {"k5s1p2_b_relu", 0, 1, CASE_OPTS(1, 2, RELU)},
+    {"k5s2p2", 0, 0, CASE_OPTS(2, 2, NONE)},
+    {"k5s1p1_b_leaky", 0, 1, CASE_OPTS(1, 1, LEAKY)},
+    {"t_k2s2p0_b", 1, 1, CASE_OPTS(2, 0, NONE)},
+    {"t_k2s2p0_relu", 1, 0, CASE_OPTS(2, 0, RELU)},
+    {"t_k2s2p0_b_leaky", 1, 1, CASE_OPTS(2, 0, LEAKY)},
+    {"t_k3s2p1_b_relu", 1, 1, CASE_OPTS(2, 1, RELU)},
+    {"t_k3s1p1", 1, 0, CASE_OPTS(1, 1, NONE)},
+    {"k3s1p1_b_relu_c16", 0, 1, CASE_OPTS(1, 1, RELU)},
+    {"k5s2p2_leaky_c16", 0, 0, CASE_OPTS(2, 2, LEAKY)},
+    {"t_k2s2p0_b_c32", 1, 1, CASE_OPTS(2, 0, NONE)},
+};
+
+static void test_vs_torch(void)
+{
+    ld_st_file f;
+    if (fixture_open("conv.safetensors", &f))
+        return;
+    for (size_t i = 0; i < sizeof fixture_cases / sizeof fixture_cases[0]; i++) {
+        const conv_case *cc = &fixture_cases[i];
+        CHECK(fixture_case(&f, cc->name, 2 + cc->bias, fwd_case, (void *)cc, FIXTURE_ATOL,
+                           FIXTURE_RTOL),
+              "case %s", cc->name);
+    }
+    ld_st_free(&f);
+}
+
+/* A heap tensor with values on the grid k/8 in [-1, 1], plus `offset`. With
+ * x and w on that grid and b on it plus 1/128, every pre-activation is an
+ * odd multiple of 1/128 (float32 sums of these are exact). */
+static ld_tensor *grid_random(int ndim, const int *shape, float offset, unsigned seed)
+{
+    ld_tensor *t = test_random(ndim, shape, -1.0f, 1.0f, 1, seed);
+    for (size_t i = 0; t && i < t->numel; i++)
+        t->data[i] = roundf(t->data[i] * 8.0f) / 8.0f + offset;
+    return t;
+}
+
+#define BIAS_OFFSET (1.0f / 128.0f)
+
+/* Finite differences of one conv case for x, w and b. */
+static void check_case_gradients(const conv_case *cc, const int *x_shape, const int *w_shape)
+{
+    int cout = w_shape[cc->transposed ? 1 : 0];
+    ld_tensor *in[3] = {grid_random(4, x_shape, 0.0f, 1), grid_random(4, w_shape, 0.0f, 2),
+                        grid_random(1, &cout, BIAS_OFFSET, 3)};
+    check_gradients(cc->name, fwd_case, in, 2 + cc->bias, (void *)cc, FD_EPS, FD_TOL,
+                    FD_POINTS);
+    for (int i = 0; i < 3; i++)
+        ld_tensor_heap_free(in[i]);
+}
+
+static void test_gradients(void)
+{
+    static const conv_case cases[] = {
+        {"fd k3s2p1 bias leaky", 0, 1, CASE_OPTS(2, 1, LEAKY)},
+        {"fd k5s1p2 bias relu", 0, 1, CASE_OPTS(1, 2, RELU)},
+        {"fd k2s1p0 no bias", 0, 0, CASE_OPTS(1, 0, NONE)},
+        {"fd k1s1p0 bias relu", 0, 1, CASE_OPTS(1, 0, RELU)},
+        {"fd transposed k2s2 bias relu", 1, 1, CASE_OPTS(2, 0, RELU)},
+        {"fd transposed k3s2p1 bias leaky", 1, 1, CASE_OPTS(2, 1, LEAKY)},
+        {"fd transposed k3s1p1 no bias", 1, 0, CASE_OPTS(1, 1, NONE)},
+    };
+    static const int w_shapes[][4] = {{4, 5, 3, 3}, {3, 5, 5, 5}, {6, 5, 2, 2}, {4, 5, 1, 1},
+                                      {5, 4, 2, 2}, {5, 3, 3, 3}, {5, 6, 3, 3}};
+    const int x_shape[4] = {3, 5, 7, 5};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_case_gradients(&cases[i], x_shape, w_shapes[i]);
+}
+
+/* conv2d (16 channels, blocked layouts) feeding conv_transpose2d: the
+ * gradients of the intermediate and of the first layer's weights and bias
+ * (copies made by ld_scale) are written fresh, the inputs' are added into. */
+static ld_tensor *fwd_chain(ld_ctx *c, ld_tensor **x, void *u)
+{
+    (void)u;
+    ld_tensor *w1 = ld_scale(c, x[1], 1.0f, 0.0f), *b1 = ld_scale(c, x[2], 1.0f, 0.0f);
+    ld_tensor *h = ld_conv2d(c, x[0], w1, b1, OPTS(1, 1, LD_LEAKY(0.2f)));
+    return ld_conv_transpose2d(c, h, x[3], x[4], OPTS(2, 0, LD_NO_ACT));
+}
+
+/* x in two convolutions, w in three: their gradients accumulate. */
+static ld_tensor *fwd_reuse(ld_ctx *c, ld_tensor **x, void *u)
+{
+    (void)u;
+    ld_tensor *hidden = ld_conv2d(c, x[0], x[1], x[2], OPTS(1, 1, LD_RELU));
+    ld_tensor *deeper = ld_conv2d(c, hidden, x[1], NULL, OPTS(2, 1, LD_NO_ACT));
+    ld_tensor *direct = ld_conv2d(c, x[0], x[1], NULL, OPTS(2, 1, LD_NO_ACT));
+    return ld_add(c, deeper, direct);
+}
+
+static void test_chained_and_reused(void)
+{
+    int xs[4] = {3, 16, 7, 5}, w1s[4] = {16, 16, 3, 3}, w2s[4] = {16, 16, 2, 2}, bs = 16;
+    ld_tensor *in[5] = {grid_random(4, xs, 0.0f, 11), grid_random(4, w1s, 0.0f, 12),
+                        grid_random(1, &bs, BIAS_OFFSET, 13), grid_random(4, w2s, 0.0f, 14),
+                        grid_random(1, &bs, 0.0f, 15)};
+    check_gradients("conv2d -> conv_transpose2d", fwd_chain, in, 5, NULL, FD_EPS, FD_CHAIN_TOL,
+                    FD_POINTS);
+    int rs[4] = {3, 5, 7, 5}, rws[4] = {5, 5, 3, 3}, rbs = 5;
+    ld_tensor *reuse[3] = {grid_random(4, rs, 0.0f, 21), grid_random(4, rws, 0.0f, 22),
+                           grid_random(1, &rbs, BIAS_OFFSET, 23)};
+    /* the deeper layer's input is off the grid, but that layer has no kink */
+    check_gradients("x used twice, w three times", fwd_reuse, reuse, 3, NULL, FD_EPS, FD_TOL,
+                    FD_POINTS);
+    for (int i = 0; i < 5; i++)
+        ld_tensor_heap_free(in[i]);
+    for (int i = 0; i < 3; i++)
+        ld_tensor_heap_free(reuse[i]);
+}
+
+/* Gradients of some inputs only: backward_weights without db, and with
+ * neither dx nor dw (db alone). */
+static void test_partial_gradients(void)
+{
+    static const conv_case cc = {"partial", 0, 1, CASE_OPTS(2, 1, LEAKY)};
+    int xs[4] = {3, 5, 7, 5}, ws[4] = {4, 5, 3, 3}, bs = 4;
+    ld_tensor *in[3] = {grid_random(4, xs, 0.0f, 41), grid_random(4, ws, 0.0f, 42),
+                        grid_random(1, &bs, BIAS_OFFSET, 43)};
+    in[2]->requires_grad = 0;
+    check_gradients("x and w without b", fwd_case, in, 3, (void *)&cc, FD_EPS, FD_TOL,
+                    FD_POINTS);
+    in[0]->requires_grad = in[1]->requires_grad = 0;
+    in[2]->requires_grad = 1;
+    check_gradients("b alone", fwd_case, in, 3, (void *)&cc, FD_EPS, FD_TOL, FD_POINTS);
+    for (int i = 0; i < 3; i++)
+        ld_tensor_heap_free(in[i]);
+}
+
+/* y = relu(conv2d(x, w) + b), stride 1, in double: the plain definition. */
+static void reference_conv_relu(double *y, const ld_tensor *x, const ld_tensor *w,
+                                const ld_tensor *b, int pad)
+{
+    int n = x->shape[0], cin = x->shape[1], h = x->shape[2], wd = x->shape[3];
+    int cout = w->shape[0], k = w->shape[2], oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
+    for (int in = 0; in < n; in++)
+        for (int o = 0; o < cout; o++)
+            for (int i = 0; i < oh; i++)
+                for (int j = 0; j < ow; j++) {
+                    double s = b->data[o];
+                    for (int c = 0; c < cin; c++)
+                        for (int ki = 0; ki < k; ki++)
+                            for (int kj = 0; kj < k; kj++) {
+                                int yi = i + ki - pad, xj = j + kj - pad;
+                                if (yi >= 0 && yi < h && xj >= 0 && xj < wd)
+                                    s += (double)x->data[((in * cin + c) * h + yi) * wd + xj] *
+                                         w->data[((o * cin + c) * k + ki) * k + kj];
+                            }
+                    y[((in * cout + o) * oh + i) * ow + j] = s > 0 ? s : 0;
+                }
+}
+
+static double dot(const float *a, const float *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+/* The benchmark's shape (batch 16, 16 channels, 32x32, k3 s1 p1), for which
+ * oneDNN picks its Winograd kernels on 2 threads (too large for a fixture):
+ * the forward against the double-precision definition (Winograd's float32
+ * error is ~1e-6 of the largest value), and the backward by bilinearity: for
+ * y = conv2d(x, w), sum(dy y) = sum(dx x) = sum(dw w). */
+static void test_large_vs_reference(void)
+{
+    ld_ctx *c = test_ctx();
+    int xs[4] = {16, 16, 32, 32}, ws[4] = {16, 16, 3, 3}, bs = 16;
+    ld_tensor *x = test_random(4, xs, -1, 1, 1, 51), *w = test_random(4, ws, -0.1f, 0.1f, 1, 52);
+    ld_tensor *b = test_random(1, &bs, -0.5f, 0.5f, 0, 53);
+    ld_tensor *y = ld_conv2d(c, x, w, b, OPTS(1, 1, LD_RELU));
+    double *ref = y ? malloc(y->numel * sizeof *ref) : NULL;
+    float *ref32 = y ? malloc(y->numel * sizeof *ref32) : NULL;
+    CHECK(ref && ref32, "forward failed: %s", c->err.msg);
+    if (ref && ref32) {
+        reference_conv_relu(ref, x, w, b, 1);
+        for (size_t i = 0; i < y->numel; i++)
+            ref32[i] = (float)ref[i];
+        check_close("large forward vs reference", y->data, ref32, y->numel, 2e-5, 1e-4);
+    }
+    free(ref);
+    free(ref32);
+    ld_ctx_reset(c);
+    y = ld_conv2d(c, x, w, NULL, OPTS(1, 1, LD_NO_ACT));
+    float *dy = y ? ld_grad(c, y) : NULL;
+    for (size_t i = 0; dy && i < y->numel; i++)
+        dy[i] = (float)((i * 7919) % 1000) / 500.0f - 1.0f;
+    int ok = dy && !ld_tape_replay(c);
+    CHECK(ok, "backward failed: %s", c->err.msg);
+    if (ok) {
+        double s_y = dot(dy, y->data, y->numel), s_x = dot(x->grad, x->data, x->numel);
+        double s_w = dot(w->grad, w->data, w->numel), scale = sqrt((double)y->numel);
+        CHECK(fabs(s_x - s_y) < 1e-5 * scale && fabs(s_w - s_y) < 1e-5 * scale,
+              "bilinearity: sum(dy y) %.9g, sum(dx x) %.9g, sum(dw w) %.9g", s_y, s_x, s_w);
+    }
+    ld_tensor_heap_free(x);
+    ld_tensor_heap_free(w);
+    ld_tensor_heap_free(b);
+}
+
+/* A second call of the same problem (served from the primitive cache) gives
+ * bit-identical results, and inference (not recording) gives the same
+ * output without a tape. */
+static void test_repeat_and_inference(void)
+{
+    ld_ctx *c = test_ctx();
+    int xs[4] = {2, 16, 9, 8}, ws[4] = {32, 16, 3, 3}, bs = 32;
+    ld_tensor *x = test_random(4, xs, -1, 1, 0, 31), *w = test_random(4, ws, -1, 1, 0, 32);
+    ld_tensor *b = test_random(1, &bs, -1, 1, 0, 33);
+    ld_conv_opts opts = OPTS(2, 1, LD_LEAKY(0.1f));
+    ld_tensor *y1 = ld_conv2d(c, x, w, b, opts);
+    c->recording = 0;
+    ld_tensor *y2 = ld_conv2d(c, x, w, b, opts);
+    c->recording = 1;
+    CHECK(y1 && y2, "forward failed: %s", c->err.msg);
+    if (y1 && y2) {
+        CHECK(y1->shape[2] == 5 && y1->shape[3] == 4, "output %dx%d, want 5x4", y1->shape[2],
+              y1->shape[3]);
+        CHECK(!memcmp(y1->data, y2->data, y1->numel * sizeof(float)),
+              "repeated call differs");
+        CHECK(c->tape_len == 0, "no tape without gradients (tape has %zu)", c->tape_len);
+    }
+    ld_tensor_heap_free(x);
+    ld_tensor_heap_free(w);
+    ld_tensor_heap_free(b);
+}
+
+/* Expects op to fail with `needle` in the message (and no crash). */
+static void expect_fail(ld_ctx *c, ld_tensor *y, const char *what, const char *needle)
+{
+    CHECK(y == NULL && c->failed, "%s must fail", what);
+    CHECK(strstr(c->err.msg, needle) != NULL, "%s: message '%s' lacks '%s'", what, c->err.msg,
+          needle);
+    ld_ctx_reset(c);
+}
+
+static void test_shape_errors(void)
+{
+    ld_ctx *c = test_ctx();
+    int xs[4] = {2, 3, 8, 8}, w_bad[4] = {4, 5, 3, 3}, w_ok[4] = {4, 3, 3, 3};
+    int small[4] = {1, 3, 3, 3}, w5[4] = {4, 3, 5, 5}, x3[3] = {3, 8, 8}, b3 = 3;
+    int wt[4] = {3, 4, 2, 2}, wt_bad[4] = {4, 3, 2, 2}, w_rect[4] = {4, 3, 3, 2};
+#define T4(s) ld_tensor_zeros(c, 4, s)
+    ld_conv_opts plain = OPTS(1, 1, LD_NO_ACT);
+    expect_fail(c, ld_conv2d(c, T4(xs), T4(w_bad), NULL, plain),
+                "conv2d channel mismatch", "has 3 channels but w [4, 5, 3, 3]");
+    expect_fail(c, ld_conv2d(c, T4(small), T4(w5), NULL, OPTS(1, 0, LD_NO_ACT)),
+                "conv2d kernel larger than input", "kernel 5x5 is larger than the padded input");
+    CHECK(ld_conv2d(c, T4(small), T4(w5), NULL, plain) != NULL,
+          "kernel 5 on a 3x3 input padded by 1 fits: %s", c->err.msg);
+    ld_ctx_reset(c);
+    expect_fail(c, ld_conv2d(c, ld_tensor_zeros(c, 3, x3), T4(w_ok), NULL, plain),
+                "conv2d 3-D input", "x must be [N, C, H, W]");
+    expect_fail(c, ld_conv2d(c, T4(xs), T4(w_rect), NULL, plain),
+                "conv2d non-square kernel", "square kernel");
+    ld_tensor *b_bad = ld_tensor_zeros(c, 1, &b3);
+    expect_fail(c, ld_conv2d(c, T4(xs), T4(w_ok), b_bad, plain), "conv2d bias size",
+                "b must be [4]");
+    expect_fail(c, ld_conv2d(c, T4(xs), T4(w_ok), NULL, OPTS(-1, 1, LD_NO_ACT)),
+                "conv2d negative stride", "stride -1");
+    expect_fail(c, ld_conv2d(c, T4(xs), T4(w_ok), NULL, OPTS(1, 1, LD_LEAKY(-0.5f))),
+                "conv2d negative leaky slope", "slope >= 0");
+    ld_activation sigmoid = {LD_ACT_SIGMOID, 0.0f};
+    expect_fail(c, ld_conv2d(c, T4(xs), T4(w_ok), NULL, OPTS(1, 1, sigmoid)),
+                "conv2d sigmoid", "fused activation");
+    expect_fail(c, ld_conv_transpose2d(c, T4(xs), T4(wt_bad), NULL, OPTS(2, 0, LD_NO_ACT)),
+                "conv_transpose2d channel mismatch", "has 3 channels but w [4, 3, 2, 2]");
+    expect_fail(c, ld_conv_transpose2d(c, T4(small), T4(wt), NULL, OPTS(1, 3, LD_NO_ACT)),
+                "conv_transpose2d empty output", "output would be");
+#undef T4
+    CHECK(ld_conv2d(c, NULL, NULL, NULL, OPTS(1, 0, LD_NO_ACT)) == NULL && !c->failed,
+          "NULL inputs propagate without a new error");
+}
+
+LD_TEST_SUITE(conv) = {
+    {"vs_torch", test_vs_torch},
+    {"gradients", test_gradients},
+    {"chained_and_reused", test_chained_and_reused},
+    {"partial_gradients", test_partial_gradients},
+    {"large_vs_reference", test_large_vs_reference},
+    {"repeat_and_inference", test_repeat_and_inference},
+    {"shape_errors", test_shape_errors},
+    {NULL, NULL},
+};

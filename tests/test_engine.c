@@ -1,0 +1,198 @@
+/* Tests of the engine core: Philox known-answer vectors, RNG determinism,
+ * arena reuse, the tape, the parameter registry, safetensors round trip and
+ * its error paths. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/params.h"
+#include "engine/rng.h"
+#include "engine/safetensors.h"
+#include "ops/elementwise.h"
+#include "test.h"
+
+static void test_philox_known_answers(void)
+{
+    /* Random123 kat_vectors: philox4x32 10 rounds */
+    uint32_t out[4];
+    ld_philox4x32(0, 0, out);
+    CHECK(out[0] == 0x6627e8d5u && out[1] == 0xe169c58du && out[2] == 0xbc57ac4cu &&
+              out[3] == 0x9b00dbd8u,
+          "zero key/counter: %08x %08x %08x %08x", out[0], out[1], out[2], out[3]);
+}
+
+static void test_rng_streams(void)
+{
+    ld_rng a, b;
+    ld_rng_init(&a, 42);
+    ld_rng_init(&b, 42);
+    float x[1001], y[1001];
+    ld_rng_fill_normal(&a, x, 1001, 0, 1);
+    for (int i = 0; i < 1001; i++)
+        y[i] = 0;
+    ld_rng_fill_normal(&b, y, 1001, 0, 1);
+    CHECK(memcmp(x, y, sizeof x) == 0, "same seed, same stream");
+    CHECK(a.counter == 501, "normal fill consumes one block per two values (%llu)",
+          (unsigned long long)a.counter);
+    double mean = 0, var = 0;
+    for (int i = 0; i < 1001; i++)
+        mean += x[i] / 1001.0;
+    for (int i = 0; i < 1001; i++)
+        var += (x[i] - mean) * (x[i] - mean) / 1000.0;
+    CHECK(mean > -0.1 && mean < 0.1 && var > 0.85 && var < 1.15, "N(0,1): mean %g var %g", mean,
+          var);
+    ld_rng_init(&b, 43);
+    ld_rng_fill_normal(&b, y, 1001, 0, 1);
+    CHECK(memcmp(x, y, sizeof x) != 0, "another seed, another stream");
+    int idx[10], seen = 0;
+    for (int i = 0; i < 10; i++)
+        idx[i] = i;
+    ld_rng_shuffle(&a, idx, 10);
+    for (int i = 0; i < 10; i++)
+        seen |= 1 << idx[i];
+    CHECK(seen == 0x3ff, "shuffle is a permutation");
+}
+
+static void test_arena_reuse(void)
+{
+    ld_arena a;
+    ld_arena_init(&a, 1 << 16);
+    void *p1 = ld_arena_alloc(&a, 1000), *p2 = ld_arena_alloc(&a, 100000);
+    CHECK(p1 && p2 && ((uintptr_t)p1 % LD_ALIGN) == 0 && ((uintptr_t)p2 % LD_ALIGN) == 0,
+          "aligned");
+    ld_arena_reset(&a);
+    void *q1 = ld_arena_alloc(&a, 1000), *q2 = ld_arena_alloc(&a, 100000);
+    CHECK(q1 == p1 && q2 == p2, "a reset arena hands out the same memory again");
+    CHECK(a.peak >= 101000, "peak recorded (%zu)", a.peak);
+    ld_arena_free(&a);
+}
+
+static void test_tape_accumulates_shared_inputs(void)
+{
+    /* y = x*x + 3x: dy/dx = 2x + 3 through two uses of x */
+    ld_ctx *c = test_ctx();
+    int s[1] = {4};
+    ld_tensor *x = ld_tensor_heap(1, s, 1);
+    for (int i = 0; i < 4; i++)
+        x->data[i] = (float)i - 1.5f;
+    ld_tensor *y = ld_sum(c, ld_add(c, ld_mul(c, x, x), ld_scale(c, x, 3.0f, 0.0f)));
+    CHECK(ld_backward(c, y) == 0, "backward: %s", c->err.msg);
+    for (int i = 0; i < 4; i++)
+        CHECK(x->grad[i] == 2.0f * x->data[i] + 3.0f, "grad[%d] = %g", i, x->grad[i]);
+    ld_ctx_reset(c);
+    c->recording = 0;
+    y = ld_mul(c, x, x);
+    CHECK(c->tape_len == 0 && !y->requires_grad, "nothing recorded when not recording");
+    c->recording = 1;
+    ld_tensor_heap_free(x);
+}
+
+static void test_params_registry(void)
+{
+    ld_params p;
+    ld_err err;
+    ld_params_init(&p);
+    int s1[2] = {3, 5}, s2[1] = {7};
+    int a = ld_params_add(&p, "enc.w", 2, s1, 1, &err);
+    int b = ld_params_add(&p, "bn.running_mean", 1, s2, 0, &err);
+    CHECK(a == 0 && b == 1, "indices");
+    CHECK(ld_params_add(&p, "enc.w", 2, s1, 1, &err) < 0 && strstr(err.msg, "twice"),
+          "duplicate name refused: %s", err.msg);
+    CHECK(ld_params_finalize(&p, &err) == 0, "finalize");
+    CHECK(ld_param(&p, a)->data == p.data && ld_param(&p, b)->data - p.data == 16,
+          "views into one flat buffer, 16-float aligned");
+    CHECK(ld_param(&p, b)->requires_grad == 0 && ld_param(&p, b)->grad == NULL,
+          "non-trainable entries get no gradient");
+    CHECK(ld_params_trainable(&p) == 15, "trainable count");
+    ld_params_free(&p);
+}
+
+static char *temp_path(const char *tag)
+{
+    static char buf[256];
+    snprintf(buf, sizeof buf, "/tmp/latdyn_test_%s_%ld.safetensors", tag, (long)getpid());
+    return buf;
+}
+
+static void write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    if (fp) {
+        fwrite(data, 1, n, fp);
+        fclose(fp);
+    }
+}
+
+static void test_safetensors_round_trip_and_errors(void)
+{
+    float a[6] = {1, 2, 3, 4, 5, 6};
+    double d[2] = {0.5, -2.25};
+    int64_t sa[2] = {2, 3}, sd[1] = {2};
+    ld_st_file f;
+    ld_err err;
+    ld_st_init(&f);
+    CHECK(ld_st_add(&f, "a", LD_ST_F32, 2, sa, a, &err) == 0, "add");
+    CHECK(ld_st_add(&f, "d", LD_ST_F64, 1, sd, d, &err) == 0, "add");
+    CHECK(ld_st_set_meta(&f, "note", "quote \" backslash \\ newline \n", &err) == 0, "meta");
+    const char *path = temp_path("rt");
+    CHECK(ld_st_write(&f, path, &err) == 0, "write: %s", err.msg);
+    ld_st_free(&f);
+
+    ld_st_file g;
+    CHECK(ld_st_read(path, &g, &err) == 0, "read: %s", err.msg);
+    float back[6], dback[2];
+    CHECK(ld_st_read_f32(&g, "a", 2, sa, back, &err) == 0 && memcmp(back, a, sizeof a) == 0,
+          "float data back");
+    CHECK(ld_st_read_f32(&g, "d", 1, sd, dback, &err) == 0 && dback[1] == -2.25f,
+          "double converted");
+    const char *note = ld_st_meta_get(&g, "note");
+    CHECK(note && strcmp(note, "quote \" backslash \\ newline \n") == 0, "metadata escapes");
+    int64_t wrong[2] = {3, 2};
+    CHECK(ld_st_read_f32(&g, "a", 2, wrong, back, &err) < 0 && strstr(err.msg, "[2,3]") &&
+              strstr(err.msg, "[3,2]"),
+          "shape mismatch names both shapes: %s", err.msg);
+
+    /* truncated: header intact, data cut */
+    FILE *fp = fopen(path, "rb");
+    unsigned char whole[4096];
+    size_t n = fp ? fread(whole, 1, sizeof whole, fp) : 0;
+    if (fp)
+        fclose(fp);
+    ld_st_free(&g);
+    const char *bad = temp_path("bad");
+    write_bytes(bad, whole, n - 5);
+    CHECK(ld_st_read(bad, &g, &err) < 0 && strstr(err.msg, "truncated"),
+          "truncated file: %s", err.msg);
+    write_bytes(bad, whole, 4);
+    CHECK(ld_st_read(bad, &g, &err) < 0 && strstr(err.msg, "truncated"), "4-byte file: %s",
+          err.msg);
+    unsigned char garbage[300];
+    for (int i = 0; i < 300; i++)
+        garbage[i] = (unsigned char)(i * 37 + 11);
+    garbage[0] = 200; /* header length 200 + small high bytes: inside, but not JSON */
+    for (int i = 1; i < 8; i++)
+        garbage[i] = 0;
+    write_bytes(bad, garbage, sizeof garbage);
+    CHECK(ld_st_read(bad, &g, &err) < 0 && strstr(err.msg, "corrupt"), "garbage: %s", err.msg);
+    for (int i = 0; i < 8; i++)
+        garbage[i] = 0xff;
+    write_bytes(bad, garbage, sizeof garbage);
+    CHECK(ld_st_read(bad, &g, &err) < 0 && strstr(err.msg, "not a safetensors"),
+          "huge header length: %s", err.msg);
+    CHECK(ld_st_read("/nonexistent/x.safetensors", &g, &err) < 0 &&
+              strstr(err.msg, "cannot open"),
+          "missing file: %s", err.msg);
+    remove(path);
+    remove(bad);
+}
+
+LD_TEST_SUITE(engine) = {
+    {"philox_known_answers", test_philox_known_answers},
+    {"rng_streams", test_rng_streams},
+    {"arena_reuse", test_arena_reuse},
+    {"tape_accumulates_shared_inputs", test_tape_accumulates_shared_inputs},
+    {"params_registry", test_params_registry},
+    {"safetensors_round_trip_and_errors", test_safetensors_round_trip_and_errors},
+    {NULL, NULL},
+};
