@@ -9,9 +9,10 @@ usage: /usr/bin/python3 bench/compare_ops.py [--threads 2] [--seconds 1] [--writ
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
+
+from benchlib import cpu_name, write_section
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -20,17 +21,6 @@ ROOT = os.path.dirname(HERE)
 def run(cmd, env):
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
     return {r["case"]: r["ms"] for r in map(json.loads, out.strip().splitlines())}
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main():
@@ -58,16 +48,7 @@ def main():
     table = "\n".join(lines)
     print(table)
     if args.write:
-        text = open(args.write).read() if os.path.exists(args.write) else ""
-        begin, end = "<!-- ops:begin -->", "<!-- ops:end -->"
-        block = f"{begin}\n{table}\n{end}"
-        if begin in text and end in text:
-            text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
-        else:
-            text += f"\n## Per-op forward+backward vs PyTorch\n\n{block}\n"
-        with open(args.write + ".tmp", "w") as f:
-            f.write(text)
-        os.replace(args.write + ".tmp", args.write)
+        write_section(args.write, "ops", "Per-op forward+backward vs PyTorch", table)
 
 
 if __name__ == "__main__":

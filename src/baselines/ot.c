@@ -124,14 +124,18 @@ static double marginal_error(const ot_work *w)
 }
 
 /* Runs the barycentre iterations for weights (1 - t, t) on the densities
- * already in log_mu, leaving log of the barycentre in log_bary. */
-static void barycentre(ot_work *w, double t, const ld_ot_options *o)
+ * already in log_mu, leaving log of the barycentre in log_bary. The
+ * scalings start from the previous call's (the barycentre at the previous
+ * stage, a close guess) unless `cold`. */
+static void barycentre(ot_work *w, double t, int cold, const ld_ot_options *o)
 {
     const size_t plane = (size_t)w->height * w->width;
     const double weight[2] = {1 - t, t};
-    for (int k = 0; k < 2; k++)
-        memset(w->log_b[k], 0, plane * sizeof(double));
-    memset(w->log_d, 0, plane * sizeof(double));
+    if (cold) {
+        for (int k = 0; k < 2; k++)
+            memset(w->log_b[k], 0, plane * sizeof(double));
+        memset(w->log_d, 0, plane * sizeof(double));
+    }
     for (int it = 0; it < o->max_iterations; it++) {
         for (int k = 0; k < 2; k++)
             log_convolve(w, w->log_b[k], w->log_kb[k]);
@@ -193,7 +197,7 @@ int ld_baseline_ot(const float *i0, const float *i1, int channels, int height, i
         }
         for (int n = 1; n < stages; n++) {
             double t = (double)n / stages, total = 0, peak = -INFINITY;
-            barycentre(&w, t, &o);
+            barycentre(&w, t, n == 1, &o);
             for (size_t p = 0; p < plane; p++)
                 peak = fmax(peak, w.log_bary[p]);
             for (size_t p = 0; p < plane; p++)

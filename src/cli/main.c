@@ -14,7 +14,7 @@ static const struct {
     {"between", ld_cmd_between, "in-between frames and motion fields of two images"},
     {"synth", ld_cmd_synth, "generate synthetic data with known ground truth"},
     {"eval", ld_cmd_eval, "score results against ground truth"},
-    {"demo", ld_cmd_demo, "train a small U-Net auto-encoder on a generated image (built-in data)"},
+    {"demo", ld_cmd_demo, "the main job on built-in data: between on a generated drifting scene"},
 };
 
 static void usage(FILE *out)

@@ -3,11 +3,37 @@
  * single-threaded sgemm per product when the products are small, BLAS's own
  * threads otherwise. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cpu/blas.h"
 #include "cpu/cpu.h"
 #include "ops/attention.h"
+
+/* exp(x) for x <= 0 in straight-line arithmetic that the compiler
+ * vectorises (libm's expf is a call per value): x = k ln2 + r with k
+ * rounded to nearest by the 1.5 * 2^23 trick and |r| <= ln2 / 2, exp(r) by
+ * Cephes' polynomial (relative error below 1e-7 on [-87, 0]), 2^k put into the
+ * exponent bits. Below -87 (and at -inf) it returns 0. */
+static inline float exp_nonpositive(float x)
+{
+    const float round = 12582912.0f; /* 1.5 * 2^23 */
+    float xc = x < -87.0f ? -87.0f : x;
+    float k = (xc * 1.44269504088896341f + round) - round;
+    float r = xc - k * 0.693359375f + k * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } scale = {.i = ((int32_t)k + 127) << 23};
+    return x < -87.0f ? 0.0f : p * scale.f;
+}
 
 /* y = softmax(x) over n values (y may be x); zeros when all are -inf. */
 static void softmax_row(float *y, const float *x, size_t n)
@@ -20,8 +46,9 @@ static void softmax_row(float *y, const float *x, size_t n)
         return;
     }
     float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (size_t j = 0; j < n; j++) {
-        y[j] = expf(x[j] - top);
+        y[j] = exp_nonpositive(x[j] - top);
         sum += y[j];
     }
     float inv = 1.0f / sum;

@@ -13,7 +13,7 @@
 #define DEG (PI / 180)
 
 static const char *const scenario_names[LD_SYNTH_SCENARIO_COUNT] = {
-    "translate", "rotate", "shear", "lead", "inflow", "source"};
+    "translate", "rotate", "shear", "lead", "inflow", "source", "drift"};
 
 /* Scenario constants (synth_between.h documents them). */
 #define TRANSLATE_SPAN 0.1875   /* displacement over [0, 1], fraction of S */
@@ -123,12 +123,24 @@ static double lead_opening(const ld_synth_motion *m, double t)
     return m->cfg.magnitude * LEAD_WIDTH * m->cfg.size * ramp_integral(t);
 }
 
-/* Lead: +1 or -1 for the half that (x, y) belongs to at time t, 0 for
- * open water; 1 for every other scenario. */
+/* Rotate and drift: the angle turned from 0 to t. */
+static double rotation_angle(const ld_synth_motion *m, double t)
+{
+    return m->cfg.magnitude * ROTATE_ANGLE * ramp_integral(t);
+}
+
+/* Lead and drift: +1 or -1 for the half that (x, y) belongs to at time t,
+ * 0 for open water; 1 for every other scenario. Drift evaluates the crack
+ * in the frame turning with the scene. */
 static int material_side(const ld_synth_motion *m, double x, double y, double t)
 {
-    if (m->cfg.scenario != LD_SYNTH_LEAD)
+    if (m->cfg.scenario != LD_SYNTH_LEAD && m->cfg.scenario != LD_SYNTH_DRIFT)
         return 1;
+    if (m->cfg.scenario == LD_SYNTH_DRIFT) {
+        double a = -rotation_angle(m, t), px = x - m->cx, py = y - m->cy;
+        x = m->cx + cos(a) * px - sin(a) * py;
+        y = m->cy + sin(a) * px + cos(a) * py;
+    }
     double f = crack_level(m, x, y), half = 0.5 * lead_opening(m, t);
     return f > half ? 1 : f < -half ? -1 : 0;
 }
@@ -167,6 +179,15 @@ static void side_velocity(const ld_synth_motion *m, int side, double x, double y
         double speed = 0.5 * side * M * LEAD_WIDTH * S * ramp(t);
         *ux = speed * m->normal[0];
         *uy = speed * m->normal[1];
+        break;
+    }
+    case LD_SYNTH_DRIFT: {
+        /* the lead's rigid opening turned by the current angle, plus the
+         * rotation about the centre */
+        double w = M * ROTATE_ANGLE * ramp(t), a = rotation_angle(m, t);
+        double speed = 0.5 * side * M * LEAD_WIDTH * S * ramp(t);
+        *ux = -w * (y - m->cy) + speed * (cos(a) * m->normal[0] - sin(a) * m->normal[1]);
+        *uy = w * (x - m->cx) + speed * (sin(a) * m->normal[0] + cos(a) * m->normal[1]);
         break;
     }
     case LD_SYNTH_INFLOW:
@@ -345,7 +366,7 @@ int ld_synth_between_channels(const ld_image *texture) { return texture ? textur
 /* Intensity range the texture is mapped onto, per scenario. */
 static void texture_range(ld_synth_scenario s, float *lo, float *hi)
 {
-    *lo = s == LD_SYNTH_LEAD ? 0.3f : 0.0f;
+    *lo = s == LD_SYNTH_LEAD || s == LD_SYNTH_DRIFT ? 0.3f : 0.0f;
     *hi = s == LD_SYNTH_SOURCE ? 0.7f : 1.0f;
 }
 

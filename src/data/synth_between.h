@@ -36,8 +36,13 @@
  *   (1 - t_k)^2 with s = 0.04 S, A_k = 0.3, onsets t_k = 0.1, 0.3, 0.5, and
  *   centres c_k(t) carried by the motion from seed-chosen positions, so a
  *   blob's peak grows to A_k ((t - t_k) / (1 - t_k))^2 (0.3 at t = 1).
+ * - drift: rotate and lead at once, as sea ice does: the scene turns about
+ *   the centre as in rotate while the crack, turning with it, opens as in
+ *   lead: u = w(t) (-(y - c_y), x - c_x) + R(a(t)) u_lead, a(t) = M (20
+ *   deg) R(t) the angle turned so far; open water where the point turned
+ *   back by a(t) lies in lead's crack. The main job's (`latdyn demo`) scene.
  *
- * Intensities are in [0, 1]: the texture is mapped onto [0, 1] (lead:
+ * Intensities are in [0, 1]: the texture is mapped onto [0, 1] (lead, drift:
  * [0.3, 1], so the open water (0) stands out; source: [0, 0.7], so the
  * blobs stay within 1). A texture image is cropped at a seed-chosen place
  * (scaled up first when smaller than the canvas) and normalised by its
@@ -59,6 +64,7 @@ typedef enum ld_synth_scenario {
     LD_SYNTH_LEAD,
     LD_SYNTH_INFLOW,
     LD_SYNTH_SOURCE,
+    LD_SYNTH_DRIFT,
     LD_SYNTH_SCENARIO_COUNT
 } ld_synth_scenario;
 

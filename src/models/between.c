@@ -34,6 +34,7 @@ static const struct {
     INT_FIELD(unet_widths[1]), INT_FIELD(unet_widths[2]), INT_FIELD(unet_widths[3]),
     FLOAT_FIELD(slope), FLOAT_FIELD(w_ae), FLOAT_FIELD(w_mag), FLOAT_FIELD(w_space),
     FLOAT_FIELD(w_time), FLOAT_FIELD(w_backward), FLOAT_FIELD(field_scale), INT_FIELD(latent_skip),
+    FLOAT_FIELD(clip_norm),
 #undef INT_FIELD
 #undef FLOAT_FIELD
 };
@@ -57,7 +58,8 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
          * that it starts moving content by pixels, field penalties scaled
          * for velocities of several pixels per unit time (the paper's 1e-4
          * on |v|^2 shrank an 8 px shift to 3.6 px), fewer steps with a
-         * faster decay. Measured in bench/RESULTS.md. */
+         * faster decay, gradients clipped (without, a drifting scene's
+         * fields ran away after ~200 steps). Measured in bench/RESULTS.md. */
         cfg->field_input = LD_FIELD_INPUT_PAIR;
         cfg->w_backward = 1.0f;
         cfg->field_scale = 8.0f;
@@ -68,6 +70,7 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
         cfg->steps = 600;
         cfg->stride = 8;
         cfg->lr_decay_every = 150;
+        cfg->clip_norm = 1.0f;
         return 0;
     }
     return ld_errf(err, "unknown preset '%s' (paper or quick)", name);
@@ -89,8 +92,8 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
         return ld_errf(err, "strides must be in 1..patch (%d); got %d and %d", c->patch,
                        c->stride, c->infer_stride);
     if (c->batch < 1 || c->steps < 0 || !(c->lr > 0) || !(c->lr_decay > 0) ||
-        c->lr_decay_every < 1)
-        return ld_errf(err, "batch, steps or learning-rate settings out of range");
+        c->lr_decay_every < 1 || !(c->clip_norm >= 0) || isinf(c->clip_norm))
+        return ld_errf(err, "batch, steps, learning-rate or clipping settings out of range");
     if (c->encoder_layers < 0 || c->encoder_layers > LD_BETWEEN_MAX_ENCODER - 1 ||
         c->latent_channels < 1 || c->encoder_width < 1)
         return ld_errf(err, "encoder settings out of range");
@@ -409,6 +412,8 @@ int ld_between_train_step(ld_between_trainer *t, ld_between_losses *losses, ld_e
     if (!isfinite(loss->data[0]))
         return ld_errf(err, "training diverged at step %lld (loss %g); try a lower --lr",
                        (long long)t->step, loss->data[0]);
+    if (c->clip_norm > 0)
+        ld_clip_grad_norm(&m->params, c->clip_norm);
     t->opt.lr = ld_schedule_lr(&t->sched, t->step);
     if (ld_optim_step(&t->opt, &m->params, err))
         return -1;

@@ -49,6 +49,7 @@ typedef struct ld_between_config {
     int latent_skip;      /* 1: z = [I, E(I)] (E gives Cz - C channels) and
                              D(z) = z[:C] + U-Net(z): the latent starts as the
                              image itself, the networks learn what it lacks */
+    float clip_norm;      /* gradients clipped to this global norm; 0: off (paper) */
 } ld_between_config;
 
 /* "paper": between.md's values; "quick": smaller and faster (see the
