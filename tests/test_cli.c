@@ -184,7 +184,7 @@ static void test_synth_eval_bad_inputs(void)
     if (!have_binary())
         return;
     make_scratch();
-    char args[1600], out[512], truth[512], bad[512];
+    char args[2400], out[512], truth[512], bad[512];
     snprintf(out, sizeof out, "%s", scratch("out"));
     snprintf(truth, sizeof truth, "%s", scratch("truth"));
     snprintf(bad, sizeof bad, "%s", scratch("bad"));
@@ -212,6 +212,13 @@ static void test_synth_eval_bad_inputs(void)
         remove_scratch();
         return;
     }
+    /* The baselines need no patch: a 16 x 16 pair is fine for them. */
+    snprintf(args, sizeof args,
+             "between '%s/start.npy' '%s/end.npy' -o '%s' --method crossfade --stages 2 --quiet",
+             truth, truth, out);
+    expect_success("crossfade on 16x16", args);
+    snprintf(args, sizeof args, "eval between '%s' '%s'", truth, out);
+    expect_success("eval on 16x16", args);
     snprintf(args, sizeof args, "eval between '%s' '%s'", truth, scratch("nowhere"));
     expect_failure("missing OUT_DIR", args, "nowhere/frames.npy", NULL);
     snprintf(args, sizeof args, "eval between '%s'", truth);
