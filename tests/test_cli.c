@@ -1,6 +1,7 @@
 /* Tests of the `latdyn` program's error paths: every bad input gives one
- * clear line on stderr, a non-zero exit status, and no output folder. The
- * binary built beside the tests is run as a child process. */
+ * clear line on stderr, a non-zero exit status, and no output folder; and
+ * one tiny synth -> between -> eval round trip checked through its JSON.
+ * The binary built beside the tests is run as a child process. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,214 @@ static void test_between_bad_inputs(void)
     remove_scratch();
 }
 
+/* Runs latdyn with `args` as given; expects failure with `needle` in the
+ * first stderr line and, when `out` is not NULL, no file or folder `out`. */
+static void expect_failure(const char *what, const char *args, const char *needle,
+                           const char *out)
+{
+    char line[1024];
+    int rc = run_latdyn(args, line, sizeof line);
+    struct stat st;
+    CHECK(rc != 0, "%s: exit status %d, expected failure", what, rc);
+    CHECK(strstr(line, needle) != NULL, "%s: message '%s' lacks '%s'", what, line, needle);
+    CHECK(strncmp(line, "latdyn", 6) == 0, "%s: message names the program: '%s'", what, line);
+    CHECK(!out || stat(out, &st) != 0, "%s: %s must not be created", what, out);
+}
+
+/* Runs latdyn with `args`; fails the test unless it succeeds. */
+static int expect_success(const char *what, const char *args)
+{
+    char line[1024];
+    int rc = run_latdyn(args, line, sizeof line);
+    CHECK(rc == 0, "%s: exit status %d: %s", what, rc, line);
+    return rc == 0;
+}
+
+/* The whole of a small text file (NUL-terminated, malloc'ed), or NULL. */
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *text = calloc(1, 1 << 16);
+    size_t n = text ? fread(text, 1, (1 << 16) - 1, f) : 0;
+    fclose(f);
+    if (text)
+        text[n] = 0;
+    return text;
+}
+
+/* The number after `key` following the first `anchor` in `json`; NAN
+ * when absent or null. */
+static double json_number_after(const char *json, const char *anchor, const char *key)
+{
+    const char *p = strstr(json, anchor);
+    p = p ? strstr(p, key) : NULL;
+    if (!p)
+        return NAN;
+    p += strlen(key);
+    char *end;
+    double v = strtod(p, &end);
+    return end == p ? NAN : v;
+}
+
+static void test_synth_eval_bad_inputs(void)
+{
+    if (!have_binary())
+        return;
+    make_scratch();
+    char args[2400], out[512], truth[512], bad[512];
+    snprintf(out, sizeof out, "%s", scratch("out"));
+    snprintf(truth, sizeof truth, "%s", scratch("truth"));
+    snprintf(bad, sizeof bad, "%s", scratch("bad"));
+    snprintf(args, sizeof args, "synth between --scenario spin -o '%s'", out);
+    expect_failure("unknown scenario", args, "unknown scenario 'spin'", out);
+    snprintf(args, sizeof args, "synth between --scenario lead --size 8 -o '%s'", out);
+    expect_failure("size below 16", args, "--size", out);
+    snprintf(args, sizeof args, "synth between --scenario lead --stages abc -o '%s'", out);
+    expect_failure("non-numeric stages", args, "not an integer", out);
+    snprintf(args, sizeof args, "synth between --scenario lead --magnitude -1 -o '%s'", out);
+    expect_failure("negative magnitude", args, "--magnitude", out);
+    snprintf(args, sizeof args, "synth between -o '%s'", out);
+    expect_failure("no scenario", args, "--scenario is required", out);
+    expect_failure("no output folder", "synth between --scenario shear", "-o DIR is required",
+                   NULL);
+    snprintf(args, sizeof args, "synth between --scenario rotate --texture '%s' -o '%s'",
+             scratch("missing.png"), out);
+    expect_failure("missing texture", args, "missing.png", out);
+    expect_failure("unknown system", "synth galaxy", "unknown system", NULL);
+
+    /* A truth folder to score against, and outputs that do not fit it. */
+    snprintf(args, sizeof args, "synth between --scenario shear --size 16 --stages 2 -o '%s'",
+             truth);
+    if (!expect_success("synth", args)) {
+        remove_scratch();
+        return;
+    }
+    /* The baselines need no patch: a 16 x 16 pair is fine for them. */
+    snprintf(args, sizeof args,
+             "between '%s/start.npy' '%s/end.npy' -o '%s' --method crossfade --stages 2 --quiet",
+             truth, truth, out);
+    expect_success("crossfade on 16x16", args);
+    snprintf(args, sizeof args, "eval between '%s' '%s'", truth, out);
+    expect_success("eval on 16x16", args);
+    snprintf(args, sizeof args, "eval between '%s' '%s'", truth, scratch("nowhere"));
+    expect_failure("missing OUT_DIR", args, "nowhere/frames.npy", NULL);
+    snprintf(args, sizeof args, "eval between '%s'", truth);
+    expect_failure("one folder only", args, "TRUTH_DIR and OUT_DIR are required", NULL);
+    ld_err err;
+    float *data = calloc(4 * 2 * 16 * 16, sizeof *data);
+    const int wrong_frames[4] = {4, 1, 16, 16}, wrong_size[4] = {3, 1, 16, 8},
+              frames_shape[4] = {3, 1, 16, 16}, wrong_fields[4] = {2, 1, 16, 16};
+    mkdir(bad, 0777);
+    char path[600];
+    snprintf(path, sizeof path, "%s/frames.npy", bad);
+    CHECK(ld_npy_write(path, data, 4, wrong_frames, &err) == 0, "write: %s", err.msg);
+    snprintf(args, sizeof args, "eval between '%s' '%s'", truth, bad);
+    expect_failure("too many frames", args, "has shape [4, 1, 16, 16], expected [3, 1, 16, 16]",
+                   NULL);
+    CHECK(ld_npy_write(path, data, 4, wrong_size, &err) == 0, "write: %s", err.msg);
+    expect_failure("frames of another size", args, "expected [3, 1, 16, 16]", NULL);
+    CHECK(ld_npy_write(path, data, 4, frames_shape, &err) == 0, "write: %s", err.msg);
+    snprintf(path, sizeof path, "%s/fields.npy", bad);
+    CHECK(ld_npy_write(path, data, 4, wrong_fields, &err) == 0, "write: %s", err.msg);
+    expect_failure("fields of another shape", args, "OUT_DIR/fields.npy has shape", NULL);
+    remove(path);
+    snprintf(path, sizeof path, "%s/frames.npy", bad);
+    data[5] = 200;
+    CHECK(ld_npy_write(path, data, 4, frames_shape, &err) == 0, "write: %s", err.msg);
+    expect_failure("frames in 0..255", args, "--out-scale", NULL);
+    data[5] = NAN;
+    CHECK(ld_npy_write(path, data, 4, frames_shape, &err) == 0, "write: %s", err.msg);
+    expect_failure("NaN frame", args, "non-finite", NULL);
+    snprintf(args, sizeof args, "eval between '%s' '%s' --out-scale 0", truth, bad);
+    expect_failure("zero scale", args, "--out-scale", NULL);
+    free(data);
+    remove_scratch();
+}
+
+/* synth a 32x32 scene with 2 stages, run the crossfade, ot and flow
+ * baselines on its end frames, score them with eval --json. */
+static void test_synth_between_eval_round_trip(void)
+{
+    if (!have_binary())
+        return;
+    make_scratch();
+    char args[2400], path[600], truth[512];
+    snprintf(truth, sizeof truth, "%s", scratch("truth"));
+    snprintf(args, sizeof args,
+             "synth between --scenario translate --size 32 --stages 2 --seed 3 -o '%s'", truth);
+    if (!expect_success("synth", args)) {
+        remove_scratch();
+        return;
+    }
+    ld_npy_array a;
+    ld_err err;
+    snprintf(path, sizeof path, "%s/frames.npy", truth);
+    if (ld_npy_read(path, &a, &err) == 0) {
+        CHECK(a.ndim == 4 && a.shape[0] == 3 && a.shape[1] == 1 && a.shape[2] == 32 &&
+                  a.shape[3] == 32, "frames.npy shape");
+        ld_npy_free(&a);
+    } else {
+        TEST_FAIL("%s", err.msg);
+    }
+    snprintf(path, sizeof path, "%s/fields.npy", truth);
+    if (ld_npy_read(path, &a, &err) == 0) {
+        /* translate: u = 0.1875 S (0.5 + t) (cos 30, sin 30) at t = 0.25. */
+        CHECK(a.ndim == 4 && a.shape[0] == 2 && a.shape[1] == 2 && a.numel == 2 * 2 * 32 * 32 &&
+                  fabsf(a.data[0] - 4.5f * 0.8660254f) < 1e-4f &&
+                  fabsf(a.data[32 * 32] - 2.25f) < 1e-4f,
+              "fields.npy: [%d, %d, ...], stage 0 velocity (%g, %g)", a.shape[0], a.shape[1],
+              (double)a.data[0], (double)a.data[32 * 32]);
+        ld_npy_free(&a);
+    } else {
+        TEST_FAIL("%s", err.msg);
+    }
+    static const char *const methods[] = {"crossfade", "ot", "flow"};
+    double psnr[3] = {NAN, NAN, NAN};
+    for (int m = 0; m < 3; m++) {
+        char dir[64], json_path[600], out[512];
+        snprintf(dir, sizeof dir, "out_%s", methods[m]);
+        snprintf(out, sizeof out, "%s", scratch(dir));
+        snprintf(args, sizeof args,
+                 "between '%s/start.npy' '%s/end.npy' -o '%s' --method %s --stages 2 --quiet",
+                 truth, truth, out, methods[m]);
+        if (!expect_success(methods[m], args))
+            continue;
+        snprintf(json_path, sizeof json_path, "%s/scores.json", out);
+        snprintf(args, sizeof args, "eval between '%s' '%s' --json '%s'", truth, out, json_path);
+        if (!expect_success("eval", args))
+            continue;
+        char *json = read_text(json_path);
+        CHECK(json != NULL, "%s: no %s", methods[m], json_path);
+        if (!json)
+            continue;
+        CHECK(strstr(json, "\"system\": \"between\"") && strstr(json, "\"stages\": 2") &&
+                  strstr(json, "\"height\": 32") && strstr(json, "\"frames\": [") &&
+                  strstr(json, "\"mean\": {"),
+              "%s: keys missing from %s", methods[m], json);
+        /* The end frames are the inputs: infinite PSNR, written as null. */
+        CHECK(strstr(json, "{\"n\": 0, \"t\": 0, \"end\": true, \"psnr\": null, \"ssim\": 1}") &&
+                  strstr(json, "{\"n\": 2, \"t\": 1, \"end\": true, \"psnr\": null"),
+              "%s: end frames in %s", methods[m], json);
+        psnr[m] = json_number_after(json, "\"mean\"", "\"psnr\": ");
+        double frame1 = json_number_after(json, "{\"n\": 1,", "\"psnr\": ");
+        double epe = json_number_after(json, "\"mean\"", "\"epe\": ");
+        CHECK(isfinite(psnr[m]) && psnr[m] > 10 && psnr[m] < 60 && psnr[m] == frame1,
+              "%s: mean PSNR %g, frame 1 %g", methods[m], psnr[m], frame1);
+        if (m < 2)
+            CHECK(strstr(json, "\"fields\": null") && isnan(epe), "%s: no fields, no EPE",
+                  methods[m]);
+        else
+            CHECK(strstr(json, "{\"stage\": 1, \"epe\": ") && epe > 0 && epe < 3,
+                  "flow: mean EPE %g px", epe);
+        free(json);
+    }
+    CHECK(psnr[2] > psnr[0] + 3, "flow (%.2f dB) must beat the cross-fade (%.2f dB)", psnr[2],
+          psnr[0]);
+    remove_scratch();
+}
+
 static void test_help_and_unknown_command(void)
 {
     if (!have_binary())
@@ -142,6 +351,8 @@ static void test_help_and_unknown_command(void)
 
 LD_TEST_SUITE(cli) = {
     {"between_bad_inputs", test_between_bad_inputs},
+    {"synth_eval_bad_inputs", test_synth_eval_bad_inputs},
+    {"synth_between_eval_round_trip", test_synth_between_eval_round_trip},
     {"help_and_unknown_command", test_help_and_unknown_command},
     {NULL, NULL},
 };

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "baselines/crossfade.h"
+#include "cpu/cpu.h"
 #include "data/interp.h"
 
 #define GRAD_IS_ZERO 1e-10f
@@ -35,7 +36,7 @@ enum {
 /* Centred differences with border replicate. */
 static void centred_gradient(const float *img, int h, int w, float *gx, float *gy)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (h * w > LD_CPU_PARALLEL_MIN)
     for (int i = 0; i < h; i++)
         for (int j = 0; j < w; j++) {
             int jl = j > 0 ? j - 1 : j, jr = j + 1 < w ? j + 1 : j;
@@ -48,7 +49,7 @@ static void centred_gradient(const float *img, int h, int w, float *gx, float *g
 /* out(x) = img(x + flow(x)), bilinear, border replicate. */
 static void warp(const float *img, const float *u1, const float *u2, int h, int w, float *out)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (h * w > LD_CPU_PARALLEL_MIN)
     for (int i = 0; i < h; i++)
         for (int j = 0; j < w; j++)
             out[i * w + j] = ld_bilinear_clamped(img, h, w, (float)j + u1[i * w + j],
@@ -58,7 +59,7 @@ static void warp(const float *img, const float *u1, const float *u2, int h, int 
 /* Backward-difference divergence of the dual field (p1, p2), zero outside. */
 static void divergence(const float *p1, const float *p2, int h, int w, float *div)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (h * w > LD_CPU_PARALLEL_MIN)
     for (int i = 0; i < h; i++)
         for (int j = 0; j < w; j++) {
             int k = i * w + j;
@@ -71,7 +72,7 @@ static void divergence(const float *p1, const float *p2, int h, int w, float *di
  * p = (p + tau/theta grad u) / (1 + tau/theta |grad u|). */
 static void dual_step(const float *u, int h, int w, float taut, float *p1, float *p2)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (h * w > LD_CPU_PARALLEL_MIN)
     for (int i = 0; i < h; i++)
         for (int j = 0; j < w; j++) {
             int k = i * w + j;
@@ -104,7 +105,7 @@ static void tvl1_single_scale(const float *i0, const float *i1, int h, int w,
         }
         double error = INFINITY;
         for (int n = 0; n < o->max_iterations && error > (double)o->epsilon * o->epsilon; n++) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (size > LD_CPU_PARALLEL_MIN)
             for (int k = 0; k < size; k++) {
                 float rho = rho_c[k] + i1wx[k] * u1[k] + i1wy[k] * u2[k], step;
                 if (rho < -l_t * grad[k])
@@ -119,7 +120,7 @@ static void tvl1_single_scale(const float *i0, const float *i1, int h, int w,
             divergence(s[P_P11], s[P_P12], h, w, div1);
             divergence(s[P_P21], s[P_P22], h, w, div2);
             error = 0;
-#pragma omp parallel for schedule(static) reduction(+ : error)
+#pragma omp parallel for schedule(static) reduction(+ : error) if (size > LD_CPU_PARALLEL_MIN)
             for (int k = 0; k < size; k++) {
                 float n1 = v1[k] + o->theta * div1[k], n2 = v2[k] + o->theta * div2[k];
                 error += (double)(n1 - u1[k]) * (n1 - u1[k]) + (double)(n2 - u2[k]) * (n2 - u2[k]);
@@ -138,7 +139,7 @@ static void tvl1_single_scale(const float *i0, const float *i1, int h, int w,
 static void resample(const float *src, int sh, int sw, float *dst, int dh, int dw, float gain)
 {
     const float fx = (float)sw / (float)dw, fy = (float)sh / (float)dh;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (dh * dw > LD_CPU_PARALLEL_MIN)
     for (int i = 0; i < dh; i++)
         for (int j = 0; j < dw; j++)
             dst[i * dw + j] = gain * ld_bilinear_clamped(src, sh, sw, ((float)j + 0.5f) * fx - 0.5f,
@@ -264,7 +265,7 @@ int ld_flow_tvl1(const float *i0, const float *i1, int channels, int height, int
 static void invert_motion(const float *flow, int h, int w, float t, float *px, float *py)
 {
     const size_t plane = (size_t)h * w;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (h * w > LD_CPU_PARALLEL_MIN)
     for (int i = 0; i < h; i++)
         for (int j = 0; j < w; j++) {
             float x = (float)j, y = (float)i;
@@ -302,7 +303,7 @@ int ld_baseline_flow(const float *i0, const float *i1, int channels, int height,
         for (int c = 0; c < channels; c++) {
             const float *a = i0 + c * plane, *b = i1 + c * plane;
             float *out = frames + (size_t)n * image + c * plane;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (plane > LD_CPU_PARALLEL_MIN)
             for (size_t k = 0; k < plane; k++) {
                 float wx = ld_bilinear_clamped(flow, height, width, px[k], py[k]);
                 float wy = ld_bilinear_clamped(flow + plane, height, width, px[k], py[k]);

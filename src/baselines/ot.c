@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "baselines/crossfade.h"
+#include "cpu/cpu.h"
 
 #define MASS_FLOOR 1e-3     /* of the joint range: every pixel gets mass */
 #define CHECK_EVERY 10      /* iterations between convergence checks */
@@ -78,7 +79,7 @@ static void log_convolve(ot_work *w, const double *f, double *out)
 {
     const int H = w->height, W = w->width;
     double *e = w->exp_buf, *mid = w->prod_buf, *shift = w->line_max;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (H * W > LD_CPU_PARALLEL_MIN)
     for (int i = 0; i < H; i++) {
         const double *row = f + (size_t)i * W;
         double m = row[0];
@@ -90,7 +91,7 @@ static void log_convolve(ot_work *w, const double *f, double *out)
     }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, H, W, W, 1.0, e, W, w->kernel_w, W,
                 0.0, mid, W);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (H * W > LD_CPU_PARALLEL_MIN)
     for (int i = 0; i < H; i++)
         for (int j = 0; j < W; j++)
             mid[(size_t)i * W + j] = shift[i] + safe_log(mid[(size_t)i * W + j]);
@@ -99,13 +100,13 @@ static void log_convolve(ot_work *w, const double *f, double *out)
     for (int i = 0; i < H; i++)
         for (int j = 0; j < W; j++)
             shift[j] = fmax(shift[j], mid[(size_t)i * W + j]);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (H * W > LD_CPU_PARALLEL_MIN)
     for (int i = 0; i < H; i++)
         for (int j = 0; j < W; j++)
             e[(size_t)i * W + j] = exp(mid[(size_t)i * W + j] - shift[j]);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, H, W, H, 1.0, w->kernel_h, H, e, W,
                 0.0, out, W);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (H * W > LD_CPU_PARALLEL_MIN)
     for (int i = 0; i < H; i++)
         for (int j = 0; j < W; j++)
             out[(size_t)i * W + j] = shift[j] + safe_log(out[(size_t)i * W + j]);

@@ -24,6 +24,9 @@ typedef enum { METHOD_LATENT, METHOD_IMAGE, METHOD_OT, METHOD_CROSSFADE, METHOD_
 
 static const char *const method_names[] = {"latent", "image", "ot", "crossfade", "flow"};
 
+/* The learned methods (trained on patches); the others are baselines. */
+static int is_model(method_kind m) { return m == METHOD_LATENT || m == METHOD_IMAGE; }
+
 typedef struct between_args {
     const char *input0, *input1, *out_dir, *resume, *preset;
     method_kind method;
@@ -268,7 +271,7 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
     ld_config_init(&settings);
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)a->seed);
-    int model = a->method == METHOD_LATENT || a->method == METHOD_IMAGE;
+    int model = is_model(a->method);
     int rc = ld_config_set(&settings, "input I0", a->input0, err) ||
              ld_config_set(&settings, "input I1", a->input1, err) ||
              ld_config_set(&settings, "method", method_names[a->method], err) ||
@@ -398,7 +401,8 @@ int ld_cmd_between(int argc, char **argv)
         omp_set_num_threads(a.threads);
     if (load_pair(&a, &i0, &i1, a.quiet, &err) || make_config(&a, i0.channels, &cfg, &err))
         goto done;
-    if (i0.height < cfg.patch || i0.width < cfg.patch) {
+    /* Only the learned methods cut patches; the baselines take any size. */
+    if (is_model(a.method) && (i0.height < cfg.patch || i0.width < cfg.patch)) {
         ld_errf(&err, "the images (%dx%d) are smaller than the patch (%d); use a smaller --patch",
                 i0.width, i0.height, cfg.patch);
         goto done;

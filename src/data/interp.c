@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "cpu/cpu.h"
+
 /* out[i * stride] = sum_k taps[k] * in[clamp(i + k - radius) * stride] for
  * i in 0..n-1: one line of the separable blur. */
 static void blur_line(const float *in, float *out, int n, long stride, const float *taps,
@@ -36,10 +38,10 @@ int ld_gaussian_blur(float *plane, int height, int width, float sigma, ld_err *e
         sum += taps[k + radius] = expf(-(float)(k * k) / (2 * sigma * sigma));
     for (int k = 0; k <= 2 * radius; k++)
         taps[k] /= sum;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)height * width > LD_CPU_PARALLEL_MIN)
     for (int y = 0; y < height; y++)
         blur_line(plane + (long)y * width, tmp + (long)y * width, width, 1, taps, radius);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)height * width > LD_CPU_PARALLEL_MIN)
     for (int x = 0; x < width; x++)
         blur_line(tmp + x, plane + x, height, width, taps, radius);
     free(taps);

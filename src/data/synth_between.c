@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/cpu.h"
 #include "data/interp.h"
 #include "data/pattern.h"
 #include "engine/rng.h"
@@ -391,7 +392,7 @@ int ld_synth_between(const ld_synth_between_config *cfg, const ld_image *texture
         double t = (double)n / N;
         int steps = (int)fmax(1, ceil(t * per_unit));
         float *fx = feet + (size_t)n * plane * 3, *fy = fx + plane, *fs = fy + plane;
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) if (plane * (size_t)steps > LD_CPU_PARALLEL_MIN)
         for (int i = 0; i < S; i++)
             for (int j = 0; j < S; j++) {
                 size_t k = (size_t)i * S + j;
@@ -445,7 +446,7 @@ int ld_synth_between(const ld_synth_between_config *cfg, const ld_image *texture
         for (int ch = 0; ch < C; ch++) {
             float *out = frames + ((size_t)n * C + ch) * plane;
             const float *tex = c.data + ch * canvas_plane;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (plane > LD_CPU_PARALLEL_MIN)
             for (size_t k = 0; k < plane; k++)
                 out[k] = isnan(fx[k]) ? OPEN_WATER
                                       : lo + (hi - lo) * ld_bilinear_clamped(
