@@ -46,14 +46,14 @@ static const struct {
 
 int ld_ladid_preset(const char *name, int channels, int size, ld_ladid_config *cfg, ld_err *err)
 {
-    /* paper: ladid.md; p "large" is 20 (a window edge from weight 1 at
-     * 0.97 delta_r to 1e-12 at 1.03 delta_r); the relative encoding clips
+    /* paper: ladid.md; p "large" is 100 (the weight of a token at 0.9 delta_r is
+     * exp(-4.6 0.9^100) = 0.99989, at 1.1 delta_r 0); the relative encoding clips
      * at half the time extent; lr decays 2 % per epoch */
     *cfg = (ld_ladid_config){
         .channels = channels, .size = size, .context = 10, .d_model = 128, .latent = 32,
         .layers = 4, .heads = 1, .pe_waves = 16, .dyn_hidden = 256, .batch = 16, .epochs = 60,
         .curriculum_every = 10, .max_query = 0, .delta_r = 0.45f, .window_eps = 1e-2f,
-        .window_power = 20.0f, .rel_clip = 0.5f, .pe_max_scale = 8.0f, .dropout = 0.0f,
+        .window_power = 100.0f, .rel_clip = 0.5f, .pe_max_scale = 8.0f, .dropout = 0.0f,
         .sigma_y = 1e-3f, .lr = 3e-4f, .weight_decay = 1e-2f, .lr_decay = 0.98f,
         .val_fraction = 0.1f, .t_min = 0.0, .t_max = 1.0};
     if (!strcmp(name, "paper"))
