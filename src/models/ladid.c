@@ -47,7 +47,7 @@ static const struct {
 int ld_ladid_preset(const char *name, int channels, int size, ld_ladid_config *cfg, ld_err *err)
 {
     /* paper: ladid.md; p "large" is 100 (the weight of a token at 0.9 delta_r is
-     * exp(-4.6 0.9^100) = 0.99989, at 1.1 delta_r 0); the relative encoding clips
+     * exp(-4.6 0.9^100) = 0.99988, at 1.1 delta_r 0); the relative encoding clips
      * at half the time extent; lr decays 2 % per epoch */
     *cfg = (ld_ladid_config){
         .channels = channels, .size = size, .context = 10, .d_model = 128, .latent = 32,
@@ -475,52 +475,105 @@ int ld_ladid_predict(ld_ladid_model *m, const float *context, const double *cont
     return rc;
 }
 
-int ld_ladid_evaluate(ld_ladid_model *m, const ld_sequences *data, double *per_frame,
-                      float *pred, ld_err *err)
+int ld_ladid_predict_set(ld_ladid_model *m, const ld_sequences *data, const double *times, int Q,
+                         float *out, ld_err *err)
 {
     const ld_ladid_config *c = &m->cfg;
-    int Tc = c->context, L = data->length, Q = L - Tc, n = data->n;
+    int Tc = c->context, L = data->length, n = data->n;
     size_t frame = (size_t)c->channels * c->size * c->size;
     if (data->channels != c->channels || data->height != c->size || data->width != c->size)
         return ld_errf(err, "the data's frames (%dx%dx%d) are not the model's (%dx%dx%d)",
                        data->channels, data->height, data->width, c->channels, c->size, c->size);
-    if (Q < 1)
-        return ld_errf(err, "trajectories of %d frames leave nothing to predict after %d "
-                            "context frames", L, Tc);
+    if (L < Tc || (!times && Q != L - Tc) || Q < 1)
+        return ld_errf(err, "trajectories of %d frames: %s %d context frames", L,
+                       L < Tc ? "fewer than the" : "nothing to predict after the", Tc);
     float *ctxf = malloc((size_t)n * Tc * frame * sizeof *ctxf);
-    float *out = pred ? pred : malloc((size_t)n * Q * frame * sizeof *out);
     double *tc = malloc((size_t)n * Tc * sizeof *tc), *tq = malloc((size_t)n * Q * sizeof *tq);
     int rc = -1;
-    if (!ctxf || !out || !tc || !tq) {
+    if (!ctxf || !tc || !tq) {
         ld_errf(err, "out of memory for %d trajectories", n);
-        goto done;
+    } else {
+        for (int i = 0; i < n; i++) {
+            memcpy(ctxf + (size_t)i * Tc * frame, ld_sequences_frame(data, i, 0),
+                   (size_t)Tc * frame * sizeof *ctxf);
+            memcpy(tc + (size_t)i * Tc, data->times + (size_t)i * L, (size_t)Tc * sizeof *tc);
+            memcpy(tq + (size_t)i * Q, times ? times : data->times + (size_t)i * L + Tc,
+                   (size_t)Q * sizeof *tq);
+        }
+        rc = ld_ladid_predict(m, ctxf, tc, tq, n, Q, out, err);
     }
-    for (int i = 0; i < n; i++) {
-        memcpy(ctxf + (size_t)i * Tc * frame, ld_sequences_frame(data, i, 0),
-               (size_t)Tc * frame * sizeof *ctxf);
-        memcpy(tc + (size_t)i * Tc, data->times + (size_t)i * L, (size_t)Tc * sizeof *tc);
-        memcpy(tq + (size_t)i * Q, data->times + (size_t)i * L + Tc, (size_t)Q * sizeof *tq);
-    }
-    if (ld_ladid_predict(m, ctxf, tc, tq, n, Q, out, err))
-        goto done;
-    for (int k = 0; k < Q; k++) {
-        double sum = 0;
-        for (int i = 0; i < n; i++)
-            sum += ld_nmse(out + ((size_t)i * Q + k) * frame, ld_sequences_frame(data, i, Tc + k),
-                           frame);
-        per_frame[k] = sum / n;
-    }
-    rc = 0;
-done:
     free(ctxf);
-    if (out != pred)
-        free(out);
     free(tc);
     free(tq);
     return rc;
 }
 
+int ld_ladid_evaluate(ld_ladid_model *m, const ld_sequences *data, double *per_frame,
+                      float *pred, ld_err *err)
+{
+    const ld_ladid_config *c = &m->cfg;
+    int Q = data->length - c->context, n = data->n;
+    size_t frame = (size_t)c->channels * c->size * c->size;
+    if (Q < 1)
+        return ld_errf(err, "trajectories of %d frames leave nothing to predict after %d "
+                            "context frames", data->length, c->context);
+    float *out = pred ? pred : malloc((size_t)n * Q * frame * sizeof *out);
+    if (!out)
+        return ld_errf(err, "out of memory for %d trajectories", n);
+    int rc = ld_ladid_predict_set(m, data, NULL, Q, out, err);
+    for (int k = 0; !rc && k < Q; k++) {
+        double sum = 0;
+        for (int i = 0; i < n; i++)
+            sum += ld_nmse(out + ((size_t)i * Q + k) * frame,
+                           ld_sequences_frame(data, i, c->context + k), frame);
+        per_frame[k] = sum / n;
+    }
+    if (out != pred)
+        free(out);
+    return rc;
+}
+
 /* ---- training -------------------------------------------------------------------- */
+
+int ld_ladid_split(const ld_sequences *all, int n_val, int n_train, ld_sequences *train,
+                   ld_sequences *val, ld_err *err)
+{
+    memset(train, 0, sizeof *train);
+    memset(val, 0, sizeof *val);
+    if (n_val < 0 || n_val >= all->n)
+        return ld_errf(err, "%d validation instances leave none of %d to train on", n_val,
+                       all->n);
+    if (n_train <= 0 || n_train > all->n - n_val)
+        n_train = all->n - n_val;
+    int *order = malloc((size_t)all->n * sizeof *order);
+    if (!order)
+        return ld_errf(err, "out of memory");
+    for (int i = 0; i < all->n; i++)
+        order[i] = i;
+    ld_rng rng;
+    ld_rng_init(&rng, 0x5b117ull);
+    ld_rng_shuffle(&rng, order, all->n);
+    int rc = (n_val && ld_sequences_select(all, order, n_val, val, err)) ||
+             ld_sequences_select(all, order + n_val, n_train, train, err);
+    free(order);
+    if (rc) {
+        ld_sequences_free(train);
+        ld_sequences_free(val);
+        return -1;
+    }
+    return 0;
+}
+
+void ld_ladid_time_range(const ld_sequences *s, double *t_min, double *t_max)
+{
+    size_t n = (size_t)s->n * s->length;
+    *t_min = INFINITY;
+    *t_max = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        *t_min = fmin(*t_min, s->times[i]);
+        *t_max = fmax(*t_max, s->times[i]);
+    }
+}
 
 int ld_ladid_blocks(int length, int context, int q, int *starts)
 {
@@ -568,9 +621,11 @@ int ld_ladid_trainer_init(ld_ladid_trainer *t, ld_ladid_model *m, const ld_seque
     size_t frame = (size_t)c->channels * c->size * c->size;
     size_t most = (size_t)c->batch * (size_t)train->length;
     t->blocks = malloc((size_t)train->n * train->length * sizeof *t->blocks);
+    t->starts = malloc((size_t)train->length * sizeof *t->starts);
     t->batch_frames = malloc(most * frame * sizeof(float));
     t->batch_times = malloc(most * sizeof(float));
-    if (ld_ctx_init(&t->ctx, ld_backend_cpu(), seed) || !t->blocks || !t->batch_frames ||
+    if (ld_ctx_init(&t->ctx, ld_backend_cpu(), seed) || !t->blocks || !t->starts ||
+        !t->batch_frames ||
         !t->batch_times || ld_optim_init(&t->opt, LD_OPTIM_ADAMW, &m->params, c->lr, err) ||
         ld_schedule_exponential(&t->sched, c->lr, c->lr_decay, 1, err)) {
         if (!err->msg[0])
@@ -585,28 +640,40 @@ int ld_ladid_trainer_init(ld_ladid_trainer *t, ld_ladid_model *m, const ld_seque
 void ld_ladid_trainer_free(ld_ladid_trainer *t)
 {
     free(t->blocks);
+    free(t->starts);
     free(t->batch_frames);
     free(t->batch_times);
     ld_optim_free(&t->opt);
     ld_ctx_free(&t->ctx);
-    t->blocks = NULL;
+    t->blocks = t->starts = NULL;
     t->batch_frames = t->batch_times = NULL;
 }
 
-int ld_ladid_epoch_begin(ld_ladid_trainer *t, ld_err *err)
+/* Blocks of the epoch's curriculum stage per trajectory, into starts
+ * (room for L), with its q and stage. */
+static int epoch_blocks(const ld_ladid_trainer *t, int epoch, int *starts, int *q, int *stage)
+{
+    const ld_ladid_config *c = &t->model->cfg;
+    *q = ld_ladid_curriculum_q(epoch, c->curriculum_every, max_query(t), stage);
+    return ld_ladid_blocks(t->data->length, c->context, *q, starts);
+}
+
+int64_t ld_ladid_epoch_steps(const ld_ladid_trainer *t, int epoch)
+{
+    int q, stage, B = t->model->cfg.batch;
+    int64_t blocks = (int64_t)epoch_blocks(t, epoch, t->starts, &q, &stage) * t->data->n;
+    return (blocks + B - 1) / B;
+}
+
+int ld_ladid_epoch_begin(ld_ladid_trainer *t)
 {
     const ld_sequences *d = t->data;
-    int L = d->length, Tc = t->model->cfg.context;
-    t->q = ld_ladid_curriculum_q(t->epoch, t->model->cfg.curriculum_every, max_query(t), NULL);
-    int *starts = malloc((size_t)L * sizeof *starts);
-    if (!starts)
-        return ld_errf(err, "out of memory");
-    int per = ld_ladid_blocks(L, Tc, t->q, starts);
+    int L = d->length;
+    int per = epoch_blocks(t, t->epoch, t->starts, &t->q, &t->stage);
     t->n_blocks = 0;
     for (int i = 0; i < d->n; i++)
         for (int k = 0; k < per; k++)
-            t->blocks[t->n_blocks++] = i * L + starts[k];
-    free(starts);
+            t->blocks[t->n_blocks++] = i * L + t->starts[k];
     ld_rng_shuffle(&t->ctx.rng, t->blocks, t->n_blocks);
     t->cursor = 0;
     t->opt.lr = ld_schedule_lr(&t->sched, t->epoch);
@@ -653,11 +720,9 @@ int ld_ladid_train_step(ld_ladid_trainer *t, ld_ladid_losses *losses, ld_err *er
 
 int ld_ladid_epoch_end(ld_ladid_trainer *t, double val_nmse)
 {
-    int stage;
-    ld_ladid_curriculum_q(t->epoch, t->model->cfg.curriculum_every, max_query(t), &stage);
     t->epoch++;
-    if (stage != t->best_stage) {
-        t->best_stage = stage;
+    if (t->stage != t->best_stage) {
+        t->best_stage = t->stage;
         t->best_val = INFINITY;
     }
     if (!(val_nmse < t->best_val))

@@ -105,11 +105,27 @@ ld_tensor *ld_ladid_loss(ld_ctx *ctx, ld_ladid_model *m, ld_tensor *frames, cons
 int ld_ladid_predict(ld_ladid_model *m, const float *context, const double *context_times,
                      const double *query_times, int B, int Q, float *out, ld_err *err);
 
+/* Predicts every trajectory of data from its first `context` frames: at
+ * the stored times of frames context..L-1 when times is NULL (Q must be
+ * L - context), else at the Q given times (data units, the same for every
+ * trajectory); out [n, Q, C, S, S]. Checks the frame size and lengths. */
+int ld_ladid_predict_set(ld_ladid_model *m, const ld_sequences *data, const double *times, int Q,
+                         float *out, ld_err *err);
+
 /* Predicts frames context..L-1 of every instance from its first `context`
  * frames; per_frame [L - context] gets the nMSE per predicted frame
  * averaged over the instances; pred (may be NULL) [n, L - context, C, S, S]. */
 int ld_ladid_evaluate(ld_ladid_model *m, const ld_sequences *data, double *per_frame,
                       float *pred, ld_err *err);
+
+/* Splits the instances by a fixed permutation (the same for every seed,
+ * so a resumed or repeated run gets the same split): the first n_val
+ * permuted instances go to val (left empty, n = 0, when n_val is 0), the
+ * next n_train (all the rest when n_train <= 0) to train. */
+int ld_ladid_split(const ld_sequences *all, int n_val, int n_train, ld_sequences *train,
+                   ld_sequences *val, ld_err *err);
+/* The smallest and largest time of a set. */
+void ld_ladid_time_range(const ld_sequences *s, double *t_min, double *t_max);
 
 /* Training. */
 typedef struct ld_ladid_trainer {
@@ -123,17 +139,20 @@ typedef struct ld_ladid_trainer {
     double best_val;            /* best validation nMSE of the current stage */
     int best_stage;             /* the stage best_val belongs to */
     /* the epoch in progress */
-    int q, n_blocks, cursor;
+    int q, stage, n_blocks, cursor;
     int *blocks;                /* instance * length + start, shuffled */
+    int *starts;                /* [length], scratch for ld_ladid_blocks */
     float *batch_frames, *batch_times;
 } ld_ladid_trainer;
 
 int ld_ladid_trainer_init(ld_ladid_trainer *t, ld_ladid_model *m, const ld_sequences *train,
                           uint64_t seed, ld_err *err);
 void ld_ladid_trainer_free(ld_ladid_trainer *t);
-/* Starts epoch t->epoch: its q from the curriculum, its blocks shuffled.
- * Returns the number of steps in the epoch, -1 on error. */
-int ld_ladid_epoch_begin(ld_ladid_trainer *t, ld_err *err);
+/* Starts epoch t->epoch: its q and stage from the curriculum, its blocks
+ * shuffled. Returns the number of steps in the epoch. */
+int ld_ladid_epoch_begin(ld_ladid_trainer *t);
+/* Optimiser steps that epoch `epoch` takes (for progress estimates). */
+int64_t ld_ladid_epoch_steps(const ld_ladid_trainer *t, int epoch);
 /* One optimiser step on the next batch of the epoch (1 when the epoch had
  * no batch left, 0 after a step). */
 int ld_ladid_train_step(ld_ladid_trainer *t, ld_ladid_losses *losses, ld_err *err);
