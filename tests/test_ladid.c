@@ -1,14 +1,19 @@
 /* Tests of the LaDID model: the time encoding, the time-window attention
  * weights, block splitting and the curriculum schedule; configuration round
  * trip; the whole loss's gradient by finite differences; resume equals
- * uninterrupted training; and a small end-to-end fit on moving blobs that
- * must beat repeating the last context frame. */
+ * uninterrupted training; a small end-to-end fit on moving blobs that must
+ * beat repeating the last context frame; and the fit / predict / eval /
+ * finetune commands (outputs, resume, and one clear error line for bad
+ * input), run as child processes. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "data/npy.h"
 #include "models/ladid.h"
 #include "ops/attention.h"
 #include "test.h"
@@ -332,6 +337,149 @@ static void test_fit_end_to_end(void)
     ld_sequences_free(&test);
 }
 
+/* ---- the commands -------------------------------------------------------- */
+
+static char scratch_dir[256];
+
+static const char *scratch(const char *name)
+{
+    static char path[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/%s", scratch_dir, name);
+    return path[k];
+}
+
+/* Runs latdyn with args (in the scratch folder); returns the exit status
+ * and the first stderr line. */
+static int run_latdyn(const char *args, char *first_line, size_t len)
+{
+    char cmd[2048];
+    const char *err_path = scratch("stderr.txt");
+    snprintf(cmd, sizeof cmd, "cd '%s' && OMP_NUM_THREADS=1 '%s' %s >/dev/null 2>'%s'",
+             scratch_dir, LD_BIN, args, err_path);
+    int status = system(cmd);
+    first_line[0] = 0;
+    FILE *f = fopen(err_path, "r");
+    if (f) {
+        if (!fgets(first_line, (int)len, f))
+            first_line[0] = 0;
+        fclose(f);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int exists(const char *name)
+{
+    struct stat st;
+    return stat(scratch(name), &st) == 0 && st.st_size > 0;
+}
+
+static int count_lines(const char *name)
+{
+    FILE *f = fopen(scratch(name), "r");
+    int n = 0, c;
+    if (!f)
+        return -1;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static void expect_ok(const char *args)
+{
+    char line[1024];
+    int rc = run_latdyn(args, line, sizeof line);
+    CHECK(rc == 0, "latdyn %s: status %d: %s", args, rc, line);
+}
+
+static void expect_error(const char *args, const char *needle)
+{
+    char line[1024];
+    int rc = run_latdyn(args, line, sizeof line);
+    CHECK(rc != 0, "latdyn %s: exit status %d, expected failure", args, rc);
+    CHECK(strstr(line, needle) != NULL && !strncmp(line, "latdyn", 6),
+          "latdyn %s: message '%s' lacks '%s'", args, line, needle);
+}
+
+static void test_commands(void)
+{
+    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/latdyn_ladid_cli_%ld", (long)getpid());
+    mkdir(scratch_dir, 0777);
+    ld_sequences data, odd;
+    ld_err err;
+    moving_blobs(&data, 12, 8, 16, 5);
+    CHECK(ld_sequences_write_h5(scratch("blobs.h5"), &data, &err) == 0, "write: %s", err.msg);
+    CHECK(ld_sequences_alloc(&odd, 4, 8, 1, 12, 12, 0, &err) == 0, "alloc: %s", err.msg);
+    for (int i = 0; i < 4 * 8; i++)
+        odd.times[i] = i % 8;
+    CHECK(ld_sequences_write_h5(scratch("odd.h5"), &odd, &err) == 0, "write: %s", err.msg);
+
+    const char *fit = "fit blobs.h5 -o m.safetensors --preset small --context 3 --batch 8 "
+                      "--curriculum 1 --val-fraction 0.25 --quiet";
+    char args[1024];
+    snprintf(args, sizeof args, "%s --epochs 2", fit);
+    expect_ok(args);
+    CHECK(exists("m.safetensors") && exists("m.last.safetensors") &&
+              exists("m.stage0.safetensors"),
+          "fit wrote the model, the last state and the stage-0 best");
+    CHECK(count_lines("m.log.csv") == 3, "log: header and 2 epochs (%d lines)",
+          count_lines("m.log.csv"));
+    expect_ok("fit blobs.h5 -o m.safetensors --resume m.last.safetensors --epochs 3 --quiet");
+    CHECK(count_lines("m.log.csv") == 4, "resumed log: 3 epochs (%d lines)",
+          count_lines("m.log.csv"));
+
+    expect_ok("predict m.safetensors blobs.h5 -o pred.npy --quiet");
+    expect_ok("predict m.safetensors blobs.h5 -o at.npy --times 0.05,0.25,1.5 --quiet");
+    ld_npy_array a = {0}, b = {0};
+    CHECK(ld_npy_read(scratch("pred.npy"), &a, &err) == 0 &&
+              ld_npy_read(scratch("at.npy"), &b, &err) == 0, "read: %s", err.msg);
+    CHECK(a.ndim == 5 && a.shape[0] == 12 && a.shape[1] == 5 && a.shape[3] == 16,
+          "stored times: [12, 5, 1, 16, 16]");
+    CHECK(b.ndim == 5 && b.shape[0] == 12 && b.shape[1] == 3, "given times: [12, 3, 1, 16, 16]");
+    for (size_t i = 0; b.data && i < b.numel; i++)
+        if (!(b.data[i] >= 0 && b.data[i] <= 1)) {
+            TEST_FAIL("prediction %zu = %g outside [0, 1]", i, b.data[i]);
+            break;
+        }
+    ld_npy_free(&a);
+    ld_npy_free(&b);
+
+    expect_ok("eval m.safetensors blobs.h5 --json scores.json");
+    expect_ok("eval ladid m.safetensors blobs.h5 --strip s.png --plot p.png");
+    CHECK(exists("scores.json") && exists("m.eval_strip.png") && exists("m.eval_nmse.png") &&
+              exists("s.png") && exists("p.png"),
+          "eval wrote JSON, strips and plots");
+    expect_ok("finetune m.safetensors blobs.h5 --n-train 4 --n-val 2 --epochs 1 -o t.safetensors "
+              "--quiet");
+    expect_ok("finetune m.safetensors blobs.h5 --n-train 4 --epochs 1 --from-scratch "
+              "-o s.safetensors --quiet");
+    CHECK(exists("t.safetensors") && exists("s.safetensors"), "finetune wrote the models");
+
+    expect_error("fit blobs.h5 --quiet", "-o MODEL.safetensors is required");
+    expect_error("fit blobs.h5 -o x.safetensors --val-fraction 2", "--val-fraction");
+    expect_error("fit odd.h5 -o x.safetensors --context 3", "multiple of 16");
+    expect_error("fit blobs.h5 -o x.safetensors --context 8", "more than the 8 context frames");
+    expect_error("fit blobs.h5 -o nowhere/x.safetensors --context 3 --quiet",
+                 "nowhere/x.safetensors");
+    expect_error("fit blobs.h5 -o x.safetensors --resume m.last.safetensors --lr 0.1",
+                 "only --epochs");
+    expect_error("fit missing.h5 -o x.safetensors", "missing.h5");
+    CHECK(!exists("x.safetensors"), "no model after an error");
+    expect_error("predict m.safetensors blobs.h5 -o q.npy --times 1,x", "--times");
+    expect_error("predict blobs.h5 blobs.h5 -o q.npy", "blobs.h5");
+    expect_error("predict m.safetensors odd.h5 -o q.npy", "frames");
+    expect_error("eval m.safetensors blobs.h5 --instance 99", "--instance 99");
+    expect_error("finetune m.safetensors blobs.h5 --n-train 13 -o f.safetensors",
+                 "not enough");
+    expect_error("finetune m.safetensors blobs.h5 -o f.safetensors", "--n-train");
+    ld_sequences_free(&data);
+    ld_sequences_free(&odd);
+    snprintf(args, sizeof args, "rm -rf '%s'", scratch_dir);
+    CHECK(system(args) == 0, "clean up");
+}
+
 LD_TEST_SUITE(ladid) = {
     {"time_encoding", test_time_encoding},
     {"window_attention", test_window_attention},
@@ -340,5 +488,6 @@ LD_TEST_SUITE(ladid) = {
     {"loss_gradient", test_loss_gradient},
     {"resume_equals_uninterrupted", test_resume_equals_uninterrupted},
     {"fit_end_to_end", test_fit_end_to_end},
+    {"commands", test_commands},
     {NULL, NULL},
 };

@@ -619,7 +619,7 @@ int ld_ladid_trainer_init(ld_ladid_trainer *t, ld_ladid_model *m, const ld_seque
         return ld_errf(err, "training needs trajectories longer than the %d context frames "
                             "(have %d of %d frames)", c->context, train->n, train->length);
     size_t frame = (size_t)c->channels * c->size * c->size;
-    size_t most = (size_t)c->batch * (size_t)train->length;
+    size_t most = (size_t)(c->batch + 1) * (size_t)train->length;
     t->blocks = malloc((size_t)train->n * train->length * sizeof *t->blocks);
     t->starts = malloc((size_t)train->length * sizeof *t->starts);
     t->batch_frames = malloc(most * frame * sizeof(float));
@@ -658,11 +658,29 @@ static int epoch_blocks(const ld_ladid_trainer *t, int epoch, int *starts, int *
     return ld_ladid_blocks(t->data->length, c->context, *q, starts);
 }
 
+/* Blocks in the batch taken with `left` blocks left: the batch size, or
+ * one more when a single block would be left over (batch norm needs more
+ * than one block in a batch). */
+static int64_t batch_blocks(int64_t left, int B)
+{
+    int64_t b = left < B ? left : B;
+    return left - b == 1 ? b + 1 : b;
+}
+
+/* Steps of an epoch of n blocks. */
+static int64_t steps_for(int64_t n, int B)
+{
+    int64_t steps = 0;
+    for (int64_t left = n; left > 0; left -= batch_blocks(left, B))
+        steps++;
+    return steps;
+}
+
 int64_t ld_ladid_epoch_steps(const ld_ladid_trainer *t, int epoch)
 {
-    int q, stage, B = t->model->cfg.batch;
+    int q, stage;
     int64_t blocks = (int64_t)epoch_blocks(t, epoch, t->starts, &q, &stage) * t->data->n;
-    return (blocks + B - 1) / B;
+    return steps_for(blocks, t->model->cfg.batch);
 }
 
 int ld_ladid_epoch_begin(ld_ladid_trainer *t)
@@ -677,8 +695,7 @@ int ld_ladid_epoch_begin(ld_ladid_trainer *t)
     ld_rng_shuffle(&t->ctx.rng, t->blocks, t->n_blocks);
     t->cursor = 0;
     t->opt.lr = ld_schedule_lr(&t->sched, t->epoch);
-    int B = t->model->cfg.batch;
-    return (t->n_blocks + B - 1) / B;
+    return (int)steps_for(t->n_blocks, t->model->cfg.batch);
 }
 
 int ld_ladid_train_step(ld_ladid_trainer *t, ld_ladid_losses *losses, ld_err *err)
@@ -688,7 +705,7 @@ int ld_ladid_train_step(ld_ladid_trainer *t, ld_ladid_losses *losses, ld_err *er
     const ld_sequences *d = t->data;
     if (t->cursor >= t->n_blocks)
         return 1;
-    int B = t->n_blocks - t->cursor < c->batch ? t->n_blocks - t->cursor : c->batch;
+    int B = (int)batch_blocks(t->n_blocks - t->cursor, c->batch);
     int T = c->context + t->q, L = d->length;
     size_t frame = (size_t)c->channels * c->size * c->size;
     for (int b = 0; b < B; b++) {
