@@ -76,6 +76,7 @@ static const conv_case fixture_cases[] = {
     {"k5s1p2_b_c1", 0, 1, CASE_OPTS(1, 2, NONE)},
     {"k3s1p1_leaky_c1", 0, 0, CASE_OPTS(1, 1, LEAKY)},
     {"k1s1p0_b_relu_c1", 0, 1, CASE_OPTS(1, 0, RELU)},
+    {"k3s1p1_b_relu_c3", 0, 1, CASE_OPTS(1, 1, RELU)},
 };
 
 static void test_vs_torch(void)
@@ -268,14 +269,15 @@ static void check_large(const char *what, const int xs[4], const int ws[4], int 
 
 /* The benchmark's shape (batch 16, 16 channels, 32x32, k3 s1 p1), for which
  * oneDNN picks its Winograd kernels on 2 threads (float32 error ~1e-6 of
- * the largest value); and LaDID's last layer (5x5 to one channel, direct
- * kernels) at a batch of several weight-gradient chunks. */
+ * the largest value); and LaDID's last layer (5x5 to one or three
+ * channels, direct kernels) at a batch of several weight-gradient chunks. */
 static void test_large_vs_reference(void)
 {
     const int xs[4] = {16, 16, 32, 32}, ws[4] = {16, 16, 3, 3};
     check_large("large forward vs reference", xs, ws, 1);
-    const int xs1[4] = {40, 8, 16, 16}, ws1[4] = {1, 8, 5, 5};
+    const int xs1[4] = {40, 8, 16, 16}, ws1[4] = {1, 8, 5, 5}, ws3[4] = {3, 8, 5, 5};
     check_large("one output channel vs reference", xs1, ws1, 2);
+    check_large("three output channels vs reference", xs1, ws3, 2);
 }
 
 /* A second call of the same problem (served from the primitive cache) gives

@@ -470,29 +470,19 @@ typedef struct conv_mds {
     dnnl_dims_t strides, pad;
 } conv_mds;
 
-/* Output channels below which a convolution's data gradient runs on
- * channels-last layouts: the blocked layouts oneDNN picks pad the channels
- * to 16, and for a 5x5 conv from 8 channels to 1 at 32x32 (batch 800) the
- * data gradient took 82 ms blocked and 5 ms channels-last (the forward and
- * the weight gradient are faster blocked: 40 against 49 and 62 ms). */
-#define CONV_FEW_CHANNELS 4
-
-static int conv_mds_init(const ld_conv_problem *p, ld_conv_pass which, conv_mds *m, ld_err *err)
+static int conv_mds_init(const ld_conv_problem *p, conv_mds *m, ld_err *err)
 {
     dnnl_dims_t x = {p->n, p->cin, p->h, p->w}, y = {p->n, p->cout, p->oh, p->ow};
     dnnl_dims_t w = {p->cout, p->cin, p->k, p->k}, b = {p->cout};
     /* a transposed convolution's oneDNN weights are [cout, cin, k, k];
      * PyTorch stores them [cin, cout, k, k], i.e. iohw */
     dnnl_format_tag_t w_tag = p->transposed ? dnnl_iohw : dnnl_oihw;
-    dnnl_format_tag_t any = which == LD_CONV_BACKWARD_DATA && !p->transposed &&
-                                    p->cout < CONV_FEW_CHANNELS
-                                ? dnnl_nhwc
-                                : dnnl_format_tag_any;
     m->strides[0] = m->strides[1] = p->stride;
     m->pad[0] = m->pad[1] = p->pad;
     return md_init(&m->x, 4, x, dnnl_nchw, err) || md_init(&m->y, 4, y, dnnl_nchw, err) ||
            md_init(&m->w, 4, w, w_tag, err) || md_init(&m->b, 1, b, dnnl_a, err) ||
-           md_init(&m->x_any, 4, x, any, err) || md_init(&m->y_any, 4, y, any, err) ||
+           md_init(&m->x_any, 4, x, dnnl_format_tag_any, err) ||
+           md_init(&m->y_any, 4, y, dnnl_format_tag_any, err) ||
            md_init(&m->w_any, 4, w, dnnl_format_tag_any, err);
 }
 
@@ -673,7 +663,7 @@ static int conv_build(problem_entry *e, const void *problem, int which, ld_err *
 {
     const ld_conv_problem *p = problem;
     conv_mds m;
-    if (conv_mds_init(p, (ld_conv_pass)which, &m, err))
+    if (conv_mds_init(p, &m, err))
         return -1;
     switch ((ld_conv_pass)which) {
     case LD_CONV_FORWARD:
