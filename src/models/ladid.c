@@ -308,7 +308,9 @@ static ld_tensor *static_map(ld_ctx *ctx, ld_ladid_model *m, ld_tensor *context)
     int img[4] = {B, m->cfg.channels, S, S};
     ld_tensor *mean = ld_mean_axis(ctx, context, 1);
     ld_tensor *first = ld_slice(ctx, context, 1, 0, 1);
-    ld_tensor *diff = ld_sub(ctx, mean, first ? ld_reshape(ctx, first, 2, mean->shape) : NULL);
+    if (!mean || !first)
+        return NULL;
+    ld_tensor *diff = ld_sub(ctx, mean, ld_reshape(ctx, first, 2, mean->shape));
     diff = diff ? ld_reshape(ctx, diff, 4, img) : NULL;
     return ld_conv_layer_forward(ctx, &m->params, &m->static_conv, encoder_maps(ctx, m, diff));
 }
