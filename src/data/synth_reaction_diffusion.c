@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "data/synth_systems.h"
 
@@ -34,9 +35,9 @@ int ld_rd_grid_side(int size)
     return size * ((RD_MIN_GRID + size - 1) / size);
 }
 
-/* One forward Euler step of length h from (u, v) into (un, vn). */
-static void rd_step(const ld_rd_config *c, int N, double h, const float *u, const float *v,
-                    float *un, float *vn)
+/* (un, vn) = (ub, vb) + h F(u, v), F the right-hand side. */
+static void rd_update(const ld_rd_config *c, int N, double h, const float *u, const float *v,
+                      const float *ub, const float *vb, float *un, float *vn)
 {
     const double dx = RD_DOMAIN / N, k = c->diffusion / (dx * dx);
     for (int i = 0; i < N; i++) {
@@ -49,24 +50,26 @@ static void rd_step(const ld_rd_config *c, int N, double h, const float *u, cons
                         4 * uu;
             double lv = v[up * N + j] + v[down * N + j] + v[i * N + left] + v[i * N + right] -
                         4 * vv;
-            un[at] = (float)(uu + h * (lam * uu - om * vv + k * lu));
-            vn[at] = (float)(vv + h * (om * uu + lam * vv + k * lv));
+            un[at] = (float)(ub[at] + h * (lam * uu - om * vv + k * lu));
+            vn[at] = (float)(vb[at] + h * (om * uu + lam * vv + k * lv));
         }
     }
 }
 
-void ld_rd_advance(const ld_rd_config *c, int N, float *u, float *v, float *scratch_u,
-                   float *scratch_v, double time)
+void ld_rd_advance(const ld_rd_config *c, int N, float *u, float *v, float *scratch,
+                   double time)
 {
+    const size_t plane = (size_t)N * N;
     const double dx = RD_DOMAIN / N;
-    double hmax = fmin(RD_MAX_STEP, 0.2 * dx * dx / c->diffusion);
-    long steps = (long)ceil(time / hmax);
-    if (steps % 2)
-        steps++; /* even, so the result ends in u, v */
-    const double h = time / steps;
-    for (long s = 0; s < steps; s += 2) {
-        rd_step(c, N, h, u, v, scratch_u, scratch_v);
-        rd_step(c, N, h, scratch_u, scratch_v, u, v);
+    const double hmax = fmin(RD_MAX_STEP, 0.2 * dx * dx / c->diffusion);
+    const long steps = (long)ceil(time / hmax);
+    const double h = steps ? time / steps : 0;
+    float *hu = scratch, *hv = hu + plane, *nu = hv + plane, *nv = nu + plane;
+    for (long s = 0; s < steps; s++) {
+        rd_update(c, N, 0.5 * h, u, v, u, v, hu, hv);
+        rd_update(c, N, h, hu, hv, u, v, nu, nv);
+        memcpy(u, nu, plane * sizeof *u);
+        memcpy(v, nv, plane * sizeof *v);
     }
 }
 
@@ -85,12 +88,12 @@ static void rd_initial(int N, double cx, double cy, double phase, double chirali
         }
 }
 
-/* Simulates and renders instance i into `out`; work holds 4 N x N planes. */
+/* Simulates and renders instance i into `out`; work holds 6 N x N planes. */
 static void rd_instance(const ld_rd_config *c, int i, ld_sequences *out, float *work)
 {
     const ld_synth_grid *g = &c->grid;
     const int L = g->length, S = g->size, N = ld_rd_grid_side(S);
-    float *u = work, *v = u + (size_t)N * N, *su = v + (size_t)N * N, *sv = su + (size_t)N * N;
+    float *u = work, *v = u + (size_t)N * N, *scratch = v + (size_t)N * N;
     ld_rng r;
     ld_synth_rng(g, i, 0, &r);
     double *p = out->params + (size_t)i * 4;
@@ -101,15 +104,15 @@ static void rd_instance(const ld_rd_config *c, int i, ld_sequences *out, float *
     double *times = out->times + (size_t)i * L;
     ld_synth_times(g, i, times);
     rd_initial(N, p[0], p[1], p[2], p[3], u, v);
-    ld_rd_advance(c, N, u, v, su, sv, c->burn_in);
+    ld_rd_advance(c, N, u, v, scratch, c->burn_in);
     for (int t = 0; t < L; t++) {
         if (t)
-            ld_rd_advance(c, N, u, v, su, sv, times[t] - times[t - 1]);
+            ld_rd_advance(c, N, u, v, scratch, times[t] - times[t - 1]);
         for (size_t a = 0; a < (size_t)N * N; a++) {
             float x = 0.5f + 0.5f * u[a];
-            su[a] = x < 0 ? 0 : x > 1 ? 1 : x;
+            scratch[a] = x < 0 ? 0 : x > 1 ? 1 : x;
         }
-        ld_area_resample(su, N, N, ld_sequences_frame(out, i, t), S, S);
+        ld_area_resample(scratch, N, N, ld_sequences_frame(out, i, t), S, S);
     }
 }
 
@@ -137,7 +140,7 @@ int ld_synth_reaction_diffusion(const ld_rd_config *c, ld_sequences *out,
     /* Instances in parallel, each thread with its own planes. */
 #pragma omp parallel
     {
-        float *work = malloc(sizeof(float) * 4 * (size_t)N * N);
+        float *work = malloc(sizeof(float) * 6 * (size_t)N * N);
         if (!work) {
 #pragma omp atomic write
             failed = 1;

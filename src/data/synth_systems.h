@@ -17,8 +17,8 @@
  * - reaction-diffusion (synth_reaction_diffusion.c): the lambda-omega
  *   system u_t = lam(A) u - om(A) v + d lap u, v_t = om(A) u + lam(A) v +
  *   d lap v, lam = 1 - A^2, om = -beta A^2, A^2 = u^2 + v^2, on the periodic
- *   square [-10, 10]^2, forward Euler with the 5-point Laplacian on a grid of
- *   at least 64 cells a side (a multiple of the frame side, box-averaged
+ *   square [-10, 10]^2, explicit midpoint (RK2) steps with the 5-point
+ *   Laplacian on a grid of at least 64 cells a side (a multiple of the frame side, box-averaged
  *   down), time step at most min(0.05, 0.2 dx^2 / d). Initial condition: a
  *   one-armed spiral u + i v = tanh(r) exp(i (s phi - r + phase)) about a
  *   centre (cx, cy) in [-3, 3]^2, s = +-1 (chirality), then `burn_in` time
@@ -33,9 +33,15 @@
  *   (stable up to Re 500 on coarse grids), Re = U D / nu. Time unit D / U.
  *   Frames: the vorticity w = dv/dx - du/dy over the square window of side
  *   4.1 D starting 1 D behind the inlet, mapped by 0.5 + 0.5 tanh(w D /
- *   (2 U)), area-averaged down to S x S (1 channel). Times on the lattice
- *   step grid (irregular times are rounded to whole steps; the stored times
- *   are the exact ones). Parameters: reynolds, obstacle_x, obstacle_y. */
+ *   (4 U)), area-averaged down to S x S (1 channel). The lattice speed U
+ *   is the largest <= u_mean that makes dt a whole number of steps; times
+ *   lie on the step grid (irregular times are rounded to whole steps and
+ *   the stored times are the exact ones). Each instance starts from the
+ *   inflow profile plus a divergence-free eddy behind the cylinder (random
+ *   strength and sign) and runs `spinup` plus up to 4 time units (random,
+ *   so phases differ) before the first frame. Parameters: reynolds,
+ *   obstacle_x, obstacle_y. Instances run in parallel (one lattice per
+ *   thread). */
 #ifndef LD_DATA_SYNTH_SYSTEMS_H
 #define LD_DATA_SYNTH_SYSTEMS_H
 
@@ -98,9 +104,10 @@ int ld_synth_reaction_diffusion(const ld_rd_config *c, ld_sequences *out,
                                 ld_synth_progress_fn fn, void *user, ld_err *err);
 /* Simulation side used for frame side `size` (a multiple of it, >= 64). */
 int ld_rd_grid_side(int size);
-/* Advances fields u, v [N, N] on the periodic square by `time`. */
-void ld_rd_advance(const ld_rd_config *c, int N, float *u, float *v, float *scratch_u,
-                   float *scratch_v, double time);
+/* Advances fields u, v [N, N] on the periodic square by `time`; scratch
+ * holds 4 N x N floats. */
+void ld_rd_advance(const ld_rd_config *c, int N, float *u, float *v, float *scratch,
+                   double time);
 
 /* ---- vortex: lattice Boltzmann ------------------------------------------ */
 typedef struct ld_vortex_config {
@@ -109,7 +116,7 @@ typedef struct ld_vortex_config {
     double obstacle_x, obstacle_y;  /* cylinder centre: fraction of the window width
                                        from its left edge, fraction of the channel height */
     int diameter;                   /* cells per D; 0: max(10, ceil(size / 4.1)) */
-    double u_mean;                  /* mean inflow speed, lattice units */
+    double u_mean;                  /* largest mean inflow speed, lattice units */
     double smagorinsky;             /* Smagorinsky constant (0: plain BGK) */
     double spinup;                  /* time before the first frame, units D / U */
 } ld_vortex_config;
@@ -122,8 +129,9 @@ int ld_synth_vortex(const ld_vortex_config *c, ld_sequences *out, ld_synth_progr
 typedef struct ld_lbm ld_lbm;
 /* A channel of the vortex geometry at Reynolds number re (periodic: no
  * inflow, the channel is periodic in x and closed by the walls; used to
- * check conservation). Starts at rest density 1 with the inflow profile
- * plus a transverse kick of relative size `kick` behind the cylinder. */
+ * check conservation). Starts at density 1 with the inflow profile plus
+ * an eddy of strength `kick` (stream function kick U D exp(-r^2 / D^2))
+ * 1.5 D behind the cylinder. */
 int ld_lbm_create(const ld_vortex_config *c, double re, int periodic, double kick, ld_lbm **out,
                   ld_err *err);
 void ld_lbm_free(ld_lbm *m);
