@@ -3,6 +3,7 @@
  * shedding frequency), the rendered frames (range, the bob where the angle
  * puts it), determinism by seed, the time grids and the option checks. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,6 +203,18 @@ static void test_reaction_diffusion_bounded(void)
         change += fabs(f1[p] - f0[p]) / 256;
     CHECK(change > 0.05, "the spiral moves (mean change %.3f)", change);
     CHECK(fabs(s.params[3]) == 1 && fabs(s.params[0]) <= 3, "parameters");
+    /* Instances run in parallel; one thread gives the same bytes. */
+    ld_sequences one;
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    CHECK(ld_synth_reaction_diffusion(&c, &one, NULL, NULL, &err) == 0, "generate: %s",
+          err.msg);
+    omp_set_num_threads(threads);
+    CHECK(!test_failed() &&
+              !memcmp(one.frames, s.frames, sizeof(float) * (size_t)3 * 6 * 16 * 16) &&
+              !memcmp(one.params, s.params, sizeof(double) * 3 * 4),
+          "independent of the thread count");
+    ld_sequences_free(&one);
     ld_sequences_free(&s);
     c.diffusion = -1;
     CHECK(ld_synth_reaction_diffusion(&c, &s, NULL, NULL, &err) != 0 &&
