@@ -95,7 +95,7 @@ static void usage(const system_args *a, FILE *out)
             "solver (BGK + Smagorinsky) in the channel of Schaefer & Turek (1996) benchmark\n"
             "2D-2: height 4.1 D, length 22 D, parabolic inflow of mean speed U. Frames show\n"
             "the vorticity w over the square window of side 4.1 D starting 1 D behind the\n"
-            "inlet, as 0.5 + 0.5 tanh(w D / (2 U)). Time unit D / U. Instances draw the\n"
+            "inlet, as 0.5 + 0.5 tanh(w D / (4 U)). Time unit D / U. Instances draw the\n"
             "Reynolds number U D / nu uniformly from [--re-min, --re-max] and a random\n"
             "initial kick and spin-up (so the phase differs). Parameters stored: reynolds,\n"
             "obstacle_x, obstacle_y.\n\n");
