@@ -45,6 +45,34 @@ static void test_pendulum_energy(void)
     free(times);
 }
 
+/* The centroid of the bob's fully covered pixels sits where theta and the
+ * length put it (pivot at the centre, 0.3 S pixels per metre). */
+static void check_bob_positions(const ld_pendulum_config *c, const ld_sequences *a)
+{
+    const int L = a->length, S = a->height;
+    double *theta = malloc(sizeof(double) * 2 * L), *omega = theta + L;
+    for (int i = 0; i < a->n; i++) {
+        ld_pendulum_trajectory(c, a->params[i * 4], a->params[i * 4 + 1], a->times + i * L, L,
+                               theta, omega);
+        for (int t = 0; t < L; t += L - 1) {
+            const float *f = ld_sequences_frame(a, i, t);
+            double sx = 0, sy = 0, sw = 0;
+            for (int p = 0; p < S * S; p++)
+                if (f[p] > 0.99f) {
+                    sx += p % S;
+                    sy += p / S;
+                    sw += 1;
+                }
+            const double r = 0.3 * S * c->length, mid = 0.5 * (S - 1);
+            const double bx = mid + r * sin(theta[t]), by = mid + r * cos(theta[t]);
+            CHECK(sw > 0 && hypot(sx / sw - bx, sy / sw - by) < 0.6,
+                  "instance %d frame %d: bob at (%.2f, %.2f), expected (%.2f, %.2f)", i, t,
+                  sx / sw, sy / sw, bx, by);
+        }
+    }
+    free(theta);
+}
+
 static void test_pendulum_frames(void)
 {
     ld_pendulum_config c;
@@ -72,28 +100,17 @@ static void test_pendulum_frames(void)
     for (int i = 0; i < 5; i++)
         CHECK(fabs(a.params[i * 4]) <= M_PI / 2 && fabs(a.params[i * 4 + 1]) <= 2,
               "initial state %d in range", i);
-    /* The centroid of the bob's fully covered pixels sits where theta puts it. */
-    double *theta = malloc(sizeof(double) * 16), *omega = theta + 8;
-    for (int i = 0; i < 5; i++) {
-        ld_pendulum_trajectory(&c, a.params[i * 4], a.params[i * 4 + 1], a.times + i * 8, 8,
-                               theta, omega);
-        for (int t = 0; t < 8; t += 7) {
-            const float *f = ld_sequences_frame(&a, i, t);
-            double sx = 0, sy = 0, sw = 0;
-            for (int p = 0; p < 32 * 32; p++)
-                if (f[p] > 0.99f) {
-                    sx += p % 32;
-                    sy += p / 32;
-                    sw += 1;
-                }
-            double bx = 15.5 + 0.3 * 32 * sin(theta[t]), by = 15.5 + 0.3 * 32 * cos(theta[t]);
-            CHECK(sw > 0 && hypot(sx / sw - bx, sy / sw - by) < 0.6,
-                  "instance %d frame %d: bob at (%.2f, %.2f), expected (%.2f, %.2f)", i, t,
-                  sx / sw, sy / sw, bx, by);
-        }
-    }
-    free(theta);
+    check_bob_positions(&c, &a);
     ld_sequences_free(&b);
+    /* Intervention: a shorter pendulum on another planet. */
+    c.length = 0.6;
+    c.gravity = 3.7;
+    CHECK(ld_synth_pendulum(&c, &b, NULL, NULL, &err) == 0, "generate: %s", err.msg);
+    CHECK(b.params[2] == 0.6 && b.params[3] == 3.7, "intervened parameters stored");
+    check_bob_positions(&c, &b);
+    ld_sequences_free(&b);
+    c.length = 1;
+    c.gravity = 9.81;
     c.grid.seed = 4;
     CHECK(ld_synth_pendulum(&c, &b, NULL, NULL, &err) == 0, "generate: %s", err.msg);
     CHECK(memcmp(a.params, b.params, sizeof(double) * 5 * 4) != 0, "another seed differs");
@@ -324,6 +341,18 @@ static void test_vortex_generator(void)
     }
     CHECK(!strcmp(s.system, "vortex") && !strcmp(s.param_names[0], "reynolds"), "names");
     ld_sequences_free(&s);
+    /* Intervention: the cylinder centre follows --obstacle-x/-y (window from
+     * x = D - 1/2, channel from y = -1/2, both 41 cells for D = 10). */
+    ld_lbm *m;
+    double cx, cy;
+    c.obstacle_x = 0.5;
+    CHECK(ld_lbm_create(&c, 100, 0, 0, &m, &err) == 0, "create: %s", err.msg);
+    if (m) {
+        ld_lbm_obstacle(m, &cx, &cy);
+        CHECK(fabs(cx - (9.5 + 0.5 * 41)) < 1e-9 && fabs(cy - (-0.5 + 0.6 * 41)) < 1e-9,
+              "obstacle at (%g, %g)", cx, cy);
+        ld_lbm_free(m);
+    }
     c.re_min = 600;
     c.re_max = 200;
     CHECK(ld_synth_vortex(&c, &s, NULL, NULL, &err) != 0 && strstr(err.msg, "Reynolds"),
