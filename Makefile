@@ -59,7 +59,7 @@ $(BUILD)/tests/suites.h: $(TEST_SRC)
 	@mkdir -p $(dir $@)
 	sed -n 's/^LD_TEST_SUITE(\([a-z0-9_]*\)).*/X(\1)/p' $(TEST_SRC) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/tests/test_cli.o: ALL_CFLAGS += -DLD_BIN=\"$(CURDIR)/$(BIN)\"
+$(BUILD)/tests/test_cli.o $(BUILD)/tests/test_ladid.o: ALL_CFLAGS += -DLD_BIN=\"$(CURDIR)/$(BIN)\"
 $(BUILD)/tests/main.o: $(BUILD)/tests/suites.h
 $(BUILD)/tests/main.o: ALL_CFLAGS += -I$(BUILD)/tests
 

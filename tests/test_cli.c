@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "data/npy.h"
+#include "data/sequences.h"
 #include "test.h"
 
 static char scratch_dir[256];
@@ -349,10 +350,64 @@ static void test_help_and_unknown_command(void)
     remove_scratch();
 }
 
+/* The ladid systems: bad options fail clearly before any work, a good run
+ * writes a readable HDF5 file. */
+static void test_synth_systems(void)
+{
+    if (!have_binary())
+        return;
+    make_scratch();
+    expect_error("unknown system", "synth lorenz", "unknown system 'lorenz'");
+    expect_error("size not a multiple of 16", "synth pendulum --size 40", "multiple of 16");
+    expect_error("size too small", "synth vortex --size 8", "outside 16..");
+    expect_error("negative count", "synth vortex --n -3", "--n: -3 is outside");
+    expect_error("one frame", "synth reaction-diffusion --len 1", "--len: 1 is outside");
+    expect_error("zero time step", "synth reaction-diffusion --dt 0", "--dt: 0 is outside");
+    expect_error("reversed Reynolds range", "synth vortex --re-min 600 --re-max 200",
+                 "Reynolds range");
+    expect_error("pendulum too long", "synth pendulum --length 2", "--length: 2 is outside");
+    expect_error("empty angle range", "synth pendulum --theta-min 1 --theta-max 0",
+                 "initial angle range");
+    expect_error("option of another system", "synth pendulum --re-min 100", "unknown option");
+    expect_error("non-numeric size", "synth pendulum --size big", "not an integer");
+    char line[1024], args[1200];
+    snprintf(args, sizeof args, "synth pendulum --n 2 --len 3 --size 16 -o '%s' --quiet",
+             scratch("no_such_dir/p.h5"));
+    CHECK(run_latdyn(args, line, sizeof line) != 0 && strstr(line, "cannot write"),
+          "unwritable output: '%s'", line);
+    CHECK(run_latdyn("synth vortex --help", line, sizeof line) == 0, "synth vortex --help");
+    const char *out = scratch("p.h5");
+    snprintf(args, sizeof args,
+             "synth pendulum --n 3 --len 5 --size 16 --irregular --seed 7 --damping 0.5 "
+             "-o '%s' --quiet",
+             out);
+    CHECK(run_latdyn(args, line, sizeof line) == 0, "synth pendulum: '%s'", line);
+    ld_sequences s;
+    ld_err err;
+    if (ld_sequences_read_h5(out, &s, &err) == 0) {
+        CHECK(s.n == 3 && s.length == 5 && s.channels == 1 && s.height == 16 &&
+                  !strcmp(s.system, "pendulum") && s.n_params == 4,
+              "file contents");
+        int irregular = 0, damping = 0;
+        for (int a = 0; a < s.n_attrs; a++) {
+            irregular |= !strcmp(s.attr_keys[a], "irregular") && !strcmp(s.attr_values[a], "1");
+            damping |= !strcmp(s.attr_keys[a], "damping") && !strcmp(s.attr_values[a], "0.5");
+        }
+        CHECK(irregular && damping, "settings stored as attributes");
+        CHECK(fabs(s.times[4] - 0.4) < 1e-12 && fabs(s.times[1] - 0.1) > 1e-6,
+              "irregular grid spanning 4 dt");
+        ld_sequences_free(&s);
+    } else {
+        TEST_FAIL("read back: %s", err.msg);
+    }
+    remove_scratch();
+}
+
 LD_TEST_SUITE(cli) = {
     {"between_bad_inputs", test_between_bad_inputs},
     {"synth_eval_bad_inputs", test_synth_eval_bad_inputs},
     {"synth_between_eval_round_trip", test_synth_between_eval_round_trip},
+    {"synth_systems", test_synth_systems},
     {"help_and_unknown_command", test_help_and_unknown_command},
     {NULL, NULL},
 };

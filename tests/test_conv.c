@@ -73,6 +73,10 @@ static const conv_case fixture_cases[] = {
     {"k3s1p1_b_relu_c16", 0, 1, CASE_OPTS(1, 1, RELU)},
     {"k5s2p2_leaky_c16", 0, 0, CASE_OPTS(2, 2, LEAKY)},
     {"t_k2s2p0_b_c32", 1, 1, CASE_OPTS(2, 0, NONE)},
+    {"k5s1p2_b_c1", 0, 1, CASE_OPTS(1, 2, NONE)},
+    {"k3s1p1_leaky_c1", 0, 0, CASE_OPTS(1, 1, LEAKY)},
+    {"k1s1p0_b_relu_c1", 0, 1, CASE_OPTS(1, 0, RELU)},
+    {"k3s1p1_b_relu_c3", 0, 1, CASE_OPTS(1, 1, RELU)},
 };
 
 static void test_vs_torch(void)
@@ -124,9 +128,10 @@ static void test_gradients(void)
         {"fd transposed k2s2 bias relu", 1, 1, CASE_OPTS(2, 0, RELU)},
         {"fd transposed k3s2p1 bias leaky", 1, 1, CASE_OPTS(2, 1, LEAKY)},
         {"fd transposed k3s1p1 no bias", 1, 0, CASE_OPTS(1, 1, NONE)},
+        {"fd k5s1p2 one output channel bias leaky", 0, 1, CASE_OPTS(1, 2, LEAKY)},
     };
     static const int w_shapes[][4] = {{4, 5, 3, 3}, {3, 5, 5, 5}, {6, 5, 2, 2}, {4, 5, 1, 1},
-                                      {5, 4, 2, 2}, {5, 3, 3, 3}, {5, 6, 3, 3}};
+                                      {5, 4, 2, 2}, {5, 3, 3, 3}, {5, 6, 3, 3}, {1, 5, 5, 5}};
     const int x_shape[4] = {3, 5, 7, 5};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_case_gradients(&cases[i], x_shape, w_shapes[i]);
@@ -222,45 +227,57 @@ static double dot(const float *a, const float *b, size_t n)
     return s;
 }
 
-/* The benchmark's shape (batch 16, 16 channels, 32x32, k3 s1 p1), for which
- * oneDNN picks its Winograd kernels on 2 threads (too large for a fixture):
- * the forward against the double-precision definition (Winograd's float32
- * error is ~1e-6 of the largest value), and the backward by bilinearity: for
- * y = conv2d(x, w), sum(dy y) = sum(dx x) = sum(dw w). */
-static void test_large_vs_reference(void)
+/* A conv with ReLU against the double-precision definition, and its
+ * backward by bilinearity: for y = conv2d(x, w), sum(dy y) = sum(dx x) =
+ * sum(dw w). Used at shapes too large for a fixture. */
+static void check_large(const char *what, const int xs[4], const int ws[4], int pad)
 {
     ld_ctx *c = test_ctx();
-    int xs[4] = {16, 16, 32, 32}, ws[4] = {16, 16, 3, 3}, bs = 16;
+    int bs = ws[0];
     ld_tensor *x = test_random(4, xs, -1, 1, 1, 51), *w = test_random(4, ws, -0.1f, 0.1f, 1, 52);
     ld_tensor *b = test_random(1, &bs, -0.5f, 0.5f, 0, 53);
-    ld_tensor *y = ld_conv2d(c, x, w, b, OPTS(1, 1, LD_RELU));
+    ld_tensor *y = ld_conv2d(c, x, w, b, OPTS(1, pad, LD_RELU));
     double *ref = y ? malloc(y->numel * sizeof *ref) : NULL;
     float *ref32 = y ? malloc(y->numel * sizeof *ref32) : NULL;
-    CHECK(ref && ref32, "forward failed: %s", c->err.msg);
+    CHECK(ref && ref32, "%s: forward failed: %s", what, c->err.msg);
     if (ref && ref32) {
-        reference_conv_relu(ref, x, w, b, 1);
+        reference_conv_relu(ref, x, w, b, pad);
         for (size_t i = 0; i < y->numel; i++)
             ref32[i] = (float)ref[i];
-        check_close("large forward vs reference", y->data, ref32, y->numel, 2e-5, 1e-4);
+        check_close(what, y->data, ref32, y->numel, 2e-5, 1e-4);
     }
     free(ref);
     free(ref32);
     ld_ctx_reset(c);
-    y = ld_conv2d(c, x, w, NULL, OPTS(1, 1, LD_NO_ACT));
+    y = ld_conv2d(c, x, w, NULL, OPTS(1, pad, LD_NO_ACT));
     float *dy = y ? ld_grad(c, y) : NULL;
     for (size_t i = 0; dy && i < y->numel; i++)
         dy[i] = (float)((i * 7919) % 1000) / 500.0f - 1.0f;
     int ok = dy && !ld_tape_replay(c);
-    CHECK(ok, "backward failed: %s", c->err.msg);
+    CHECK(ok, "%s: backward failed: %s", what, c->err.msg);
     if (ok) {
         double s_y = dot(dy, y->data, y->numel), s_x = dot(x->grad, x->data, x->numel);
         double s_w = dot(w->grad, w->data, w->numel), scale = sqrt((double)y->numel);
         CHECK(fabs(s_x - s_y) < 1e-5 * scale && fabs(s_w - s_y) < 1e-5 * scale,
-              "bilinearity: sum(dy y) %.9g, sum(dx x) %.9g, sum(dw w) %.9g", s_y, s_x, s_w);
+              "%s: bilinearity: sum(dy y) %.9g, sum(dx x) %.9g, sum(dw w) %.9g", what, s_y, s_x,
+              s_w);
     }
     ld_tensor_heap_free(x);
     ld_tensor_heap_free(w);
     ld_tensor_heap_free(b);
+}
+
+/* The benchmark's shape (batch 16, 16 channels, 32x32, k3 s1 p1), for which
+ * oneDNN picks its Winograd kernels on 2 threads (float32 error ~1e-6 of
+ * the largest value); and LaDID's last layer (5x5 to one or three
+ * channels, direct kernels) at a batch of several weight-gradient chunks. */
+static void test_large_vs_reference(void)
+{
+    const int xs[4] = {16, 16, 32, 32}, ws[4] = {16, 16, 3, 3};
+    check_large("large forward vs reference", xs, ws, 1);
+    const int xs1[4] = {40, 8, 16, 16}, ws1[4] = {1, 8, 5, 5}, ws3[4] = {3, 8, 5, 5};
+    check_large("one output channel vs reference", xs1, ws1, 2);
+    check_large("three output channels vs reference", xs1, ws3, 2);
 }
 
 /* A second call of the same problem (served from the primitive cache) gives

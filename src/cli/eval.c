@@ -1,5 +1,6 @@
 /* `latdyn eval SYSTEM ...`: scores a method's outputs against ground truth.
- * One branch per system (only `between` so far). For between: PSNR and
+ * One branch per system: `between` here, `ladid` (also reached as
+ * `latdyn eval MODEL.safetensors FILE.h5`) in eval_ladid.c. For between: PSNR and
  * SSIM of every frame against the true frames, end-point error of every
  * stage's field against the true field, and their means over the
  * intermediate frames and the stages, as a table and as JSON. */
@@ -324,12 +325,14 @@ static const struct {
     const char *summary;
 } systems[] = {
     {"between", eval_between, "in-between frames and fields against synth between's truth"},
+    {"ladid", ld_cmd_eval_ladid, "a fitted model's predictions of held-out trajectories (nMSE)"},
 };
 #define SYSTEM_COUNT (sizeof systems / sizeof systems[0])
 
 static void eval_usage(FILE *out)
 {
-    fprintf(out, "usage: latdyn eval SYSTEM [options]   (latdyn eval SYSTEM --help)\n\n"
+    fprintf(out, "usage: latdyn eval SYSTEM [options]   (latdyn eval SYSTEM --help)\n"
+                 "       latdyn eval MODEL.safetensors FILE.h5 [options]   (= eval ladid)\n\n"
                  "systems:\n");
     for (size_t i = 0; i < SYSTEM_COUNT; i++)
         fprintf(out, "  %-10s %s\n", systems[i].name, systems[i].summary);
@@ -348,6 +351,10 @@ int ld_cmd_eval(int argc, char **argv)
     for (size_t i = 0; i < SYSTEM_COUNT; i++)
         if (!strcmp(argv[1], systems[i].name))
             return systems[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "latdyn eval: unknown system '%s'; only 'between' exists yet\n", argv[1]);
+    size_t len = strlen(argv[1]), ext = strlen(".safetensors");
+    if (len > ext && !strcmp(argv[1] + len - ext, ".safetensors"))
+        return ld_cmd_eval_ladid(argc, argv);
+    fprintf(stderr, "latdyn eval: unknown system '%s' (between, ladid, or a MODEL.safetensors)\n",
+            argv[1]);
     return 2;
 }

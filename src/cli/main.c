@@ -13,6 +13,9 @@ static const struct {
 } commands[] = {
     {"between", ld_cmd_between, "in-between frames and motion fields of two images"},
     {"synth", ld_cmd_synth, "generate synthetic data with known ground truth"},
+    {"fit", ld_cmd_fit, "learn the dynamics of many trajectories (LaDID)"},
+    {"predict", ld_cmd_predict, "predict frames at any times with a fitted model"},
+    {"finetune", ld_cmd_finetune, "adapt a fitted model to an intervened system"},
     {"eval", ld_cmd_eval, "score results against ground truth"},
     {"demo", ld_cmd_demo, "the main job on built-in data: between on a generated drifting scene"},
 };

@@ -31,8 +31,8 @@ int ld_parse_u64(const char *option, const char *text, uint64_t *out, ld_err *er
     return 0;
 }
 
-int ld_parse_float(const char *option, const char *text, double lo, double hi, float *out,
-                   ld_err *err)
+int ld_parse_double(const char *option, const char *text, double lo, double hi, double *out,
+                    ld_err *err)
 {
     char *end;
     errno = 0;
@@ -41,6 +41,16 @@ int ld_parse_float(const char *option, const char *text, double lo, double hi, f
         return ld_errf(err, "%s: '%s' is not a finite number", option, text);
     if (v < lo || v > hi)
         return ld_errf(err, "%s: %g is outside %g..%g", option, v, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int ld_parse_float(const char *option, const char *text, double lo, double hi, float *out,
+                   ld_err *err)
+{
+    double v = 0;
+    if (ld_parse_double(option, text, lo, hi, &v, err))
+        return -1;
     *out = (float)v;
     return 0;
 }

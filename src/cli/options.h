@@ -10,6 +10,8 @@
 
 int ld_parse_int(const char *option, const char *text, long lo, long hi, int *out, ld_err *err);
 int ld_parse_u64(const char *option, const char *text, uint64_t *out, ld_err *err);
+int ld_parse_double(const char *option, const char *text, double lo, double hi, double *out,
+                    ld_err *err);
 int ld_parse_float(const char *option, const char *text, double lo, double hi, float *out,
                    ld_err *err);
 /* The value after an option at argv[*i] (advancing *i), or NULL with an

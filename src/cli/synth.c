@@ -1,6 +1,6 @@
 /* `latdyn synth SYSTEM ...`: synthetic data with known ground truth. One
- * branch per system (only `between` so far; the ladid systems are added to
- * the table below as further branches). */
+ * branch per system: `between` here, the ladid systems (pendulum,
+ * reaction-diffusion, vortex) in cli/synth_systems.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,13 +224,18 @@ done:
     return status;
 }
 
-/* The systems `synth` can generate; ladid's come later as more rows. */
+/* The systems `synth` can generate. */
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
 } systems[] = {
     {"between", synth_between, "a texture moved by a known velocity field (latdyn between)"},
+    {"pendulum", ld_cmd_synth_system, "a swinging pendulum as images (HDF5 sequences)"},
+    {"reaction-diffusion", ld_cmd_synth_system,
+     "lambda-omega spiral waves on a periodic square (HDF5 sequences)"},
+    {"vortex", ld_cmd_synth_system,
+     "flow around a cylinder, lattice Boltzmann, vorticity images (HDF5 sequences)"},
 };
 #define SYSTEM_COUNT (sizeof systems / sizeof systems[0])
 
@@ -239,7 +244,7 @@ static void synth_usage(FILE *out)
     fprintf(out, "usage: latdyn synth SYSTEM [options]   (latdyn synth SYSTEM --help)\n\n"
                  "systems:\n");
     for (size_t i = 0; i < SYSTEM_COUNT; i++)
-        fprintf(out, "  %-10s %s\n", systems[i].name, systems[i].summary);
+        fprintf(out, "  %-19s %s\n", systems[i].name, systems[i].summary);
 }
 
 int ld_cmd_synth(int argc, char **argv)
@@ -255,6 +260,7 @@ int ld_cmd_synth(int argc, char **argv)
     for (size_t i = 0; i < SYSTEM_COUNT; i++)
         if (!strcmp(argv[1], systems[i].name))
             return systems[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "latdyn synth: unknown system '%s'; only 'between' exists yet\n", argv[1]);
+    fprintf(stderr, "latdyn synth: unknown system '%s' (between, pendulum, reaction-diffusion, "
+                    "vortex)\n", argv[1]);
     return 2;
 }

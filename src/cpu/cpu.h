@@ -11,7 +11,8 @@
  * cost more than the work). */
 #define LD_CPU_PARALLEL_MIN 16384
 
-extern const struct ld_conv_kernels ld_cpu_conv_kernels;               /* cpu/dnnl.c */
+extern const struct ld_conv_kernels ld_cpu_conv_kernels;               /* cpu/conv.c */
+extern const struct ld_conv_kernels ld_dnnl_conv_kernels; /* cpu/dnnl.c, used by cpu/conv.c */
 extern const struct ld_pool_kernels ld_cpu_pool_kernels;               /* cpu/dnnl.c */
 extern const struct ld_resize_kernels ld_cpu_resize_kernels;           /* cpu/resize.c */
 extern const struct ld_norm_kernels ld_cpu_norm_kernels;               /* cpu/norm.c */

@@ -740,7 +740,7 @@ static int conv_backward_weights(const ld_conv_problem *p, float *dw, int dw_add
     return e ? pass_run(&e->part[LD_CONV_BACKWARD_WEIGHTS], ptr, adds, scratch, err) : -1;
 }
 
-const struct ld_conv_kernels ld_cpu_conv_kernels = {
+const struct ld_conv_kernels ld_dnnl_conv_kernels = {
     conv_scratch_bytes, conv_forward, conv_act_backward, conv_backward_data,
     conv_backward_weights,
 };

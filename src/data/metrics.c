@@ -16,6 +16,17 @@ double ld_mean_squared_error(const float *a, const float *b, size_t n)
     return n ? sum / (double)n : 0.0;
 }
 
+double ld_nmse(const float *pred, const float *truth, size_t n)
+{
+    double se = 0, norm = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)pred[i] - truth[i];
+        se += d * d;
+        norm += (double)truth[i] * truth[i];
+    }
+    return norm > 0 ? se / norm : se;
+}
+
 double ld_psnr(const float *a, const float *b, size_t n, double data_range)
 {
     return ld_psnr_from_mse(ld_mean_squared_error(a, b, n) / (data_range * data_range));

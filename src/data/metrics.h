@@ -9,6 +9,11 @@
 
 #include "engine/error.h"
 
+/* Normalised squared error |pred - truth|^2 / |truth|^2 over n values
+ * (ladid.md's nMSE of one frame); the plain |pred - truth|^2 when truth is
+ * all zero. */
+double ld_nmse(const float *pred, const float *truth, size_t n);
+
 /* PSNR in dB of a mean squared error for data spanning [0, 1]
  * (INFINITY for mse = 0). */
 double ld_psnr_from_mse(double mse);

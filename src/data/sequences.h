@@ -41,8 +41,11 @@ float *ld_sequences_frame(const ld_sequences *s, int instance, int t);
 int ld_sequences_set_attr(ld_sequences *s, const char *key, const char *value, ld_err *err);
 
 /* HDF5 I/O. Writing goes to a temporary file renamed into place. Reading
- * checks every dataset is present with the right rank and consistent sizes,
- * and that frames and times are finite (a clear error otherwise). */
+ * checks every dataset is present, floating point, with the right rank and
+ * consistent sizes, that frames, times and params are finite and that each
+ * instance's times increase strictly (a clear error otherwise). String
+ * attributes are variable-length UTF-8; non-string root attributes of
+ * files written elsewhere are ignored. */
 int ld_sequences_write_h5(const char *path, const ld_sequences *s, ld_err *err);
 int ld_sequences_read_h5(const char *path, ld_sequences *s, ld_err *err);
 

@@ -1,4 +1,4 @@
-/* Convolution and linear layers: see layers.h. */
+/* Convolution, linear and normalisation layers: see layers.h. */
 #include "nn/layers.h"
 
 #include <math.h>
@@ -6,6 +6,7 @@
 
 #include "ops/conv.h"
 #include "ops/linalg.h"
+#include "ops/norm.h"
 
 static int add_weight_bias(ld_params *p, const char *name, int ndim, const int *wshape,
                            int nbias, int *weight, int *bias, ld_err *err)
@@ -77,4 +78,60 @@ void ld_conv_layer_init(ld_params *p, const ld_conv_layer *l, ld_rng *rng)
 void ld_linear_layer_init(ld_params *p, const ld_linear_layer *l, ld_rng *rng)
 {
     init_uniform_fan_in(p, l->weight, l->bias, l->in_features, rng);
+}
+
+static int norm_layer_create(ld_norm_layer *l, ld_params *p, const char *name, int features,
+                             int running, ld_err *err)
+{
+    char full[LD_PARAM_NAME_LEN];
+    *l = (ld_norm_layer){.running_mean = -1, .running_var = -1, .features = features,
+                         .eps = 1e-5f, .momentum = 0.1f};
+    if (add_weight_bias(p, name, 1, &features, features, &l->weight, &l->bias, err))
+        return -1;
+    if (!running)
+        return 0;
+    snprintf(full, sizeof full, "%s.running_mean", name);
+    l->running_mean = ld_params_add(p, full, 1, &features, 0, err);
+    snprintf(full, sizeof full, "%s.running_var", name);
+    l->running_var = l->running_mean < 0 ? -1 : ld_params_add(p, full, 1, &features, 0, err);
+    return l->running_var < 0 ? -1 : 0;
+}
+
+int ld_batchnorm_layer_create(ld_norm_layer *l, ld_params *p, const char *name, int features,
+                              ld_err *err)
+{
+    return norm_layer_create(l, p, name, features, 1, err);
+}
+
+int ld_layernorm_layer_create(ld_norm_layer *l, ld_params *p, const char *name, int features,
+                              ld_err *err)
+{
+    return norm_layer_create(l, p, name, features, 0, err);
+}
+
+ld_tensor *ld_norm_layer_forward(ld_ctx *ctx, ld_params *p, const ld_norm_layer *l,
+                                 ld_tensor *x)
+{
+    if (l->running_mean < 0)
+        return ld_layernorm(ctx, x, ld_param(p, l->weight), ld_param(p, l->bias), l->eps);
+    return ld_batchnorm(ctx, x, ld_param(p, l->weight), ld_param(p, l->bias),
+                        ld_param(p, l->running_mean), ld_param(p, l->running_var), l->momentum,
+                        l->eps);
+}
+
+static void fill(ld_params *p, int index, float value)
+{
+    ld_tensor *t = ld_param(p, index);
+    for (size_t i = 0; i < t->numel; i++)
+        t->data[i] = value;
+}
+
+void ld_norm_layer_init(ld_params *p, const ld_norm_layer *l)
+{
+    fill(p, l->weight, 1.0f);
+    fill(p, l->bias, 0.0f);
+    if (l->running_mean >= 0) {
+        fill(p, l->running_mean, 0.0f);
+        fill(p, l->running_var, 1.0f);
+    }
 }

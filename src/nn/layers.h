@@ -35,6 +35,28 @@ int ld_linear_layer_create(ld_linear_layer *l, ld_params *p, const char *name, i
 ld_tensor *ld_linear_layer_forward(ld_ctx *ctx, ld_params *p, const ld_linear_layer *l,
                                    ld_tensor *x);
 
+/* Normalisation layers: gamma and beta [features] (trainable, initialised
+ * to 1 and 0), and for batch norm the running mean and variance
+ * (non-trainable, 0 and 1), registered as NAME.weight, NAME.bias,
+ * NAME.running_mean, NAME.running_var (PyTorch's names). */
+typedef struct ld_norm_layer {
+    int weight, bias, running_mean, running_var; /* running_*: -1 for layer norm */
+    int features;
+    float eps, momentum;
+} ld_norm_layer;
+
+/* nn.BatchNorm1d/2d(features) and nn.LayerNorm(features) defaults (eps 1e-5,
+ * momentum 0.1). */
+int ld_batchnorm_layer_create(ld_norm_layer *l, ld_params *p, const char *name, int features,
+                              ld_err *err);
+int ld_layernorm_layer_create(ld_norm_layer *l, ld_params *p, const char *name, int features,
+                              ld_err *err);
+/* Batch norm over x [N, features, ...] (training statistics when
+ * ctx->training) or layer norm over the last axis, as created. */
+ld_tensor *ld_norm_layer_forward(ld_ctx *ctx, ld_params *p, const ld_norm_layer *l,
+                                 ld_tensor *x);
+void ld_norm_layer_init(ld_params *p, const ld_norm_layer *l);
+
 /* Initial values (after ld_params_finalize): weight and bias uniform in
  * +-1/sqrt(fan_in), fan_in = in_ch * k * k (convs: PyTorch's fan_in of the
  * weight tensor, which for a transposed conv is out_ch * k * k) or

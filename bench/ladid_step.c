@@ -1,0 +1,100 @@
+/* latdyn side of the LaDID step benchmark (bench/ladid_torch.py is
+ * PyTorch's, bench/compare_ladid.py runs both): the paper preset, one
+ * training step (forward, backward, AdamW) on a batch of blocks of frames
+ * (default 16 blocks of 60 frames of 32x32: 10 context + 50 query), median
+ * over --steps steps; prints the parameter count and the step time as
+ * JSON. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <omp.h>
+
+#include "engine/backend.h"
+#include "models/ladid.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    int batch = 16, frames = 60, size = 32, context = 10, steps = 10;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--threads"))
+            omp_set_num_threads(atoi(argv[i + 1]));
+        else if (!strcmp(argv[i], "--batch"))
+            batch = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--frames"))
+            frames = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--size"))
+            size = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--steps"))
+            steps = atoi(argv[i + 1]);
+    }
+    ld_err err = {{0}};
+    ld_ladid_config cfg;
+    ld_ladid_model model;
+    if (ld_ladid_preset("paper", 1, size, &cfg, &err))
+        goto fail;
+    cfg.batch = batch;
+    cfg.context = context;
+    cfg.t_min = 0;
+    cfg.t_max = 0.1 * (frames - 1);
+    if (ld_ladid_create(&model, &cfg, &err))
+        goto fail;
+    ld_ladid_init_weights(&model, 1);
+    ld_optim opt;
+    if (ld_optim_init(&opt, LD_OPTIM_ADAMW, &model.params, cfg.lr, &err))
+        goto fail;
+    opt.weight_decay = cfg.weight_decay;
+    ld_ctx ctx;
+    ld_ctx_init(&ctx, ld_backend_cpu(), 1);
+    ctx.training = 1;
+    int shape[4] = {batch * frames, 1, size, size};
+    ld_tensor *x = ld_tensor_heap(4, shape, 0);
+    ld_rng_fill_uniform(&ctx.rng, x->data, x->numel, 0, 1);
+    float *times = malloc((size_t)batch * frames * sizeof *times);
+    for (int i = 0; i < batch * frames; i++)
+        times[i] = ld_ladid_normalise_time(&cfg, 0.1 * (i % frames));
+    double *elapsed = calloc((size_t)steps, sizeof *elapsed);
+    float loss = 0;
+    for (int s = 0; s < steps + 3; s++) {
+        double t0 = now();
+        ld_ctx_reset(&ctx);
+        ld_tensor *l = ld_ladid_loss(&ctx, &model, x, times, batch, frames - context, NULL);
+        ld_params_zero_grad(&model.params);
+        if (!l || ld_backward(&ctx, l) || ld_optim_step(&opt, &model.params, &err)) {
+            snprintf(err.msg, sizeof err.msg, "%s", ctx.err.msg);
+            goto fail;
+        }
+        loss = l->data[0];
+        if (s >= 3)
+            elapsed[s - 3] = now() - t0;
+    }
+    qsort(elapsed, (size_t)steps, sizeof *elapsed, cmp_double);
+    printf("{\"impl\": \"latdyn\", \"parameters\": %zu, \"step_s\": %.6f, \"loss\": %.6g, "
+           "\"arena_peak_mb\": %.1f}\n",
+           ld_params_trainable(&model.params), elapsed[steps / 2], loss,
+           (double)ctx.arena.peak / (1 << 20));
+    free(elapsed);
+    free(times);
+    ld_tensor_heap_free(x);
+    ld_ctx_free(&ctx);
+    ld_optim_free(&opt);
+    ld_ladid_free(&model);
+    return 0;
+fail:
+    fprintf(stderr, "ladid_step: %s\n", err.msg);
+    return 1;
+}

@@ -1,0 +1,377 @@
+/* `latdyn fit FILE.h5 -o model.safetensors`: trains the LaDID model
+ * (ladid.md) on a set of trajectories, with the train/validation split by
+ * instance, the growing-horizon curriculum and best-validation
+ * checkpoints; and the training loop that `finetune` shares (fit.h). */
+#include "cli/fit.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <omp.h>
+
+#include "cli/cli.h"
+#include "cli/options.h"
+#include "cli/progress.h"
+#include "engine/atomic_file.h"
+#include "plot/canvas.h"
+
+int ld_fit_sibling(const char *out, const char *suffix, char *buf, size_t len, ld_err *err)
+{
+    size_t n = strlen(out), ext = strlen(".safetensors");
+    if (n > ext && !strcmp(out + n - ext, ".safetensors"))
+        n -= ext;
+    if (n + strlen(suffix) + 1 > len)
+        return ld_errf(err, "%s: path too long", out);
+    memcpy(buf, out, n);
+    strcpy(buf + n, suffix);
+    return 0;
+}
+
+int ld_fit_validate(ld_ladid_model *m, const ld_sequences *val, double *nmse, ld_err *err)
+{
+    int Q = val->length - m->cfg.context;
+    double *per = malloc((size_t)(Q > 0 ? Q : 1) * sizeof *per);
+    if (!per)
+        return ld_errf(err, "out of memory");
+    int rc = ld_ladid_evaluate(m, val, per, NULL, err);
+    *nmse = 0;
+    for (int k = 0; !rc && k < Q; k++)
+        *nmse += per[k] / Q;
+    free(per);
+    return rc;
+}
+
+/* Optimiser steps of epochs first..last-1 (for the ETA). */
+static int64_t planned_steps(const ld_ladid_trainer *t, int first, int last)
+{
+    int64_t total = 0;
+    for (int e = first; e < last; e++)
+        total += ld_ladid_epoch_steps(t, e);
+    return total;
+}
+
+/* The log text kept in memory: the rows of a resumed run's log, then this
+ * run's. */
+static int log_start(ld_bytes *log, const char *path, int resuming, ld_err *err)
+{
+    static const char header[] = "epoch,step,q,loss,reconstruction,latent,prior,mse,val_nmse,"
+                                 "best,lr,wall_s\n";
+    memset(log, 0, sizeof *log);
+    FILE *f = resuming ? fopen(path, "rb") : NULL;
+    if (!f)
+        return ld_bytes_append(log, header, sizeof header - 1) ? ld_errf(err, "out of memory") : 0;
+    char buf[4096];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        rc = ld_bytes_append(log, buf, n);
+    fclose(f);
+    return rc ? ld_errf(err, "out of memory") : 0;
+}
+
+int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *train,
+               const ld_sequences *val, ld_err *err)
+{
+    const ld_ladid_config *c = &m->cfg;
+    char last[4096], log_path[4096], stage_path[4096];
+    if (ld_fit_sibling(job->out, ".last.safetensors", last, sizeof last, err) ||
+        ld_fit_sibling(job->out, ".log.csv", log_path, sizeof log_path, err))
+        return -1;
+    ld_ladid_trainer t;
+    ld_bytes log = {0};
+    ld_atomic_file probe;
+    int rc = -1;
+    /* an unwritable output fails now, not after the first epoch */
+    if (ld_atomic_open(&probe, job->out, err))
+        return -1;
+    ld_atomic_abort(&probe);
+    if (ld_ladid_trainer_init(&t, m, train, job->seed, err))
+        return -1;
+    if (job->resume && ld_ladid_resume(&t, job->resume, err))
+        goto done;
+    if (t.epoch >= c->epochs) {
+        ld_errf(err, "nothing to train: the model has done %d of %d epochs (raise --epochs)",
+                t.epoch, c->epochs);
+        goto done;
+    }
+    if (log_start(&log, log_path, job->resume != NULL, err))
+        goto done;
+    if (!job->quiet)
+        fprintf(stderr, "%s: %zu parameters, %d threads; %d training and %d validation "
+                        "trajectories of %d frames %dx%dx%d; epochs %d..%d, context %d, "
+                        "curriculum every %d epochs\n", job->command,
+                ld_params_trainable(&m->params), omp_get_max_threads(), train->n, val->n,
+                train->length, c->channels, c->size, c->size, t.epoch + 1, c->epochs,
+                c->context, c->curriculum_every);
+    ld_progress prog;
+    ld_progress_start(&prog, t.step, t.step + planned_steps(&t, t.epoch, c->epochs), job->quiet);
+    double start = ld_now_seconds();
+    while (t.epoch < c->epochs) {
+        int epoch = t.epoch;
+        ld_ladid_epoch_begin(&t);
+        int q = t.q, stage = t.stage;
+        ld_ladid_losses l, sum = {0};
+        int steps = 0, s;
+        while ((s = ld_ladid_train_step(&t, &l, err)) == 0) {
+            sum.total += l.total;
+            sum.reconstruction += l.reconstruction;
+            sum.latent += l.latent;
+            sum.prior += l.prior;
+            sum.mse += l.mse;
+            steps++;
+            ld_progress_update(&prog, t.step, "epoch %d/%d q %d  loss %.4g (rec %.4g lat %.3g "
+                               "prior %.3g) mse %.4g", epoch + 1, c->epochs, q, l.total,
+                               l.reconstruction, l.latent, l.prior, l.mse);
+        }
+        if (s < 0)
+            goto done;
+        float inv = 1.0f / (float)steps;
+        double metric = sum.mse * inv;
+        if (val->n && ld_fit_validate(m, val, &metric, err))
+            goto done;
+        int best = ld_ladid_epoch_end(&t, metric);
+        if (ld_ladid_save(&t, last, err))
+            goto done;
+        if (best) {
+            snprintf(stage_path, sizeof stage_path, "%.*s.stage%d.safetensors",
+                     (int)(strlen(last) - strlen(".last.safetensors")), last, stage);
+            if (ld_ladid_save(&t, stage_path, err) || ld_ladid_save(&t, job->out, err))
+                goto done;
+        }
+        char row[512];
+        int n = snprintf(row, sizeof row, "%d,%lld,%d,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%d,%.7g,%.3f\n",
+                         epoch + 1, (long long)t.step, q, sum.total * inv,
+                         sum.reconstruction * inv, sum.latent * inv, sum.prior * inv,
+                         sum.mse * inv, metric, best, t.opt.lr, ld_now_seconds() - start);
+        if (ld_bytes_append(&log, row, (size_t)n)) {
+            ld_errf(err, "out of memory");
+            goto done;
+        }
+        if (ld_bytes_write_file(log_path, &log, err))
+            goto done;
+        if (!job->quiet)
+            fprintf(stderr, "epoch %d/%d  q %d  loss %.4g  train mse %.4g  %s %.4g%s\n",
+                    epoch + 1, c->epochs, q, sum.total * inv, sum.mse * inv,
+                    val->n ? "val nMSE" : "train mse", metric,
+                    best ? "  (best of this stage, saved)" : "");
+    }
+    rc = 0;
+done:
+    ld_bytes_free(&log);
+    ld_ladid_trainer_free(&t);
+    return rc;
+}
+
+/* ---- latdyn fit -------------------------------------------------------------- */
+
+typedef struct fit_args {
+    const char *input, *out, *resume, *preset;
+    int context, epochs, batch, curriculum, max_query, heads, threads, quiet;
+    float val_fraction, lr, sigma_y, dropout;
+    uint64_t seed;
+    int model_options; /* options that change the model (not allowed with --resume) */
+} fit_args;
+
+static void fit_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: latdyn fit FILE.h5 -o MODEL.safetensors [options]\n\n"
+        "Trains the LaDID model (ladid.md) on the trajectories of FILE.h5 (frames\n"
+        "[n, L, C, S, S] in [0, 1], S a multiple of 16, times [n, L]): blocks of\n"
+        "CONTEXT + Q frames every Q frames, Q growing 1, 2, 4, ... up to L - CONTEXT\n"
+        "every --curriculum epochs; AdamW; validation nMSE (predicting frames\n"
+        "CONTEXT..L-1 of held-out trajectories) after every epoch.\n\n"
+        "options:\n"
+        "  -o, --out FILE       the best-validation model of the latest curriculum\n"
+        "                       stage (required); beside it STEM.stageK.safetensors\n"
+        "                       (best of stage K), STEM.last.safetensors (latest epoch,\n"
+        "                       for --resume) and STEM.log.csv (one row per epoch)\n"
+        "  --preset NAME        paper (ladid.md, default) or small (narrower, faster)\n"
+        "  --context N          context frames (10)\n"
+        "  --epochs E           epochs in all (preset: 60)\n"
+        "  --batch B            blocks per step (16)\n"
+        "  --curriculum E       epochs per curriculum stage (10)\n"
+        "  --max-query Q        cap on the query frames per block (default L - CONTEXT)\n"
+        "  --val-fraction F     share of the trajectories held out for validation (0.1;\n"
+        "                       0: the training MSE picks the best model)\n"
+        "  --lr RATE            AdamW learning rate (preset: 3e-4)\n"
+        "  --sigma-y S          std of the frame likelihood (1e-3)\n"
+        "  --dropout P          dropout in the dynamics MLP (0)\n"
+        "  --heads H            attention heads (1)\n"
+        "  --seed S             random seed (1); same seed, same model\n"
+        "  --threads T          OpenMP threads (default OMP_NUM_THREADS)\n"
+        "  --resume CKPT        continue from STEM.last.safetensors (only --epochs may\n"
+        "                       change)\n"
+        "  --quiet              no progress output\n");
+}
+
+static int parse_fit_args(int argc, char **argv, fit_args *a, ld_err *err)
+{
+    *a = (fit_args){.preset = "paper", .seed = 1, .context = -1, .epochs = -1, .batch = -1,
+                    .curriculum = -1, .max_query = -1, .heads = -1, .val_fraction = -1,
+                    .lr = -1, .sigma_y = -1, .dropout = -1};
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i], *val;
+        if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))
+            return 1;
+        if (!strcmp(opt, "--quiet")) {
+            a->quiet = 1;
+            continue;
+        }
+        if (opt[0] != '-' || !opt[1]) {
+            if (a->input)
+                return ld_errf(err, "unexpected argument '%s' (one FILE.h5 expected)", opt);
+            a->input = opt;
+            continue;
+        }
+        if (!(val = ld_option_value(argc, argv, &i, err)))
+            return -1;
+        int rc = 0, model = 1;
+        if (!strcmp(opt, "-o") || !strcmp(opt, "--out"))
+            a->out = val, model = 0;
+        else if (!strcmp(opt, "--preset"))
+            a->preset = val;
+        else if (!strcmp(opt, "--context"))
+            rc = ld_parse_int(opt, val, 1, 1000, &a->context, err);
+        else if (!strcmp(opt, "--epochs"))
+            rc = ld_parse_int(opt, val, 1, 1000000, &a->epochs, err), model = 0;
+        else if (!strcmp(opt, "--batch"))
+            rc = ld_parse_int(opt, val, 1, 4096, &a->batch, err);
+        else if (!strcmp(opt, "--curriculum"))
+            rc = ld_parse_int(opt, val, 1, 1000000, &a->curriculum, err);
+        else if (!strcmp(opt, "--max-query"))
+            rc = ld_parse_int(opt, val, 1, 100000, &a->max_query, err);
+        else if (!strcmp(opt, "--heads"))
+            rc = ld_parse_int(opt, val, 1, 64, &a->heads, err);
+        else if (!strcmp(opt, "--val-fraction"))
+            rc = ld_parse_float(opt, val, 0, 0.9, &a->val_fraction, err);
+        else if (!strcmp(opt, "--lr"))
+            rc = ld_parse_float(opt, val, 1e-8, 10, &a->lr, err);
+        else if (!strcmp(opt, "--sigma-y"))
+            rc = ld_parse_float(opt, val, 1e-6, 10, &a->sigma_y, err);
+        else if (!strcmp(opt, "--dropout"))
+            rc = ld_parse_float(opt, val, 0, 0.95, &a->dropout, err);
+        else if (!strcmp(opt, "--seed"))
+            rc = ld_parse_u64(opt, val, &a->seed, err);
+        else if (!strcmp(opt, "--threads"))
+            rc = ld_parse_int(opt, val, 1, 4096, &a->threads, err), model = 0;
+        else if (!strcmp(opt, "--resume"))
+            a->resume = val, model = 0;
+        else
+            rc = ld_errf(err, "unknown option '%s' (latdyn fit --help)", opt);
+        if (rc)
+            return -1;
+        a->model_options += model;
+    }
+    if (!a->input)
+        return ld_errf(err, "a FILE.h5 of trajectories is needed (latdyn fit --help)");
+    if (!a->out)
+        return ld_errf(err, "-o MODEL.safetensors is required");
+    if (a->resume && a->model_options)
+        return ld_errf(err, "--resume continues with the checkpoint's settings; only --epochs "
+                            "and --threads may be given with it");
+    return 0;
+}
+
+/* The configuration: the preset (or the checkpoint being resumed) and the
+ * options. */
+static int make_config(const fit_args *a, const ld_sequences *data, ld_ladid_config *cfg,
+                       ld_err *err)
+{
+    if (data->height != data->width)
+        return ld_errf(err, "frames of %dx%d: the model needs square frames", data->width,
+                       data->height);
+    if (a->resume) {
+        if (ld_ladid_read_config(a->resume, cfg, err))
+            return -1;
+        if (cfg->channels != data->channels || cfg->size != data->height)
+            return ld_errf(err, "%s was trained on %dx%dx%d frames, %s has %dx%dx%d",
+                           a->resume, cfg->channels, cfg->size, cfg->size, a->input,
+                           data->channels, data->height, data->width);
+    } else if (ld_ladid_preset(a->preset, data->channels, data->height, cfg, err)) {
+        return -1;
+    }
+    if (a->context > 0)
+        cfg->context = a->context;
+    if (a->epochs > 0)
+        cfg->epochs = a->epochs;
+    if (a->batch > 0)
+        cfg->batch = a->batch;
+    if (a->curriculum > 0)
+        cfg->curriculum_every = a->curriculum;
+    if (a->max_query > 0)
+        cfg->max_query = a->max_query;
+    if (a->heads > 0)
+        cfg->heads = a->heads;
+    if (a->val_fraction >= 0)
+        cfg->val_fraction = a->val_fraction;
+    if (a->lr > 0)
+        cfg->lr = a->lr;
+    if (a->sigma_y > 0)
+        cfg->sigma_y = a->sigma_y;
+    if (a->dropout >= 0)
+        cfg->dropout = a->dropout;
+    if (data->length <= cfg->context)
+        return ld_errf(err, "%s has trajectories of %d frames: more than the %d context frames "
+                            "are needed", a->input, data->length, cfg->context);
+    return ld_ladid_config_check(cfg, err);
+}
+
+int ld_cmd_fit(int argc, char **argv)
+{
+    fit_args a;
+    ld_err err = {{0}};
+    ld_sequences all = {0}, train = {0}, val = {0};
+    ld_ladid_config cfg;
+    ld_ladid_model m;
+    int have_model = 0, status = 1;
+    int rc = parse_fit_args(argc, argv, &a, &err);
+    if (rc > 0) {
+        fit_usage(stdout);
+        return 0;
+    }
+    if (rc) {
+        fprintf(stderr, "latdyn fit: %s\n", err.msg);
+        return 2;
+    }
+    if (a.threads)
+        omp_set_num_threads(a.threads);
+    if (ld_sequences_read_h5(a.input, &all, &err) || make_config(&a, &all, &cfg, &err))
+        goto done;
+    int n_val = (int)lround(cfg.val_fraction * all.n);
+    if (cfg.val_fraction > 0 && n_val < 1)
+        n_val = 1;
+    if (n_val >= all.n) {
+        ld_errf(&err, "%s holds %d trajectories: too few to hold %d out for validation (lower "
+                      "--val-fraction)", a.input, all.n, n_val);
+        goto done;
+    }
+    if (ld_ladid_split(&all, n_val, 0, &train, &val, &err))
+        goto done;
+    if (!a.resume)
+        ld_ladid_time_range(&train, &cfg.t_min, &cfg.t_max);
+    if (ld_ladid_create(&m, &cfg, &err))
+        goto done;
+    have_model = 1;
+    ld_ladid_init_weights(&m, a.seed);
+    ld_fit_job job = {.command = "fit", .out = a.out, .resume = a.resume, .seed = a.seed,
+                      .quiet = a.quiet};
+    double start = ld_now_seconds();
+    if (ld_fit_run(&job, &m, &train, &val, &err))
+        goto done;
+    printf("fit: %d epochs on %d trajectories in %.1f s; model: %s\n", cfg.epochs, train.n,
+           ld_now_seconds() - start, a.out);
+    status = 0;
+done:
+    if (status)
+        fprintf(stderr, "latdyn fit: %s\n", err.msg);
+    if (have_model)
+        ld_ladid_free(&m);
+    ld_sequences_free(&all);
+    ld_sequences_free(&train);
+    ld_sequences_free(&val);
+    return status;
+}

@@ -1,0 +1,38 @@
+/* The training loop shared by `latdyn fit` and `latdyn finetune`: epochs of
+ * multiple-shooting blocks under the curriculum, validation nMSE after each
+ * epoch, checkpoints and log.csv. Given OUT = STEM.safetensors it writes
+ *   OUT                       the best-validation model of the latest
+ *                             curriculum stage (resumable)
+ *   STEM.stageK.safetensors   the best-validation model of stage K
+ *   STEM.last.safetensors     the state after the latest epoch (--resume)
+ *   STEM.log.csv              one row per epoch
+ * each file whole or not at all. */
+#ifndef LD_CLI_FIT_H
+#define LD_CLI_FIT_H
+
+#include <stdint.h>
+
+#include "data/sequences.h"
+#include "models/ladid.h"
+
+typedef struct ld_fit_job {
+    const char *command; /* "fit" or "finetune", for messages */
+    const char *out;     /* the best-validation model */
+    const char *resume;  /* NULL, or a checkpoint to continue from */
+    uint64_t seed;
+    int quiet;
+} ld_fit_job;
+
+/* Trains m (created, with its initial weights) on train, validating on val
+ * (val->n = 0: the epoch's mean training MSE stands in). Prints progress
+ * unless quiet. */
+int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *train,
+               const ld_sequences *val, ld_err *err);
+
+/* "STEM.safetensors" -> "STEM<suffix>" (suffix e.g. ".log.csv"). */
+int ld_fit_sibling(const char *out, const char *suffix, char *buf, size_t len, ld_err *err);
+
+/* Mean of the per-frame nMSE over the horizon of m's prediction of val. */
+int ld_fit_validate(ld_ladid_model *m, const ld_sequences *val, double *nmse, ld_err *err);
+
+#endif

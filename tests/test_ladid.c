@@ -1,0 +1,493 @@
+/* Tests of the LaDID model: the time encoding, the time-window attention
+ * weights, block splitting and the curriculum schedule; configuration round
+ * trip; the whole loss's gradient by finite differences; resume equals
+ * uninterrupted training; a small end-to-end fit on moving blobs that must
+ * beat repeating the last context frame; and the fit / predict / eval /
+ * finetune commands (outputs, resume, and one clear error line for bad
+ * input), run as child processes. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "data/npy.h"
+#include "models/ladid.h"
+#include "ops/attention.h"
+#include "test.h"
+
+/* n trajectories of L frames (size x size, one channel) of a Gaussian blob
+ * moving at a constant velocity that differs between instances; times
+ * 0.1 k. */
+static void moving_blobs(ld_sequences *s, int n, int L, int size, unsigned seed)
+{
+    ld_err err;
+    CHECK(ld_sequences_alloc(s, n, L, 1, size, size, 2, &err) == 0, "alloc: %s", err.msg);
+    ld_rng rng;
+    ld_rng_init(&rng, seed);
+    for (int i = 0; i < n; i++) {
+        float x0 = size * (0.2f + 0.2f * ld_rng_uniform(&rng));
+        float y0 = size * (0.3f + 0.4f * ld_rng_uniform(&rng));
+        float vx = size * (0.3f + 0.3f * ld_rng_uniform(&rng)) / (float)L;
+        float vy = size * (ld_rng_uniform(&rng) - 0.5f) * 0.2f / (float)L;
+        s->params[2 * i] = vx;
+        s->params[2 * i + 1] = vy;
+        for (int k = 0; k < L; k++) {
+            s->times[(size_t)i * L + k] = 0.1 * k;
+            float cx = x0 + vx * k, cy = y0 + vy * k;
+            float *f = ld_sequences_frame(s, i, k);
+            for (int y = 0; y < size; y++)
+                for (int x = 0; x < size; x++) {
+                    float dx = x - cx, dy = y - cy;
+                    f[y * size + x] = expf(-(dx * dx + dy * dy) / (2.0f * 1.5f * 1.5f));
+                }
+        }
+    }
+    strcpy(s->system, "blobs");
+}
+
+static ld_ladid_config tiny_config(int context)
+{
+    ld_ladid_config cfg;
+    ld_err err;
+    ld_ladid_preset("small", 1, 16, &cfg, &err);
+    cfg.context = context;
+    cfg.d_model = 16;
+    cfg.latent = 4;
+    cfg.pe_waves = 4;
+    cfg.dyn_hidden = 16;
+    cfg.batch = 4;
+    return cfg;
+}
+
+static void test_time_encoding(void)
+{
+    float u[2] = {0.0f, 0.25f}, pe[2 * 2 * 3];
+    ld_ladid_time_encoding(pe, u, 2, 3, 2.0f);
+    /* w = pi 2^{0, 1, 2} */
+    float want[12] = {0, 0, 0, 1, 1, 1,
+                      (float)sin(M_PI * 0.25), (float)sin(2 * M_PI * 0.25), (float)sin(4 * M_PI * 0.25),
+                      (float)cos(M_PI * 0.25), (float)cos(2 * M_PI * 0.25), (float)cos(4 * M_PI * 0.25)};
+    check_close("time encoding", pe, want, 12, 1e-6, 0);
+    ld_ladid_config cfg;
+    ld_err err;
+    ld_ladid_preset("paper", 1, 32, &cfg, &err);
+    cfg.t_min = 2.0;
+    cfg.t_max = 6.0;
+    CHECK(fabsf(ld_ladid_normalise_time(&cfg, 3.0) - 0.25f) < 1e-7f, "normalised time");
+    /* the paper's highest frequency: 2 pi 2^8 / (2 (t_max - t_min)) in t */
+    float one = 1.0f / 256.0f, pe16[32];
+    ld_ladid_time_encoding(pe16, &one, 1, 16, 8.0f);
+    CHECK(fabsf(pe16[15]) < 1e-5f && fabsf(pe16[31] + 1.0f) < 1e-5f,
+          "sin/cos of pi at the top frequency: %g %g", pe16[15], pe16[31]);
+}
+
+static void test_window_attention(void)
+{
+    /* times 0, 0.1, 0.3, 0.5, 1.0 with delta_r 0.45: token 0 sees 0..2,
+     * token 3 sees 1..3, token 4 only itself, with equal weights */
+    float t[5] = {0.0f, 0.1f, 0.3f, 0.5f, 1.0f}, bias[25];
+    ld_time_window_bias(bias, t, 1, 5, 0.45f, 1e-2f, 100.0f);
+    ld_ctx *ctx = test_ctx();
+    int bshape[4] = {1, 1, 5, 5}, vshape[3] = {1, 5, 5};
+    float eye[25] = {0};
+    for (int i = 0; i < 5; i++)
+        eye[i * 5 + i] = 1;
+    ld_tensor *w = ld_attention(ctx, NULL, NULL, ld_tensor_wrap(ctx, eye, 3, vshape), 1,
+                                ld_tensor_wrap(ctx, bias, 4, bshape), 1.0f);
+    CHECK(w != NULL, "attention: %s", ctx->err.msg);
+    if (!w)
+        return;
+    float third = 1.0f / 3.0f;
+    float want[25] = {third, third, third, 0, 0,
+                      0.25f, 0.25f, 0.25f, 0.25f, 0,
+                      third, third, third, 0, 0, /* 0.3: 0.0 .. 0.5 but 0.3 - 0.0 = 0.3 */
+                      0, third, third, third, 0,
+                      0, 0, 0, 0, 1};
+    /* token 2 (0.3): |0.3 - 0.5| = 0.2 and |0.3 - 0| = 0.3 are inside too */
+    want[10] = want[11] = want[12] = want[13] = 0.25f;
+    check_close("window weights", w->data, want, 25, 1e-4, 0);
+    /* the relative times are clipped */
+    float rel[25];
+    ld_relative_times(rel, t, 1, 5, 0.4f);
+    CHECK(rel[1] == 0.1f && rel[4] == 0.4f && rel[20] == -0.4f && rel[23] == -0.4f &&
+              fabsf(rel[13] - 0.2f) < 1e-7f,
+          "relative times %g %g %g %g", rel[1], rel[4], rel[20], rel[13]);
+}
+
+static void test_blocks_and_curriculum(void)
+{
+    int starts[60];
+    CHECK(ld_ladid_blocks(60, 10, 1, starts) == 50 && starts[0] == 0 && starts[49] == 49,
+          "q 1: 50 blocks");
+    int n = ld_ladid_blocks(60, 10, 8, starts);
+    CHECK(n == 6 && starts[1] == 8 && starts[5] == 40, "q 8: %d blocks, last at %d", n,
+          starts[n - 1]);
+    CHECK(ld_ladid_blocks(60, 10, 50, starts) == 1 && starts[0] == 0, "q 50: one block");
+    CHECK(ld_ladid_blocks(12, 10, 4, starts) == 0, "too short: no block");
+    int stage;
+    int q[8];
+    for (int e = 0; e < 8; e++)
+        q[e] = ld_ladid_curriculum_q(e * 3, 3, 50, NULL);
+    CHECK(q[0] == 1 && q[1] == 2 && q[2] == 4 && q[5] == 32 && q[6] == 50 && q[7] == 50,
+          "q %d %d %d %d %d %d", q[0], q[1], q[2], q[5], q[6], q[7]);
+    CHECK(ld_ladid_curriculum_q(2, 3, 50, &stage) == 1 && stage == 0, "epoch 2 stage 0");
+    CHECK(ld_ladid_curriculum_q(100, 3, 50, &stage) == 50 && stage == 6,
+          "stage frozen at 6: %d", stage);
+}
+
+static void test_config_round_trip(void)
+{
+    ld_ladid_config paper, back;
+    ld_err err;
+    CHECK(ld_ladid_preset("paper", 3, 32, &paper, &err) == 0, "paper preset");
+    CHECK(paper.d_model == 128 && paper.latent == 32 && paper.layers == 4 && paper.heads == 1 &&
+              paper.delta_r == 0.45f && paper.window_eps == 1e-2f && paper.pe_waves == 16 &&
+              paper.pe_max_scale == 8.0f && paper.dyn_hidden == 256 && paper.sigma_y == 1e-3f &&
+              paper.lr == 3e-4f && paper.batch == 16 && paper.context == 10,
+          "paper preset follows ladid.md");
+    paper.t_min = 0.1;
+    paper.t_max = 5.9000000000000004;
+    ld_config c;
+    ld_config_init(&c);
+    CHECK(ld_ladid_config_save(&paper, &c, &err) == 0 && ld_ladid_config_load(&c, &back, &err) == 0,
+          "round trip: %s", err.msg);
+    CHECK(memcmp(&paper, &back, sizeof paper) == 0, "identical after round trip");
+    ld_config_free(&c);
+    paper.size = 40;
+    CHECK(ld_ladid_config_check(&paper, &err) < 0 && strstr(err.msg, "multiple of 16"),
+          "size 40: %s", err.msg);
+    CHECK(ld_ladid_preset("huge", 1, 32, &paper, &err) < 0 && strstr(err.msg, "unknown preset"),
+          "unknown preset: %s", err.msg);
+}
+
+typedef struct loss_user {
+    ld_ladid_model *m;
+    ld_tensor *frames;
+    const float *times;
+    int B, q;
+} loss_user;
+
+static ld_tensor *fwd_loss(ld_ctx *c, ld_tensor **x, void *u)
+{
+    (void)x;
+    loss_user *lu = u;
+    c->training = 0;
+    return ld_ladid_loss(c, lu->m, lu->frames, lu->times, lu->B, lu->q, NULL);
+}
+
+static void test_loss_gradient(void)
+{
+    /* the whole loss against central differences, at parameters of every
+     * part: encoder, both attention kinds with the relative encoding,
+     * instance heads, dynamics MLP, static branch, decoder. In evaluation
+     * mode: batch norm with batch statistics over the few values of a tiny
+     * model (the static branch's last map has two) is too ill-conditioned
+     * for float32 differences; its backward is checked in test_norm. */
+    ld_ladid_config cfg = tiny_config(3);
+    cfg.layers = 2;
+    cfg.heads = 2;
+    cfg.sigma_y = 0.3989423f;
+    cfg.delta_r = 0.25f;
+    ld_ladid_model m;
+    ld_err err;
+    CHECK(ld_ladid_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
+    if (test_failed())
+        return;
+    ld_ladid_init_weights(&m, 4);
+    int B = 2, q = 2, T = 5;
+    int shape[4] = {B * T, 1, 16, 16};
+    ld_tensor *frames = test_random(4, shape, 0, 1, 0, 31);
+    float times[10] = {0, 0.1f, 0.2f, 0.35f, 0.5f, 0.1f, 0.3f, 0.4f, 0.45f, 0.7f};
+    loss_user lu = {&m, frames, times, B, q};
+    const char *names[] = {"encoder.conv0.weight", "encoder.conv1.weight", "encoder.conv0.bias", "encoder.bn0.weight", "encoder.bn2.weight", "encoder.fc.weight",
+                           "transformer.0.v.weight", "transformer.1.q.weight",
+                           "transformer.1.rel.weight", "transformer.1.norm2.bias",
+                           "instance.gamma.weight", "instance.tau.bias", "dynamics.0.weight",
+                           "static.conv.weight", "decoder.fc.bias", "decoder.up1.weight",
+                           "decoder.out.weight"};
+    size_t count = sizeof names / sizeof names[0];
+    ld_tensor *inputs[24];
+    for (size_t i = 0; i < count; i++) {
+        int k = ld_params_find(&m.params, names[i]);
+        CHECK(k >= 0, "parameter %s exists", names[i]);
+        if (k < 0)
+            return;
+        inputs[i] = ld_param(&m.params, k);
+    }
+    check_gradients("ladid loss w.r.t. parameters", fwd_loss, inputs, (int)count, &lu, 1e-3,
+                    3e-2, 6);
+    ld_tensor_heap_free(frames);
+    ld_ladid_free(&m);
+}
+
+/* Runs whole epochs (no validation: a fixed nMSE of 1). */
+static void train_epochs(ld_ladid_trainer *t, int epochs)
+{
+    ld_err err;
+    for (int e = 0; e < epochs; e++) {
+        ld_ladid_epoch_begin(t);
+        int rc;
+        while ((rc = ld_ladid_train_step(t, NULL, &err)) == 0)
+            ;
+        if (rc < 0) {
+            TEST_FAIL("step: %s", err.msg);
+            return;
+        }
+        ld_ladid_epoch_end(t, 1.0);
+    }
+}
+
+static void test_resume_equals_uninterrupted(void)
+{
+    ld_sequences data;
+    moving_blobs(&data, 6, 8, 16, 3);
+    ld_ladid_config cfg = tiny_config(3);
+    cfg.curriculum_every = 1;
+    cfg.t_max = 0.7;
+    ld_err err;
+    ld_ladid_model a, b;
+    ld_ladid_trainer ta, tb;
+    CHECK(ld_ladid_create(&a, &cfg, &err) == 0, "create: %s", err.msg);
+    ld_ladid_init_weights(&a, 5);
+    CHECK(ld_ladid_trainer_init(&ta, &a, &data, 5, &err) == 0, "trainer: %s", err.msg);
+    train_epochs(&ta, 2);
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/latdyn_ladid_resume_%ld.safetensors", (long)getpid());
+    CHECK(ld_ladid_save(&ta, path, &err) == 0, "save: %s", err.msg);
+    train_epochs(&ta, 2);
+
+    ld_ladid_config read;
+    CHECK(ld_ladid_read_config(path, &read, &err) == 0, "read config: %s", err.msg);
+    CHECK(memcmp(&read, &cfg, sizeof cfg) == 0, "configuration restored");
+    ld_ladid_create(&b, &read, &err);
+    ld_ladid_init_weights(&b, 99);
+    ld_ladid_trainer_init(&tb, &b, &data, 99, &err);
+    CHECK(ld_ladid_resume(&tb, path, &err) == 0, "resume: %s", err.msg);
+    CHECK(tb.epoch == 2, "epoch restored (%d)", tb.epoch);
+    train_epochs(&tb, 2);
+    CHECK(tb.step == ta.step && tb.q == 5, "steps %lld vs %lld, q %d", (long long)tb.step,
+          (long long)ta.step, tb.q);
+    CHECK(memcmp(a.params.data, b.params.data, a.params.total * sizeof(float)) == 0,
+          "parameters bit-identical after resume");
+    remove(path);
+    ld_ladid_trainer_free(&ta);
+    ld_ladid_trainer_free(&tb);
+    ld_ladid_free(&a);
+    ld_ladid_free(&b);
+    ld_sequences_free(&data);
+}
+
+/* Mean over instances and predicted frames of the nMSE of repeating the
+ * last context frame. */
+static double repeat_last_nmse(const ld_sequences *s, int context)
+{
+    double sum = 0;
+    int count = 0;
+    size_t frame = (size_t)s->channels * s->height * s->width;
+    for (int i = 0; i < s->n; i++)
+        for (int k = context; k < s->length; k++, count++) {
+            const float *last = ld_sequences_frame(s, i, context - 1);
+            const float *y = ld_sequences_frame(s, i, k);
+            double se = 0, norm = 0;
+            for (size_t p = 0; p < frame; p++) {
+                se += ((double)last[p] - y[p]) * ((double)last[p] - y[p]);
+                norm += (double)y[p] * y[p];
+            }
+            sum += se / norm;
+        }
+    return sum / count;
+}
+
+static void test_fit_end_to_end(void)
+{
+    int L = 12, context = 4;
+    ld_sequences train, test;
+    moving_blobs(&train, 32, L, 16, 7);
+    moving_blobs(&test, 8, L, 16, 8);
+    ld_ladid_config cfg;
+    ld_err err;
+    ld_ladid_preset("small", 1, 16, &cfg, &err);
+    cfg.context = context;
+    cfg.batch = 8;
+    cfg.curriculum_every = 4;
+    cfg.t_min = 0.0;
+    cfg.t_max = 0.1 * (L - 1);
+    cfg.sigma_y = 0.05f;
+    int epochs = 24;
+    ld_ladid_model m;
+    ld_ladid_trainer t;
+    CHECK(ld_ladid_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
+    ld_ladid_init_weights(&m, 1);
+    CHECK(ld_ladid_trainer_init(&t, &m, &train, 1, &err) == 0, "trainer: %s", err.msg);
+    train_epochs(&t, epochs);
+    double per_frame[16], model = 0;
+    CHECK(ld_ladid_evaluate(&m, &test, per_frame, NULL, &err) == 0, "evaluate: %s", err.msg);
+    for (int k = 0; k < L - context; k++)
+        model += per_frame[k] / (L - context);
+    double base = repeat_last_nmse(&test, context);
+    printf("    ladid nMSE %.4f, repeat-last-frame %.4f (%lld steps)\n", model, base,
+           (long long)t.step);
+    CHECK(model < 0.7 * base, "model nMSE %.4f beats repeating the last frame (%.4f)", model, base);
+    ld_ladid_trainer_free(&t);
+    ld_ladid_free(&m);
+    ld_sequences_free(&train);
+    ld_sequences_free(&test);
+}
+
+/* ---- the commands -------------------------------------------------------- */
+
+static char scratch_dir[256];
+
+static const char *scratch(const char *name)
+{
+    static char path[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/%s", scratch_dir, name);
+    return path[k];
+}
+
+/* Runs latdyn with args (in the scratch folder); returns the exit status
+ * and the first stderr line. */
+static int run_latdyn(const char *args, char *first_line, size_t len)
+{
+    char cmd[2048];
+    const char *err_path = scratch("stderr.txt");
+    snprintf(cmd, sizeof cmd, "cd '%s' && OMP_NUM_THREADS=1 '%s' %s >/dev/null 2>'%s'",
+             scratch_dir, LD_BIN, args, err_path);
+    int status = system(cmd);
+    first_line[0] = 0;
+    FILE *f = fopen(err_path, "r");
+    if (f) {
+        if (!fgets(first_line, (int)len, f))
+            first_line[0] = 0;
+        fclose(f);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int exists(const char *name)
+{
+    struct stat st;
+    return stat(scratch(name), &st) == 0 && st.st_size > 0;
+}
+
+static int count_lines(const char *name)
+{
+    FILE *f = fopen(scratch(name), "r");
+    int n = 0, c;
+    if (!f)
+        return -1;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static void expect_ok(const char *args)
+{
+    char line[1024];
+    int rc = run_latdyn(args, line, sizeof line);
+    CHECK(rc == 0, "latdyn %s: status %d: %s", args, rc, line);
+}
+
+static void expect_error(const char *args, const char *needle)
+{
+    char line[1024];
+    int rc = run_latdyn(args, line, sizeof line);
+    CHECK(rc != 0, "latdyn %s: exit status %d, expected failure", args, rc);
+    CHECK(strstr(line, needle) != NULL && !strncmp(line, "latdyn", 6),
+          "latdyn %s: message '%s' lacks '%s'", args, line, needle);
+}
+
+static void test_commands(void)
+{
+    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/latdyn_ladid_cli_%ld", (long)getpid());
+    mkdir(scratch_dir, 0777);
+    ld_sequences data, odd;
+    ld_err err;
+    moving_blobs(&data, 12, 8, 16, 5);
+    CHECK(ld_sequences_write_h5(scratch("blobs.h5"), &data, &err) == 0, "write: %s", err.msg);
+    CHECK(ld_sequences_alloc(&odd, 4, 8, 1, 12, 12, 0, &err) == 0, "alloc: %s", err.msg);
+    for (int i = 0; i < 4 * 8; i++)
+        odd.times[i] = i % 8;
+    CHECK(ld_sequences_write_h5(scratch("odd.h5"), &odd, &err) == 0, "write: %s", err.msg);
+
+    const char *fit = "fit blobs.h5 -o m.safetensors --preset small --context 3 --batch 8 "
+                      "--curriculum 1 --val-fraction 0.25 --quiet";
+    char args[1024];
+    snprintf(args, sizeof args, "%s --epochs 2", fit);
+    expect_ok(args);
+    CHECK(exists("m.safetensors") && exists("m.last.safetensors") &&
+              exists("m.stage0.safetensors"),
+          "fit wrote the model, the last state and the stage-0 best");
+    CHECK(count_lines("m.log.csv") == 3, "log: header and 2 epochs (%d lines)",
+          count_lines("m.log.csv"));
+    expect_ok("fit blobs.h5 -o m.safetensors --resume m.last.safetensors --epochs 3 --quiet");
+    CHECK(count_lines("m.log.csv") == 4, "resumed log: 3 epochs (%d lines)",
+          count_lines("m.log.csv"));
+
+    expect_ok("predict m.safetensors blobs.h5 -o pred.npy --quiet");
+    expect_ok("predict m.safetensors blobs.h5 -o at.npy --times 0.05,0.25,1.5 --quiet");
+    ld_npy_array a = {0}, b = {0};
+    CHECK(ld_npy_read(scratch("pred.npy"), &a, &err) == 0 &&
+              ld_npy_read(scratch("at.npy"), &b, &err) == 0, "read: %s", err.msg);
+    CHECK(a.ndim == 5 && a.shape[0] == 12 && a.shape[1] == 5 && a.shape[3] == 16,
+          "stored times: [12, 5, 1, 16, 16]");
+    CHECK(b.ndim == 5 && b.shape[0] == 12 && b.shape[1] == 3, "given times: [12, 3, 1, 16, 16]");
+    for (size_t i = 0; b.data && i < b.numel; i++)
+        if (!(b.data[i] >= 0 && b.data[i] <= 1)) {
+            TEST_FAIL("prediction %zu = %g outside [0, 1]", i, b.data[i]);
+            break;
+        }
+    ld_npy_free(&a);
+    ld_npy_free(&b);
+
+    expect_ok("eval m.safetensors blobs.h5 --json scores.json");
+    expect_ok("eval ladid m.safetensors blobs.h5 --strip s.png --plot p.png");
+    CHECK(exists("scores.json") && exists("m.eval_strip.png") && exists("m.eval_nmse.png") &&
+              exists("s.png") && exists("p.png"),
+          "eval wrote JSON, strips and plots");
+    expect_ok("finetune m.safetensors blobs.h5 --n-train 4 --n-val 2 --epochs 1 -o t.safetensors "
+              "--quiet");
+    expect_ok("finetune m.safetensors blobs.h5 --n-train 4 --epochs 1 --from-scratch "
+              "-o s.safetensors --quiet");
+    CHECK(exists("t.safetensors") && exists("s.safetensors"), "finetune wrote the models");
+
+    expect_error("fit blobs.h5 --quiet", "-o MODEL.safetensors is required");
+    expect_error("fit blobs.h5 -o x.safetensors --val-fraction 2", "--val-fraction");
+    expect_error("fit odd.h5 -o x.safetensors --context 3", "multiple of 16");
+    expect_error("fit blobs.h5 -o x.safetensors --context 8", "more than the 8 context frames");
+    expect_error("fit blobs.h5 -o nowhere/x.safetensors --context 3 --quiet",
+                 "nowhere/x.safetensors");
+    expect_error("fit blobs.h5 -o x.safetensors --resume m.last.safetensors --lr 0.1",
+                 "only --epochs");
+    expect_error("fit missing.h5 -o x.safetensors", "missing.h5");
+    CHECK(!exists("x.safetensors"), "no model after an error");
+    expect_error("predict m.safetensors blobs.h5 -o q.npy --times 1,x", "--times");
+    expect_error("predict blobs.h5 blobs.h5 -o q.npy", "blobs.h5");
+    expect_error("predict m.safetensors odd.h5 -o q.npy", "frames");
+    expect_error("eval m.safetensors blobs.h5 --instance 99", "--instance 99");
+    expect_error("finetune m.safetensors blobs.h5 --n-train 13 -o f.safetensors",
+                 "not enough");
+    expect_error("finetune m.safetensors blobs.h5 -o f.safetensors", "--n-train");
+    ld_sequences_free(&data);
+    ld_sequences_free(&odd);
+    snprintf(args, sizeof args, "rm -rf '%s'", scratch_dir);
+    CHECK(system(args) == 0, "clean up");
+}
+
+LD_TEST_SUITE(ladid) = {
+    {"time_encoding", test_time_encoding},
+    {"window_attention", test_window_attention},
+    {"blocks_and_curriculum", test_blocks_and_curriculum},
+    {"config_round_trip", test_config_round_trip},
+    {"loss_gradient", test_loss_gradient},
+    {"resume_equals_uninterrupted", test_resume_equals_uninterrupted},
+    {"fit_end_to_end", test_fit_end_to_end},
+    {"commands", test_commands},
+    {NULL, NULL},
+};
