@@ -93,7 +93,7 @@ static double warp_error(const synth_run *r, int n, double *still_rms, int *coun
             double x = j - dt * vx[p], y = i - dt * vy[p];
             if (x < 1 || y < 1 || x > S - 2 || y > S - 2)
                 continue;
-            if (m->cfg.scenario == LD_SYNTH_LEAD) {
+            if (m->cfg.scenario == LD_SYNTH_LEAD || m->cfg.scenario == LD_SYNTH_DRIFT) {
                 int x0 = (int)x, y0 = (int)y, wet = ld_synth_is_open_water(m, j, i, tm) ||
                                                     ld_synth_is_open_water(m, j, i, tm + dt / 2);
                 for (int q = 0; q < 4; q++)

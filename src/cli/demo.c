@@ -29,7 +29,7 @@ static void demo_usage(FILE *out)
             "options:\n"
             "  -o, --out DIR  output folder (default latdyn-demo): DIR/truth holds the\n"
             "                 generated scene, DIR/between the result, DIR/eval.json the scores\n"
-            "  --size S       scene side in pixels (default 128)\n"
+            "  --size S       scene side in pixels (default 64)\n"
             "  --stages N     stages (default 8)\n"
             "  --steps K      training steps (default: the quick preset's)\n"
             "  --seed S       random seed of scene and training (default 1)\n"
@@ -39,7 +39,7 @@ static void demo_usage(FILE *out)
 
 static int parse_demo_args(int argc, char **argv, demo_args *a, ld_err *err)
 {
-    *a = (demo_args){.out_dir = "latdyn-demo", .size = "128", .stages = "8", .seed = "1"};
+    *a = (demo_args){.out_dir = "latdyn-demo", .size = "64", .stages = "8", .seed = "1"};
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))

@@ -159,7 +159,7 @@ static int score_between(const eval_between_args *a, between_scores *s, ld_err *
         of.data[k] /= a->out_scale;
         out_max = fmaxf(out_max, of.data[k]);
     }
-    if (out_max > 1.5f) {
+    if (out_max > 4.0f) { /* 8- or 16-bit units; a method may overshoot [0, 1] a little */
         ld_errf(err, "OUT_DIR/frames.npy holds values up to %g but the truth is in [0, 1]: give "
                      "the method TRUTH_DIR/start.npy and end.npy, or pass --out-scale",
                 (double)out_max);
