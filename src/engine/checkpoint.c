@@ -41,6 +41,49 @@ const char *ld_config_get(const ld_config *c, const char *key)
     return NULL;
 }
 
+int ld_config_save_fields(ld_config *out, const void *settings, const ld_config_field *fields,
+                          size_t count, const char *model, ld_err *err)
+{
+    for (size_t i = 0; i < count; i++) {
+        const char *p = (const char *)settings + fields[i].offset;
+        char value[64];
+        if (fields[i].type == LD_CONFIG_INT)
+            snprintf(value, sizeof value, "%d", *(const int *)p);
+        else if (fields[i].type == LD_CONFIG_FLOAT)
+            snprintf(value, sizeof value, "%.9g", *(const float *)p);
+        else
+            snprintf(value, sizeof value, "%.17g", *(const double *)p);
+        if (ld_config_set(out, fields[i].key, value, err))
+            return -1;
+    }
+    return ld_config_set(out, "model", model, err);
+}
+
+int ld_config_load_fields(const ld_config *in, void *settings, const ld_config_field *fields,
+                          size_t count, const char *model, size_t settings_size, ld_err *err)
+{
+    const char *name = ld_config_get(in, "model");
+    if (!name || strcmp(name, model))
+        return ld_errf(err, "not a %s model (model '%s')", model, name ? name : "?");
+    memset(settings, 0, settings_size);
+    for (size_t i = 0; i < count; i++) {
+        const char *v = ld_config_get(in, fields[i].key);
+        char *p = (char *)settings + fields[i].offset, *end;
+        if (!v)
+            return ld_errf(err, "the %s configuration lacks '%s'", model, fields[i].key);
+        if (fields[i].type == LD_CONFIG_INT)
+            *(int *)p = (int)strtol(v, &end, 10);
+        else if (fields[i].type == LD_CONFIG_FLOAT)
+            *(float *)p = strtof(v, &end);
+        else
+            *(double *)p = strtod(v, &end);
+        if (*end || end == v)
+            return ld_errf(err, "the %s configuration's '%s' = '%s' is not a number", model,
+                           fields[i].key, v);
+    }
+    return 0;
+}
+
 int ld_config_set(ld_config *c, const char *key, const char *value, ld_err *err)
 {
     if (!key[0] || strlen(key) > LD_CONFIG_KEY_MAX)

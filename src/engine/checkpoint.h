@@ -46,6 +46,24 @@ int ld_config_set(ld_config *c, const char *key, const char *value, ld_err *err)
 /* The value of key, or NULL. */
 const char *ld_config_get(const ld_config *c, const char *key);
 
+/* A model's settings struct described once as a table of fields, so that
+ * saving, loading and reporting go through one loop. */
+typedef enum ld_config_type { LD_CONFIG_INT, LD_CONFIG_FLOAT, LD_CONFIG_DOUBLE } ld_config_type;
+typedef struct ld_config_field {
+    const char *key;
+    ld_config_type type;
+    size_t offset; /* offsetof(the struct, the field) */
+} ld_config_field;
+
+/* Writes every field of the struct at `settings` into out as text (floats
+ * to 9 digits, doubles to 17: exact round trips), and "model" = model. */
+int ld_config_save_fields(ld_config *out, const void *settings, const ld_config_field *fields,
+                          size_t count, const char *model, ld_err *err);
+/* Reads them back into the (zeroed) struct; fails when "model" is not
+ * `model`, a key is missing or a value is not a number. */
+int ld_config_load_fields(const ld_config *in, void *settings, const ld_config_field *fields,
+                          size_t count, const char *model, size_t settings_size, ld_err *err);
+
 /* Writes the checkpoint. opt, rng, sched and config may be NULL (then that
  * part is not stored); opt must have been made for p and sched must pass
  * ld_schedule_check. */

@@ -15,17 +15,11 @@
 
 /* ---- configuration --------------------------------------------------------- */
 
-typedef enum { FIELD_INT, FIELD_FLOAT } field_type;
-
 /* Every setting once: its key, type and place; presets, checkpoints and
  * reports all go through this table. */
-static const struct {
-    const char *key;
-    field_type type;
-    size_t offset;
-} config_fields[] = {
-#define INT_FIELD(name) {#name, FIELD_INT, offsetof(ld_between_config, name)}
-#define FLOAT_FIELD(name) {#name, FIELD_FLOAT, offsetof(ld_between_config, name)}
+static const ld_config_field config_fields[] = {
+#define INT_FIELD(name) {#name, LD_CONFIG_INT, offsetof(ld_between_config, name)}
+#define FLOAT_FIELD(name) {#name, LD_CONFIG_FLOAT, offsetof(ld_between_config, name)}
     INT_FIELD(method), INT_FIELD(field_input), INT_FIELD(channels), INT_FIELD(latent_channels),
     INT_FIELD(stages), INT_FIELD(patch), INT_FIELD(stride), INT_FIELD(infer_stride),
     INT_FIELD(batch), INT_FIELD(steps), FLOAT_FIELD(lr), FLOAT_FIELD(lr_decay),
@@ -111,38 +105,13 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
 
 int ld_between_config_save(const ld_between_config *cfg, ld_config *out, ld_err *err)
 {
-    for (size_t i = 0; i < CONFIG_FIELD_COUNT; i++) {
-        const char *p = (const char *)cfg + config_fields[i].offset;
-        char value[64];
-        if (config_fields[i].type == FIELD_INT)
-            snprintf(value, sizeof value, "%d", *(const int *)p);
-        else
-            snprintf(value, sizeof value, "%.9g", *(const float *)p);
-        if (ld_config_set(out, config_fields[i].key, value, err))
-            return -1;
-    }
-    return ld_config_set(out, "model", "between", err);
+    return ld_config_save_fields(out, cfg, config_fields, CONFIG_FIELD_COUNT, "between", err);
 }
 
 int ld_between_config_load(const ld_config *in, ld_between_config *cfg, ld_err *err)
 {
-    const char *model = ld_config_get(in, "model");
-    if (!model || strcmp(model, "between"))
-        return ld_errf(err, "not a between checkpoint (model '%s')", model ? model : "?");
-    memset(cfg, 0, sizeof *cfg);
-    for (size_t i = 0; i < CONFIG_FIELD_COUNT; i++) {
-        const char *v = ld_config_get(in, config_fields[i].key);
-        char *p = (char *)cfg + config_fields[i].offset, *end;
-        if (!v)
-            return ld_errf(err, "checkpoint configuration lacks '%s'", config_fields[i].key);
-        if (config_fields[i].type == FIELD_INT)
-            *(int *)p = (int)strtol(v, &end, 10);
-        else
-            *(float *)p = strtof(v, &end);
-        if (*end || end == v)
-            return ld_errf(err, "checkpoint configuration '%s' = '%s' is not a number",
-                           config_fields[i].key, v);
-    }
+    if (ld_config_load_fields(in, cfg, config_fields, CONFIG_FIELD_COUNT, "between", sizeof *cfg, err))
+        return -1;
     return ld_between_config_check(cfg, err);
 }
 

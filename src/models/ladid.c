@@ -20,17 +20,11 @@
 
 /* ---- configuration --------------------------------------------------------- */
 
-typedef enum { FIELD_INT, FIELD_FLOAT, FIELD_DOUBLE } field_type;
-
 /* Every setting once: presets, checkpoints and reports go through this. */
-static const struct {
-    const char *key;
-    field_type type;
-    size_t offset;
-} config_fields[] = {
-#define INT_FIELD(name) {#name, FIELD_INT, offsetof(ld_ladid_config, name)}
-#define FLOAT_FIELD(name) {#name, FIELD_FLOAT, offsetof(ld_ladid_config, name)}
-#define DOUBLE_FIELD(name) {#name, FIELD_DOUBLE, offsetof(ld_ladid_config, name)}
+static const ld_config_field config_fields[] = {
+#define INT_FIELD(name) {#name, LD_CONFIG_INT, offsetof(ld_ladid_config, name)}
+#define FLOAT_FIELD(name) {#name, LD_CONFIG_FLOAT, offsetof(ld_ladid_config, name)}
+#define DOUBLE_FIELD(name) {#name, LD_CONFIG_DOUBLE, offsetof(ld_ladid_config, name)}
     INT_FIELD(channels), INT_FIELD(size), INT_FIELD(context), INT_FIELD(d_model),
     INT_FIELD(latent), INT_FIELD(layers), INT_FIELD(heads), INT_FIELD(pe_waves),
     INT_FIELD(dyn_hidden), INT_FIELD(batch), INT_FIELD(epochs), INT_FIELD(curriculum_every),
@@ -104,42 +98,13 @@ int ld_ladid_config_check(const ld_ladid_config *c, ld_err *err)
 
 int ld_ladid_config_save(const ld_ladid_config *cfg, ld_config *out, ld_err *err)
 {
-    for (size_t i = 0; i < CONFIG_FIELD_COUNT; i++) {
-        const char *p = (const char *)cfg + config_fields[i].offset;
-        char value[64];
-        if (config_fields[i].type == FIELD_INT)
-            snprintf(value, sizeof value, "%d", *(const int *)p);
-        else if (config_fields[i].type == FIELD_FLOAT)
-            snprintf(value, sizeof value, "%.9g", *(const float *)p);
-        else
-            snprintf(value, sizeof value, "%.17g", *(const double *)p);
-        if (ld_config_set(out, config_fields[i].key, value, err))
-            return -1;
-    }
-    return ld_config_set(out, "model", "ladid", err);
+    return ld_config_save_fields(out, cfg, config_fields, CONFIG_FIELD_COUNT, "ladid", err);
 }
 
 int ld_ladid_config_load(const ld_config *in, ld_ladid_config *cfg, ld_err *err)
 {
-    const char *model = ld_config_get(in, "model");
-    if (!model || strcmp(model, "ladid"))
-        return ld_errf(err, "not a ladid model (model '%s')", model ? model : "?");
-    memset(cfg, 0, sizeof *cfg);
-    for (size_t i = 0; i < CONFIG_FIELD_COUNT; i++) {
-        const char *v = ld_config_get(in, config_fields[i].key);
-        char *p = (char *)cfg + config_fields[i].offset, *end;
-        if (!v)
-            return ld_errf(err, "model configuration lacks '%s'", config_fields[i].key);
-        if (config_fields[i].type == FIELD_INT)
-            *(int *)p = (int)strtol(v, &end, 10);
-        else if (config_fields[i].type == FIELD_FLOAT)
-            *(float *)p = strtof(v, &end);
-        else
-            *(double *)p = strtod(v, &end);
-        if (*end || end == v)
-            return ld_errf(err, "model configuration '%s' = '%s' is not a number",
-                           config_fields[i].key, v);
-    }
+    if (ld_config_load_fields(in, cfg, config_fields, CONFIG_FIELD_COUNT, "ladid", sizeof *cfg, err))
+        return -1;
     return ld_ladid_config_check(cfg, err);
 }
 
