@@ -5,24 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <omp.h>
 
 #include "engine/backend.h"
+#include "timing.h"
 #include "models/between.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -67,7 +54,7 @@ int main(int argc, char **argv)
     double *times = calloc((size_t)steps, sizeof *times);
     float loss = 0;
     for (int s = 0; s < steps + 3; s++) {
-        double t0 = now();
+        double t0 = bench_now();
         ld_ctx_reset(&ctx);
         ld_tensor *l = ld_between_loss(&ctx, &model, i0, i1, NULL);
         ld_params_zero_grad(&model.params);
@@ -77,12 +64,11 @@ int main(int argc, char **argv)
         }
         loss = l->data[0];
         if (s >= 3)
-            times[s - 3] = now() - t0;
+            times[s - 3] = bench_now() - t0;
     }
-    qsort(times, (size_t)steps, sizeof *times, cmp_double);
     printf("{\"impl\": \"latdyn\", \"parameters\": %zu, \"step_s\": %.6f, \"loss\": %.6f, "
            "\"arena_peak_mb\": %.1f}\n",
-           ld_params_trainable(&model.params), times[steps / 2], loss,
+           ld_params_trainable(&model.params), bench_median(times, (size_t)steps), loss,
            (double)ctx.arena.peak / (1 << 20));
     return 0;
 fail:

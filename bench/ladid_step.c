@@ -8,24 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <omp.h>
 
 #include "engine/backend.h"
+#include "timing.h"
 #include "models/ladid.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -70,7 +57,7 @@ int main(int argc, char **argv)
     double *elapsed = calloc((size_t)steps, sizeof *elapsed);
     float loss = 0;
     for (int s = 0; s < steps + 3; s++) {
-        double t0 = now();
+        double t0 = bench_now();
         ld_ctx_reset(&ctx);
         ld_tensor *l = ld_ladid_loss(&ctx, &model, x, times, batch, frames - context, NULL);
         ld_params_zero_grad(&model.params);
@@ -80,12 +67,11 @@ int main(int argc, char **argv)
         }
         loss = l->data[0];
         if (s >= 3)
-            elapsed[s - 3] = now() - t0;
+            elapsed[s - 3] = bench_now() - t0;
     }
-    qsort(elapsed, (size_t)steps, sizeof *elapsed, cmp_double);
     printf("{\"impl\": \"latdyn\", \"parameters\": %zu, \"step_s\": %.6f, \"loss\": %.6g, "
            "\"arena_peak_mb\": %.1f}\n",
-           ld_params_trainable(&model.params), elapsed[steps / 2], loss,
+           ld_params_trainable(&model.params), bench_median(elapsed, (size_t)steps), loss,
            (double)ctx.arena.peak / (1 << 20));
     free(elapsed);
     free(times);

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
-#include <time.h>
 #include <omp.h>
 
 #include "engine/backend.h"
+#include "timing.h"
 #include "ops/act.h"
 #include "ops/advect.h"
 #include "ops/attention.h"
@@ -93,19 +93,6 @@ static const bench_case cases[] = {
     IMG2("mse 1x32x32", f_mse, 1, 32),
 };
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* One forward + backward with an all-ones output gradient; -1 on error. */
 static int run_once(ld_ctx *ctx, const bench_case *c, ld_tensor **in)
 {
@@ -156,18 +143,17 @@ int main(int argc, char **argv)
         int n = 0, failed = 0;
         for (int w = 0; w < 3 && !failed; w++)
             failed = run_once(&ctx, c, in);
-        double start = now();
-        while (!failed && (now() - start < budget || n < 5) && n < 100000) {
-            double t0 = now();
+        double start = bench_now();
+        while (!failed && (bench_now() - start < budget || n < 5) && n < 100000) {
+            double t0 = bench_now();
             failed = run_once(&ctx, c, in);
-            times[n++] = now() - t0;
+            times[n++] = bench_now() - t0;
         }
         if (failed) {
             fprintf(stderr, "%s: %s\n", c->name, ctx.err.msg);
             return 1;
         }
-        qsort(times, (size_t)n, sizeof times[0], cmp_double);
-        printf("{\"case\": \"%s\", \"ms\": %.6f}\n", c->name, 1000.0 * times[n / 2]);
+        printf("{\"case\": \"%s\", \"ms\": %.6f}\n", c->name, 1000.0 * bench_median(times, (size_t)n));
         fflush(stdout);
         for (int i = 0; i < c->n_inputs; i++)
             ld_tensor_heap_free(in[i]);
