@@ -153,7 +153,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: %s\n", c->name, ctx.err.msg);
             return 1;
         }
-        printf("{\"case\": \"%s\", \"ms\": %.6f}\n", c->name, 1000.0 * bench_median(times, (size_t)n));
+        printf("{\"case\": \"%s\", \"ms\": %.6f}\n", c->name,
+               1000.0 * bench_median(times, (size_t)n));
         fflush(stdout);
         for (int i = 0; i < c->n_inputs; i++)
             ld_tensor_heap_free(in[i]);

@@ -388,15 +388,10 @@ int ld_cmd_between(int argc, char **argv)
     train_log log = {0};
     float *frames = NULL, *fields = NULL;
     int status = 1;
-    int rc = parse_between_args(argc, argv, &a, &err);
-    if (rc > 0) {
-        between_usage(stdout);
-        return 0;
-    }
-    if (rc) {
-        fprintf(stderr, "latdyn between: %s\n", err.msg);
-        return 2;
-    }
+    int rc = ld_cli_parsed(parse_between_args(argc, argv, &a, &err), "between", between_usage,
+                           &err);
+    if (rc >= 0)
+        return rc;
     if (a.threads)
         omp_set_num_threads(a.threads);
     if (load_pair(&a, &i0, &i1, a.quiet, &err) || make_config(&a, i0.channels, &cfg, &err))

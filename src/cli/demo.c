@@ -96,15 +96,9 @@ int ld_cmd_demo(int argc, char **argv)
 {
     demo_args a;
     ld_err err = {{0}};
-    int rc = parse_demo_args(argc, argv, &a, &err);
-    if (rc > 0) {
-        demo_usage(stdout);
-        return 0;
-    }
-    if (rc) {
-        fprintf(stderr, "latdyn demo: %s\n", err.msg);
-        return 2;
-    }
+    int rc = ld_cli_parsed(parse_demo_args(argc, argv, &a, &err), "demo", demo_usage, &err);
+    if (rc >= 0)
+        return rc;
     if (!ld_dir_exists(a.out_dir) && mkdir(a.out_dir, 0777)) {
         fprintf(stderr, "latdyn demo: cannot create folder '%s'\n", a.out_dir);
         return 1;

@@ -109,15 +109,10 @@ int ld_cmd_finetune(int argc, char **argv)
     ld_ladid_config cfg;
     ld_ladid_model m;
     int have_model = 0, status = 1;
-    int rc = parse_finetune_args(argc, argv, &a, &err);
-    if (rc > 0) {
-        finetune_usage(stdout);
-        return 0;
-    }
-    if (rc) {
-        fprintf(stderr, "latdyn finetune: %s\n", err.msg);
-        return 2;
-    }
+    int rc = ld_cli_parsed(parse_finetune_args(argc, argv, &a, &err), "finetune",
+                           finetune_usage, &err);
+    if (rc >= 0)
+        return rc;
     if (a.threads)
         omp_set_num_threads(a.threads);
     if (ld_ladid_read_config(a.model, &cfg, &err) || ld_sequences_read_h5(a.input, &all, &err))

@@ -328,15 +328,9 @@ int ld_cmd_fit(int argc, char **argv)
     ld_ladid_config cfg;
     ld_ladid_model m;
     int have_model = 0, status = 1;
-    int rc = parse_fit_args(argc, argv, &a, &err);
-    if (rc > 0) {
-        fit_usage(stdout);
-        return 0;
-    }
-    if (rc) {
-        fprintf(stderr, "latdyn fit: %s\n", err.msg);
-        return 2;
-    }
+    int rc = ld_cli_parsed(parse_fit_args(argc, argv, &a, &err), "fit", fit_usage, &err);
+    if (rc >= 0)
+        return rc;
     if (a.threads)
         omp_set_num_threads(a.threads);
     if (ld_sequences_read_h5(a.input, &all, &err) || make_config(&a, &all, &cfg, &err))

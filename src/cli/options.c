@@ -63,3 +63,16 @@ const char *ld_option_value(int argc, char **argv, int *i, ld_err *err)
     }
     return argv[++*i];
 }
+
+int ld_cli_parsed(int rc, const char *command, void (*usage)(FILE *out), const ld_err *err)
+{
+    if (rc > 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc) {
+        fprintf(stderr, "latdyn %s: %s\n", command, err->msg);
+        return 2;
+    }
+    return -1;
+}
