@@ -102,32 +102,48 @@ static pair_offsets pair_at(const ld_attention_dims *d, size_t pair)
     };
 }
 
-static int split_pairs(const ld_attention_dims *d)
+/* The arguments of one attention_forward / attention_backward call, handed
+ * to the per-(batch, head) bodies below. */
+typedef struct attention_call {
+    const ld_attention_dims *d;
+    const float *q, *k, *v, *bias, *probs, *dout;
+    float *scores, *out, *dscores;
+    const ld_attention_grads *g;
+} attention_call;
+
+static void for_each_pair(const attention_call *a, void (*body)(const void *ctx, size_t pair))
 {
-    return ld_cpu_split_batch(d->batch * d->heads, d->tq, d->tk, d->head_dim);
+    const ld_attention_dims *d = a->d;
+    ld_cpu_for_each_product(d->batch * d->heads, d->tq, d->tk, d->head_dim, body, a);
+}
+
+static void forward_pair(const void *ctx, size_t pair)
+{
+    const attention_call *a = ctx;
+    const ld_attention_dims *d = a->d;
+    size_t e = d->heads * d->head_dim;
+    pair_offsets at = pair_at(d, pair);
+    float *p = a->scores + at.scores;
+    if (a->q)
+        ld_cpu_sgemm(0, 1, d->tq, d->tk, d->head_dim, d->scale, a->q + at.query, e,
+                     a->k + at.key, e, 0.0f, p, d->tk);
+    for (size_t i = 0; i < d->tq; i++) {
+        float *row = p + i * d->tk;
+        const float *bias_row = a->bias ? a->bias + at.bias + i * d->tk : NULL;
+        for (size_t j = 0; bias_row && j < d->tk; j++)
+            row[j] = a->q ? row[j] + bias_row[j] : bias_row[j];
+        softmax_row(row, row, d->tk);
+    }
+    ld_cpu_sgemm(0, 0, d->tq, d->head_dim, d->tk, 1.0f, p, d->tk, a->v + at.key, e, 0.0f,
+                 a->out + at.query, e);
 }
 
 static void attention_forward(const ld_attention_dims *d, const float *q, const float *k,
                               const float *v, const float *bias, float *probs, float *out)
 {
-    size_t e = d->heads * d->head_dim, pairs = d->batch * d->heads;
-#pragma omp parallel for schedule(static) if (split_pairs(d))
-    for (size_t pair = 0; pair < pairs; pair++) {
-        pair_offsets at = pair_at(d, pair);
-        float *p = probs + at.scores;
-        if (q)
-            ld_cpu_sgemm(0, 1, d->tq, d->tk, d->head_dim, d->scale, q + at.query, e, k + at.key,
-                         e, 0.0f, p, d->tk);
-        for (size_t i = 0; i < d->tq; i++) {
-            float *row = p + i * d->tk;
-            const float *bias_row = bias ? bias + at.bias + i * d->tk : NULL;
-            for (size_t j = 0; bias_row && j < d->tk; j++)
-                row[j] = q ? row[j] + bias_row[j] : bias_row[j];
-            softmax_row(row, row, d->tk);
-        }
-        ld_cpu_sgemm(0, 0, d->tq, d->head_dim, d->tk, 1.0f, p, d->tk, v + at.key, e, 0.0f,
-                     out + at.query, e);
-    }
+    attention_call a = {.d = d, .q = q, .k = k, .v = v, .bias = bias, .scores = probs,
+                        .out = out};
+    for_each_pair(&a, forward_pair);
 }
 
 /* dbias += the score gradients summed over the dimensions the bias
@@ -156,33 +172,39 @@ static void reduce_bias_grad(const ld_attention_dims *d, const float *dscores, f
     }
 }
 
+static void backward_pair(const void *ctx, size_t pair)
+{
+    const attention_call *a = ctx;
+    const ld_attention_dims *d = a->d;
+    const ld_attention_grads *g = a->g;
+    size_t e = d->heads * d->head_dim;
+    pair_offsets at = pair_at(d, pair);
+    const float *p = a->probs + at.scores;
+    float *ds = a->dscores + at.scores;
+    if (g->dq || g->dk || g->dbias) { /* ds = softmax backward of dP = dout_h v_h^T */
+        ld_cpu_sgemm(0, 1, d->tq, d->tk, d->head_dim, 1.0f, a->dout + at.query, e,
+                     a->v + at.key, e, 0.0f, ds, d->tk);
+        for (size_t i = 0; i < d->tq; i++)
+            softmax_row_backward(ds + i * d->tk, ds + i * d->tk, p + i * d->tk, d->tk, 0);
+    }
+    if (g->dq) /* dq_h = scale * ds k_h */
+        ld_cpu_sgemm(0, 0, d->tq, d->head_dim, d->tk, d->scale, ds, d->tk, a->k + at.key, e,
+                     g->accumulate_q ? 1.0f : 0.0f, g->dq + at.query, e);
+    if (g->dk) /* dk_h = scale * ds^T q_h */
+        ld_cpu_sgemm(1, 0, d->tk, d->head_dim, d->tq, d->scale, ds, d->tk, a->q + at.query, e,
+                     g->accumulate_k ? 1.0f : 0.0f, g->dk + at.key, e);
+    if (g->dv) /* dv_h = p^T dout_h */
+        ld_cpu_sgemm(1, 0, d->tk, d->head_dim, d->tq, 1.0f, p, d->tk, a->dout + at.query, e,
+                     g->accumulate_v ? 1.0f : 0.0f, g->dv + at.key, e);
+}
+
 static void attention_backward(const ld_attention_dims *d, const float *q, const float *k,
                                const float *v, const float *probs, const float *dout,
                                float *dscores, const ld_attention_grads *g)
 {
-    size_t e = d->heads * d->head_dim, pairs = d->batch * d->heads;
-    int need_scores = g->dq || g->dk || g->dbias;
-#pragma omp parallel for schedule(static) if (split_pairs(d))
-    for (size_t pair = 0; pair < pairs; pair++) {
-        pair_offsets at = pair_at(d, pair);
-        const float *p = probs + at.scores;
-        float *ds = dscores + at.scores;
-        if (need_scores) { /* ds = softmax backward of dP = dout_h v_h^T */
-            ld_cpu_sgemm(0, 1, d->tq, d->tk, d->head_dim, 1.0f, dout + at.query, e, v + at.key,
-                         e, 0.0f, ds, d->tk);
-            for (size_t i = 0; i < d->tq; i++)
-                softmax_row_backward(ds + i * d->tk, ds + i * d->tk, p + i * d->tk, d->tk, 0);
-        }
-        if (g->dq) /* dq_h = scale * ds k_h */
-            ld_cpu_sgemm(0, 0, d->tq, d->head_dim, d->tk, d->scale, ds, d->tk, k + at.key, e,
-                         g->accumulate_q ? 1.0f : 0.0f, g->dq + at.query, e);
-        if (g->dk) /* dk_h = scale * ds^T q_h */
-            ld_cpu_sgemm(1, 0, d->tk, d->head_dim, d->tq, d->scale, ds, d->tk, q + at.query, e,
-                         g->accumulate_k ? 1.0f : 0.0f, g->dk + at.key, e);
-        if (g->dv) /* dv_h = p^T dout_h */
-            ld_cpu_sgemm(1, 0, d->tk, d->head_dim, d->tq, 1.0f, p, d->tk, dout + at.query, e,
-                         g->accumulate_v ? 1.0f : 0.0f, g->dv + at.key, e);
-    }
+    attention_call a = {.d = d, .q = q, .k = k, .v = v, .probs = probs, .dout = dout,
+                        .dscores = dscores, .g = g};
+    for_each_pair(&a, backward_pair);
     if (g->dbias)
         reduce_bias_grad(d, dscores, g->dbias);
 }

@@ -33,14 +33,29 @@ int ld_cpu_split_batch(size_t batch, size_t m, size_t n, size_t k)
     return work < SMALL_GEMM_WORK || batch >= (size_t)omp_get_max_threads();
 }
 
+void ld_cpu_for_each_product(size_t batch, size_t m, size_t n, size_t k,
+                             void (*product)(const void *ctx, size_t i), const void *ctx)
+{
+    if (ld_cpu_split_batch(batch, m, n, k)) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < batch; i++)
+            product(ctx, i);
+    } else {
+        for (size_t i = 0; i < batch; i++)
+            product(ctx, i);
+    }
+}
+
+static void gemm_one(const void *ctx, size_t i)
+{
+    const ld_gemm *g = ctx;
+    ld_cpu_sgemm(g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha, g->a + i * g->stride_a,
+                 g->lda, g->b + i * g->stride_b, g->ldb, g->beta, g->c + i * g->stride_c, g->ldc);
+}
+
 static void gemm(const ld_gemm *g)
 {
-    long batch = (long)g->batch;
-#pragma omp parallel for schedule(static) if (ld_cpu_split_batch(g->batch, g->m, g->n, g->k))
-    for (long i = 0; i < batch; i++)
-        ld_cpu_sgemm(g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha,
-                     g->a + (size_t)i * g->stride_a, g->lda, g->b + (size_t)i * g->stride_b,
-                     g->ldb, g->beta, g->c + (size_t)i * g->stride_c, g->ldc);
+    ld_cpu_for_each_product(g->batch, g->m, g->n, g->k, gemm_one, g);
 }
 
 static float activate(float z, ld_activation act)
