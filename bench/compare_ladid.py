@@ -1,60 +1,74 @@
 """Times one LaDID training step of latdyn (build/bench/ladid_step) and of
-the same model in PyTorch (bench/ladid_torch.py) in one run, at the same
-thread count and problem (paper preset, batch 16 blocks of 60 frames of
-32x32 by default), alternating the two `--rounds` times and keeping each
-side's best median; prints both parameter counts, both step times and the
-ratio latdyn / PyTorch (the target is at most 0.5).
+the same model in PyTorch (bench/ladid_torch.py) in one run: paper preset,
+batch 16 blocks of 60 frames of 32x32 by default, same thread count. The two
+alternate for --rounds rounds (so that a change in machine load hits both);
+each round reports its median step; the table gives the median over rounds
+and the ratio latdyn / PyTorch (the target is at most 0.5). Both print
+their parameter count, which must agree. With --write FILE the table
+replaces the section <!-- ladid_step:begin --> ... <!-- ladid_step:end -->.
 
-usage: /usr/bin/python3 bench/compare_ladid.py [--threads 2] [--steps 10]
-       [--rounds 2] [--batch 16] [--frames 60] [--size 32]
-(run `make bench` first)
+usage: make bench && /usr/bin/python3 bench/compare_ladid.py [--threads 2]
+       [--rounds 3] [--steps 8] [--batch 16] [--frames 60] [--size 32]
+       [--write bench/RESULTS.md]
 """
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import cpu_name, write_section
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 
 
-def run(cmd, threads):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+def run(cmd, env):
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--write")
     args = ap.parse_args()
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     common = ["--threads", str(args.threads), "--steps", str(args.steps), "--batch",
               str(args.batch), "--frames", str(args.frames), "--size", str(args.size)]
-    ours_cmd = [os.path.join(ROOT, "build", "bench", "ladid_step")] + common
-    torch_cmd = [sys.executable, os.path.join(ROOT, "bench", "ladid_torch.py")] + common
-    ours = theirs = None
-    for _ in range(args.rounds):
-        a, b = run(ours_cmd, args.threads), run(torch_cmd, args.threads)
-        ours = a if ours is None or a["step_s"] < ours["step_s"] else ours
-        theirs = b if theirs is None or b["step_s"] < theirs["step_s"] else theirs
-    ratio = ours["step_s"] / theirs["step_s"]
-    print(f"LaDID training step, batch {args.batch} x {args.frames} frames of "
-          f"{args.size}x{args.size}, {args.threads} thread(s)")
-    print(f"  latdyn : {ours['parameters']:8d} parameters  {1e3 * ours['step_s']:9.1f} ms")
-    print(f"  PyTorch: {theirs['parameters']:8d} parameters  {1e3 * theirs['step_s']:9.1f} ms")
-    print(f"  ratio latdyn / PyTorch: {ratio:.3f} (target <= 0.5)")
-    if ours["parameters"] != theirs["parameters"]:
-        print("  WARNING: the parameter counts differ")
-        return 1
-    print(json.dumps({"threads": args.threads, "latdyn_s": ours["step_s"],
-                      "pytorch_s": theirs["step_s"], "ratio": ratio,
-                      "parameters": ours["parameters"]}))
-    return 0
+    ours, theirs = [], []
+    for r in range(args.rounds):
+        ours.append(run([os.path.join(ROOT, "build", "bench", "ladid_step")] + common, env))
+        theirs.append(run(["/usr/bin/python3", os.path.join(HERE, "ladid_torch.py")] + common,
+                          env))
+        print(f"round {r + 1}: latdyn {ours[-1]['step_s']:.4f} s, "
+              f"PyTorch {theirs[-1]['step_s']:.4f} s", file=sys.stderr)
+    if ours[0]["parameters"] != theirs[0]["parameters"]:
+        sys.exit(f"parameter counts differ: latdyn {ours[0]['parameters']}, "
+                 f"PyTorch {theirs[0]['parameters']}")
+    a = statistics.median(o["step_s"] for o in ours)
+    b = statistics.median(t["step_s"] for t in theirs)
+    import torch
+    table = "\n".join([
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores; {args.threads} threads; "
+        f"PyTorch {torch.__version__}; default OpenMP wait policy. Paper preset, "
+        f"{ours[0]['parameters']:,} parameters in both; one step = forward, backward, Adam; "
+        f"batch {args.batch} x {args.frames} frames of {args.size}x{args.size}; median of "
+        f"{args.steps} steps per round, median of {args.rounds} alternating rounds.",
+        f"Command: `make bench && /usr/bin/python3 bench/compare_ladid.py --threads "
+        f"{args.threads} --rounds {args.rounds} --steps {args.steps}`", "",
+        "| latdyn s/step | PyTorch s/step | latdyn / PyTorch (target <= 0.5) | latdyn arena peak |",
+        "|---:|---:|---:|---:|",
+        f"| {a:.4f} | {b:.4f} | {a / b:.2f} | {ours[0]['arena_peak_mb']:.0f} MB |"])
+    print(table)
+    if args.write:
+        write_section(args.write, "ladid_step", "ladid: one training step vs PyTorch", table)
 
 
 if __name__ == "__main__":

@@ -101,7 +101,9 @@ static int run_once(ld_ctx *ctx, const bench_case *c, ld_tensor **in)
     if (!y)
         return -1;
     float *g = ld_grad(ctx, y);
-    for (size_t i = 0; i < y->numel; i++)
+    long n = (long)y->numel; /* parallel like PyTorch's ones_like */
+#pragma omp parallel for schedule(static) if (n > 16384)
+    for (long i = 0; i < n; i++)
         g[i] = 1.0f;
     return ld_tape_replay(ctx);
 }

@@ -28,29 +28,29 @@ static inline float exp_nonpositive(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    union {
-        int32_t i;
-        float f;
-    } scale = {.i = ((int32_t)k + 127) << 23};
-    return x < -87.0f ? 0.0f : p * scale.f;
+    int32_t bits = ((int32_t)k + 127) * (1 << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return x < -87.0f ? 0.0f : p * scale;
 }
 
 /* y = softmax(x) over n values (y may be x); zeros when all are -inf. */
 static void softmax_row(float *y, const float *x, size_t n)
 {
     float top = -INFINITY;
+#pragma omp simd reduction(max : top)
     for (size_t j = 0; j < n; j++)
         top = x[j] > top ? x[j] : top;
     if (top == -INFINITY) {
         memset(y, 0, n * sizeof *y);
         return;
     }
+    for (size_t j = 0; j < n; j++)
+        y[j] = exp_nonpositive(x[j] - top);
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (size_t j = 0; j < n; j++) {
-        y[j] = exp_nonpositive(x[j] - top);
+    for (size_t j = 0; j < n; j++)
         sum += y[j];
-    }
     float inv = 1.0f / sum;
     for (size_t j = 0; j < n; j++)
         y[j] *= inv;
@@ -62,6 +62,7 @@ static void softmax_row_backward(float *dx, const float *dy, const float *y, siz
                                  int accumulate)
 {
     float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
     for (size_t j = 0; j < n; j++)
         dot += dy[j] * y[j];
     for (size_t j = 0; j < n; j++) {

@@ -42,10 +42,26 @@ static void binary_forward_any(ld_binary_op op, float *y, const float *a, const 
         binary_forward(op, y, a, b, outer, mid, inner);
 }
 
+/* da += dy * b and db += dy * a for inputs of the output's shape (for add the
+ * factor is 1): one vectorisable pass per input. */
+static void accumulate_product(float *d, const float *dy, const float *factor, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > LD_CPU_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++)
+        d[i] += factor ? dy[i] * factor[i] : dy[i];
+}
+
 static void binary_backward(ld_binary_op op, const float *dy, const float *a, const float *b,
                             float *da, float *db, size_t outer, size_t mid, size_t inner)
 {
     size_t rows = outer * mid;
+    if (outer == 1 && inner == 1) {
+        if (da)
+            accumulate_product(da, dy, op == LD_BINARY_ADD ? NULL : b, mid);
+        if (db)
+            accumulate_product(db, dy, op == LD_BINARY_ADD ? NULL : a, mid);
+        return;
+    }
     if (da) {
 #pragma omp parallel for schedule(static) if (rows * inner > LD_CPU_PARALLEL_MIN)
         for (size_t r = 0; r < rows; r++) {
