@@ -11,12 +11,17 @@ EPE per method. With --write FILE the tables replace the section
 Runs are kept under --work (default build/between_quality) and reused when
 their scores exist (delete the folder to start over).
 
+--extra passes more options to the trained methods (latent, image), e.g.
+--extra "--w-time 1e-4" for a weight sweep (use its own --work folder).
+
 usage: make && /usr/bin/python3 bench/between_quality.py [--size 64] [--stages 8]
-       [--methods latent,image,ot,crossfade,flow] [--threads 2] [--write bench/RESULTS.md]
+       [--methods latent,image,ot,crossfade,flow] [--scenarios translate,...]
+       [--threads 2] [--extra OPTIONS] [--work DIR] [--write bench/RESULTS.md]
 """
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -42,6 +47,7 @@ def main():
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "between_quality"))
+    ap.add_argument("--extra", default="")
     ap.add_argument("--write")
     args = ap.parse_args()
     methods = args.methods.split(",")
@@ -66,7 +72,8 @@ def main():
                     latdyn(["between", os.path.join(truth, "start.npy"),
                             os.path.join(truth, "end.npy"), "-o", out, "--method", m,
                             "--preset", "quick", "--stages", str(args.stages), "--threads",
-                            str(args.threads), "--quiet"])
+                            str(args.threads), "--quiet"] +
+                           (shlex.split(args.extra) if m in ("latent", "image") else []))
                     latdyn(["eval", "between", truth, out, "--json", scores])
                     print(f"{tex_name} {scen} {m}: {time.time() - t0:.0f} s", file=sys.stderr)
                 with open(scores) as f:
@@ -76,7 +83,8 @@ def main():
              "trained methods; mean over the intermediate frames 1..N-1 (PSNR dB / SSIM) and "
              "over the stages (field EPE, px per unit time; - where a method has no fields).",
              f"Command: `make && /usr/bin/python3 bench/between_quality.py --size {args.size} "
-             f"--stages {args.stages} --threads {args.threads}`"]
+             f"--stages {args.stages} --threads {args.threads}"
+             + (f" --extra \"{args.extra}\"" if args.extra else "") + "`"]
     for tex_name, _ in textures:
         lines += ["", f"Texture: {tex_name}", "",
                   "| scenario | " + " | ".join(methods) + " |",

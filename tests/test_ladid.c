@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "data/metrics.h"
 #include "data/npy.h"
 #include "models/ladid.h"
 #include "ops/attention.h"
@@ -403,6 +404,75 @@ static void expect_error(const char *args, const char *needle)
           "latdyn %s: message '%s' lacks '%s'", args, line, needle);
 }
 
+/* The number after "key": in the "mean" object of an eval JSON file (NAN
+ * when absent or null). */
+static double json_mean(const char *name, const char *key)
+{
+    static char text[1 << 16];
+    FILE *f = fopen(scratch(name), "r");
+    size_t len = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f)
+        fclose(f);
+    text[len] = 0;
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    const char *mean = strstr(text, "\"mean\": {"), *at = mean ? strstr(mean, pattern) : NULL;
+    return at && at[strlen(pattern)] != 'n' ? strtod(at + strlen(pattern), NULL) : NAN;
+}
+
+/* Every second frame of data (times kept): the "trained grid" of the
+ * continuous-time check. */
+static void every_second_frame(const ld_sequences *data, ld_sequences *coarse)
+{
+    ld_err err;
+    int L = (data->length + 1) / 2;
+    size_t frame = (size_t)data->channels * data->height * data->width;
+    CHECK(ld_sequences_alloc(coarse, data->n, L, data->channels, data->height, data->width, 0,
+                             &err) == 0, "alloc: %s", err.msg);
+    for (int i = 0; i < data->n; i++)
+        for (int k = 0; k < L; k++) {
+            coarse->times[(size_t)i * L + k] = data->times[(size_t)i * data->length + 2 * k];
+            memcpy(ld_sequences_frame(coarse, i, k), ld_sequences_frame(data, i, 2 * k),
+                   frame * sizeof(float));
+        }
+}
+
+/* eval --train: the mean-frame baseline against one computed here; eval
+ * --truth: the frames on the coarse grid score as when evaluated alone,
+ * the others are counted as between samples. */
+static void check_eval_baselines(const ld_sequences *data)
+{
+    ld_err err;
+    ld_sequences coarse;
+    every_second_frame(data, &coarse);
+    CHECK(ld_sequences_write_h5(scratch("coarse.h5"), &coarse, &err) == 0, "write: %s", err.msg);
+    expect_ok("eval m.safetensors blobs.h5 --train blobs.h5 --json mean.json");
+    size_t frame = (size_t)data->height * data->width, frames = (size_t)data->n * data->length;
+    float *mean = calloc(frame, sizeof *mean);
+    for (size_t f = 0; f < frames; f++)
+        for (size_t p = 0; p < frame; p++)
+            mean[p] += data->frames[f * frame + p] / (float)frames;
+    double expect = 0;
+    int Q = data->length - 3;
+    for (int i = 0; i < data->n; i++)
+        for (int k = 3; k < data->length; k++)
+            expect += ld_nmse(mean, ld_sequences_frame(data, i, k), frame) / (data->n * Q);
+    free(mean);
+    double got = json_mean("mean.json", "mean_frame");
+    CHECK(fabs(got - expect) < 1e-4 * expect, "mean-frame baseline %g, expected %g", got, expect);
+
+    /* coarse: context frames 0, 2, 4 (times 0 .. 0.4); queries at 0.5 .. 0.7 */
+    expect_ok("eval m.safetensors coarse.h5 --json grid.json --context 3");
+    expect_ok("eval m.safetensors coarse.h5 --truth blobs.h5 --json fine.json --context 3");
+    double grid = json_mean("grid.json", "nmse"), on = json_mean("fine.json", "nmse_on_grid"),
+           off = json_mean("fine.json", "nmse_between_samples");
+    CHECK(fabs(on - grid) < 1e-5 * grid, "on-grid nMSE %g differs from the coarse eval's %g", on,
+          grid);
+    CHECK(isfinite(off) && off > 0, "nMSE between samples %g", off);
+    expect_error("eval m.safetensors coarse.h5 --truth odd.h5", "--truth odd.h5");
+    ld_sequences_free(&coarse);
+}
+
 static void test_commands(void)
 {
     snprintf(scratch_dir, sizeof scratch_dir, "/tmp/latdyn_ladid_cli_%ld", (long)getpid());
@@ -451,6 +521,7 @@ static void test_commands(void)
     CHECK(exists("scores.json") && exists("m.eval_strip.png") && exists("m.eval_nmse.png") &&
               exists("s.png") && exists("p.png"),
           "eval wrote JSON, strips and plots");
+    check_eval_baselines(&data);
     expect_ok("finetune m.safetensors blobs.h5 --n-train 4 --n-val 2 --epochs 1 -o t.safetensors "
               "--quiet");
     expect_ok("finetune m.safetensors blobs.h5 --n-train 4 --epochs 1 --from-scratch "

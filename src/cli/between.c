@@ -3,6 +3,7 @@
  * trains the model (or runs a baseline), infers, and writes the outputs. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +28,27 @@ static const char *const method_names[] = {"latent", "image", "ot", "crossfade",
 /* The learned methods (trained on patches); the others are baselines. */
 static int is_model(method_kind m) { return m == METHOD_LATENT || m == METHOD_IMAGE; }
 
+/* Loss weights (between.md's lambdas) and the field scale, settable over
+ * the preset's values. */
+static const struct {
+    const char *option;
+    size_t offset; /* of the float in ld_between_config */
+    double lo, hi;
+} weight_options[] = {
+    {"--w-mag", offsetof(ld_between_config, w_mag), 0, 1e6},
+    {"--w-space", offsetof(ld_between_config, w_space), 0, 1e6},
+    {"--w-time", offsetof(ld_between_config, w_time), 0, 1e6},
+    {"--w-backward", offsetof(ld_between_config, w_backward), 0, 1e6},
+    {"--field-scale", offsetof(ld_between_config, field_scale), 1e-3, 1e3},
+};
+#define N_WEIGHT_OPTIONS (sizeof weight_options / sizeof weight_options[0])
+
 typedef struct between_args {
     const char *input0, *input1, *out_dir, *resume, *preset;
     method_kind method;
     int stages, patch, stride, steps, batch, threads, field_input, quiet, tiles;
     float lr;
+    float weights[N_WEIGHT_OPTIONS]; /* < 0: the preset's */
     uint64_t seed;
 } between_args;
 
@@ -57,6 +74,12 @@ static void between_usage(FILE *out)
         "  --batch B            patch pairs per step (16)\n"
         "  --lr RATE            Adam learning rate (1e-3)\n"
         "  --field-input WHAT   i0 (as in the paper) or pair (I0 and I1 stacked)\n"
+        "  --w-mag W, --w-space W, --w-time W\n"
+        "                       weights of the field penalties: magnitude |v|^2,\n"
+        "                       spatial smoothness, smoothness over the stages\n"
+        "                       (preset's; see bench/RESULTS.md for the tuning)\n"
+        "  --w-backward W       weight of the time-symmetry term (preset's)\n"
+        "  --field-scale X      factor on the field network's output (preset's)\n"
         "  --tiles              stitch non-overlapping tiles (default: blended overlap)\n"
         "  --seed S             random seed (1); same seed, same result\n"
         "  --threads T          OpenMP threads (default OMP_NUM_THREADS)\n"
@@ -83,6 +106,8 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
     *a = (between_args){.preset = "quick", .method = METHOD_LATENT, .seed = 1,
                         .stages = -1, .patch = -1, .stride = -1, .steps = -1, .batch = -1,
                         .field_input = -1, .lr = -1};
+    for (size_t k = 0; k < N_WEIGHT_OPTIONS; k++)
+        a->weights[k] = -1;
     int positional = 0;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i], *val;
@@ -108,8 +133,14 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         }
         if (!(val = ld_option_value(argc, argv, &i, err)))
             return -1;
-        int rc = 0;
-        if (!strcmp(opt, "-o") || !strcmp(opt, "--out"))
+        int rc = 0, weight = 0;
+        for (size_t k = 0; k < N_WEIGHT_OPTIONS && !weight; k++)
+            if ((weight = !strcmp(opt, weight_options[k].option)))
+                rc = ld_parse_float(opt, val, weight_options[k].lo, weight_options[k].hi,
+                                    &a->weights[k], err);
+        if (weight)
+            ;
+        else if (!strcmp(opt, "-o") || !strcmp(opt, "--out"))
             a->out_dir = val;
         else if (!strcmp(opt, "--preset"))
             a->preset = val;
@@ -213,6 +244,9 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
         cfg->lr = a->lr;
     if (a->field_input >= 0)
         cfg->field_input = a->field_input;
+    for (size_t k = 0; k < N_WEIGHT_OPTIONS; k++)
+        if (a->weights[k] >= 0)
+            *(float *)((char *)cfg + weight_options[k].offset) = a->weights[k];
     return ld_between_config_check(cfg, err);
 }
 

@@ -1,10 +1,14 @@
 /* `latdyn eval MODEL.safetensors FILE.h5` (or `latdyn eval ladid ...`):
  * scores a fitted LaDID model on held-out trajectories. From the first
- * CONTEXT frames of each trajectory it predicts the rest in one pass and
- * reports the normalised MSE per predicted frame, |y - y_hat|^2 / |y|^2,
- * averaged over the trajectories (ladid.md), beside the repeat-last-frame
- * baseline, as a table and JSON; it also draws a PNG strip (truth row over
- * prediction row) and a PNG plot of the nMSE over the horizon. */
+ * CONTEXT frames of each trajectory it predicts the rest in one pass (at
+ * each trajectory's own times, so irregular grids are scored as they are)
+ * and reports the normalised MSE per predicted frame, |y - y_hat|^2 / |y|^2,
+ * averaged over the trajectories (ladid.md), beside two baselines: the last
+ * context frame repeated and (with --train) the mean training frame. With
+ * --truth the predictions are scored at the times of a finer grid of the
+ * same trajectories, frames between FILE's samples apart from those on its
+ * grid. Writes a table and JSON, a PNG strip (truth row over prediction row)
+ * and a PNG plot of the nMSE over the horizon. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +28,7 @@
 #define STRIP_GAP 2
 
 typedef struct eval_args {
-    const char *model, *input, *json, *strip, *plot;
+    const char *model, *input, *json, *strip, *plot, *truth, *train;
     int context, instance, threads;
 } eval_args;
 
@@ -37,10 +41,18 @@ static void eval_ladid_usage(FILE *out)
         "CONTEXT frames with a model from `latdyn fit` and reports the normalised MSE\n"
         "per predicted frame, |y - y_hat|^2 / |y|^2 averaged over the trajectories,\n"
         "and its mean over the horizon, beside repeating the last context frame.\n"
+        "Each trajectory is predicted at its own stored times (irregular grids too).\n"
         "Writes a PNG strip of one trajectory (truth row over prediction row) and a\n"
         "PNG plot of the nMSE over the horizon.\n\n"
         "options:\n"
         "  --context N      context frames (default: the model's)\n"
+        "  --train FILE.h5  also score the mean frame of FILE.h5 (the training data)\n"
+        "                   as a prediction: the mean-training-frame baseline\n"
+        "  --truth FINE.h5  the same trajectories on another time grid (e.g. FILE.h5\n"
+        "                   has every second frame of FINE.h5): predict and score every\n"
+        "                   frame of FINE.h5 after the last context time of FILE.h5,\n"
+        "                   reporting frames on FILE.h5's grid and between its samples\n"
+        "                   apart\n"
         "  --json FILE      also write the scores as JSON ('-': to stdout, the table to\n"
         "                   stderr)\n"
         "  --strip FILE     the strip (default STEM.eval_strip.png beside the model)\n"
@@ -76,6 +88,10 @@ static int parse_eval_args(int argc, char **argv, eval_args *a, ld_err *err)
             a->strip = val;
         else if (!strcmp(opt, "--plot"))
             a->plot = val;
+        else if (!strcmp(opt, "--truth"))
+            a->truth = val;
+        else if (!strcmp(opt, "--train"))
+            a->train = val;
         else if (!strcmp(opt, "--context"))
             rc = ld_parse_int(opt, val, 1, 1000, &a->context, err);
         else if (!strcmp(opt, "--instance"))
@@ -92,40 +108,79 @@ static int parse_eval_args(int argc, char **argv, eval_args *a, ld_err *err)
     return 0;
 }
 
+/* The scores of one evaluation. Baselines: the last context frame repeated,
+ * the mean training frame (with --train). With --truth each (trajectory,
+ * frame) pair is also counted as on FILE's time grid or between samples. */
 typedef struct scores {
-    int n, Q, context;
-    double *model, *repeat; /* [Q] */
-    double *t;              /* [Q], times of the first trajectory's predicted frames */
-    double mean_model, mean_repeat;
+    int n, Q, context, have_mean_frame, have_truth;
+    double *model, *repeat, *mean_frame; /* [Q], averaged over the trajectories */
+    double *t;                           /* [Q], times of the first trajectory's queries */
+    int *between;                        /* [Q], first trajectory: 1 if between samples */
+    double mean_model, mean_repeat, mean_mean_frame;
+    double grid_sum, between_sum; /* with --truth: nMSE summed over pairs of each kind */
+    int grid_count, between_count;
 } scores;
+
+static double ratio_or_nan(double sum, int count) { return count ? sum / count : NAN; }
 
 static void write_json(FILE *fp, const eval_args *a, const scores *s)
 {
     fprintf(fp, "{\n  \"model\": \"%s\",\n  \"data\": \"%s\",\n  \"context\": %d,\n"
                 "  \"trajectories\": %d,\n  \"frames\": [", a->model, a->input, s->context, s->n);
-    for (int k = 0; k < s->Q; k++)
-        fprintf(fp, "%s\n    {\"k\": %d, \"t\": %.9g, \"nmse\": %.6g, \"repeat_last\": %.6g}",
+    for (int k = 0; k < s->Q; k++) {
+        fprintf(fp, "%s\n    {\"k\": %d, \"t\": %.9g, \"nmse\": %.6g, \"repeat_last\": %.6g",
                 k ? "," : "", k + 1, s->t[k], s->model[k], s->repeat[k]);
-    fprintf(fp, "\n  ],\n  \"mean\": {\"nmse\": %.6g, \"repeat_last\": %.6g}\n}\n", s->mean_model,
+        if (s->have_mean_frame)
+            fprintf(fp, ", \"mean_frame\": %.6g", s->mean_frame[k]);
+        if (s->have_truth)
+            fprintf(fp, ", \"between_samples\": %s", s->between[k] ? "true" : "false");
+        fprintf(fp, "}");
+    }
+    fprintf(fp, "\n  ],\n  \"mean\": {\"nmse\": %.6g, \"repeat_last\": %.6g", s->mean_model,
             s->mean_repeat);
+    if (s->have_mean_frame)
+        fprintf(fp, ", \"mean_frame\": %.6g", s->mean_mean_frame);
+    if (s->have_truth) /* JSON has no NaN: null when a kind has no frame */
+        for (int kind = 0; kind < 2; kind++) {
+            double v = kind ? ratio_or_nan(s->between_sum, s->between_count)
+                            : ratio_or_nan(s->grid_sum, s->grid_count);
+            fprintf(fp, isnan(v) ? ", \"%s\": null" : ", \"%s\": %.6g",
+                    kind ? "nmse_between_samples" : "nmse_on_grid", v);
+        }
+    fprintf(fp, "}\n}\n");
 }
 
 static void print_table(FILE *fp, const eval_args *a, const scores *s)
 {
-    fprintf(fp, "ladid eval: %s on %s, %d trajectories, %d context frames\n", a->model,
-            a->input, s->n, s->context);
-    fprintf(fp, "     k           t       nMSE   repeat-last\n");
-    for (int k = 0; k < s->Q; k++)
-        fprintf(fp, "  %4d  %10.4g  %9.5f  %9.5f\n", k + 1, s->t[k], s->model[k], s->repeat[k]);
-    fprintf(fp, "  mean over %d predicted frames: nMSE %.5f (repeat-last-frame %.5f)\n", s->Q,
+    fprintf(fp, "ladid eval: %s on %s%s%s, %d trajectories, %d context frames\n", a->model,
+            a->input, a->truth ? ", truth " : "", a->truth ? a->truth : "", s->n, s->context);
+    fprintf(fp, "     k           t       nMSE  repeat-last%s%s\n",
+            s->have_mean_frame ? "   mean-frame" : "", s->have_truth ? "  query" : "");
+    for (int k = 0; k < s->Q; k++) {
+        fprintf(fp, "  %4d  %10.4g  %9.5f    %9.5f", k + 1, s->t[k], s->model[k], s->repeat[k]);
+        if (s->have_mean_frame)
+            fprintf(fp, "    %9.5f", s->mean_frame[k]);
+        if (s->have_truth)
+            fprintf(fp, "  %s", s->between[k] ? "between" : "grid");
+        fprintf(fp, "\n");
+    }
+    fprintf(fp, "  mean over %d predicted frames: nMSE %.5f (repeat-last-frame %.5f", s->Q,
             s->mean_model, s->mean_repeat);
+    if (s->have_mean_frame)
+        fprintf(fp, ", mean-training-frame %.5f", s->mean_mean_frame);
+    fprintf(fp, ")\n");
+    if (s->have_truth)
+        fprintf(fp, "  on the grid of %s: nMSE %.5f (%d frames); between its samples: nMSE "
+                    "%.5f (%d frames)\n", a->input, ratio_or_nan(s->grid_sum, s->grid_count),
+                s->grid_count, ratio_or_nan(s->between_sum, s->between_count),
+                s->between_count);
 }
 
 /* Truth row over prediction row of trajectory i, frames evenly picked from
  * the horizon, each enlarged to at least STRIP_MIN_SIDE pixels; grey (the
  * first channel) unless the frames are RGB. */
-static int write_strip(const char *path, const ld_sequences *d, const float *pred, int i,
-                       int context, int Q, ld_err *err)
+static int write_strip(const char *path, const ld_sequences *d, const int *first, const float *pred,
+                       int i, int Q, ld_err *err)
 {
     int S = d->height, C = d->channels, rgb = C == 3, ch = rgb ? 3 : 1;
     int count = Q < STRIP_MAX_FRAMES ? Q : STRIP_MAX_FRAMES;
@@ -138,7 +193,7 @@ static int write_strip(const char *path, const ld_sequences *d, const float *pre
     memset(px, 255, (size_t)width * height * ch);
     for (int j = 0; j < count; j++) {
         int k = count > 1 ? (int)((long)j * (Q - 1) / (count - 1)) : 0;
-        const float *rows[2] = {ld_sequences_frame(d, i, context + k),
+        const float *rows[2] = {ld_sequences_frame(d, i, first[i] + k),
                                 pred + ((size_t)i * Q + k) * frame};
         for (int r = 0; r < 2; r++)
             for (int y = 0; y < side; y++)
@@ -161,30 +216,30 @@ static int write_strip(const char *path, const ld_sequences *d, const float *pre
 
 static int write_plot(const char *path, const scores *s, ld_err *err)
 {
-    float *x = malloc((size_t)s->Q * sizeof *x), *ym = malloc((size_t)s->Q * sizeof *ym),
-          *yr = malloc((size_t)s->Q * sizeof *yr);
-    int rc = -1;
-    if (!x || !ym || !yr) {
-        ld_errf(err, "out of memory");
-    } else {
-        for (int k = 0; k < s->Q; k++) {
-            x[k] = (float)(k + 1);
-            ym[k] = (float)s->model[k];
-            yr[k] = (float)s->repeat[k];
-        }
-        ld_line_series series[2] = {{x, ym, s->Q, "model"}, {x, yr, s->Q, "repeat last frame"}};
-        ld_lineplot_options opt = {.title = "nMSE over the prediction horizon",
-                                   .x_label = "frames after the context", .y_label = "nMSE",
-                                   .log_y = 1};
-        ld_canvas cv;
-        if (!ld_lineplot_render(&cv, series, 2, &opt, err)) {
-            rc = ld_canvas_write_png(&cv, path, err);
-            ld_canvas_free(&cv);
-        }
+    const double *ys[3] = {s->model, s->repeat, s->mean_frame};
+    const char *names[3] = {"model", "repeat last frame", "mean training frame"};
+    int count = s->have_mean_frame ? 3 : 2, rc = -1;
+    float *buf = malloc((size_t)(count + 1) * s->Q * sizeof *buf);
+    if (!buf)
+        return ld_errf(err, "out of memory");
+    ld_line_series series[3];
+    for (int k = 0; k < s->Q; k++)
+        buf[k] = (float)(k + 1);
+    for (int j = 0; j < count; j++) {
+        float *y = buf + (size_t)(j + 1) * s->Q;
+        for (int k = 0; k < s->Q; k++)
+            y[k] = (float)ys[j][k];
+        series[j] = (ld_line_series){buf, y, s->Q, names[j]};
     }
-    free(x);
-    free(ym);
-    free(yr);
+    ld_lineplot_options opt = {.title = "nMSE over the prediction horizon",
+                               .x_label = "frames after the context", .y_label = "nMSE",
+                               .log_y = 1};
+    ld_canvas cv;
+    if (!ld_lineplot_render(&cv, series, count, &opt, err)) {
+        rc = ld_canvas_write_png(&cv, path, err);
+        ld_canvas_free(&cv);
+    }
+    free(buf);
     return rc;
 }
 
@@ -192,18 +247,90 @@ static void scores_free(scores *s)
 {
     free(s->model);
     free(s->repeat);
+    free(s->mean_frame);
     free(s->t);
+    free(s->between);
+}
+
+/* The mean of every frame of the file at path (the mean-training-frame
+ * baseline), which must have frames the size of `like`'s. */
+static float *mean_frame_of(const char *path, const ld_sequences *like, ld_err *err)
+{
+    ld_sequences train = {0};
+    if (ld_sequences_read_h5(path, &train, err))
+        return NULL;
+    size_t frame = (size_t)like->channels * like->height * like->width;
+    size_t count = (size_t)train.n * train.length;
+    float *mean = NULL;
+    if (train.channels != like->channels || train.height != like->height ||
+        train.width != like->width) {
+        ld_errf(err, "--train %s: frames %dx%dx%d, not those of the data (%dx%dx%d)", path,
+                train.channels, train.height, train.width, like->channels, like->height,
+                like->width);
+    } else if (!(mean = malloc(frame * sizeof *mean))) {
+        ld_errf(err, "out of memory");
+    } else {
+        for (size_t p = 0; p < frame; p++) {
+            double sum = 0;
+            for (size_t f = 0; f < count; f++)
+                sum += train.frames[f * frame + p];
+            mean[p] = (float)(sum / (double)count);
+        }
+    }
+    ld_sequences_free(&train);
+    return mean;
+}
+
+/* first[i] = the index in truth of trajectory i's first frame after the
+ * last context time of data's trajectory i. Every trajectory must leave the
+ * same number of such frames: returns it, or -1 with an error. */
+static int query_frames(const ld_sequences *data, const ld_sequences *truth, int Tc, int *first,
+                        ld_err *err)
+{
+    int Q = -1;
+    for (int i = 0; i < data->n; i++) {
+        double last = data->times[(size_t)i * data->length + Tc - 1];
+        const double *t = truth->times + (size_t)i * truth->length;
+        int j = 0;
+        while (j < truth->length && t[j] <= last)
+            j++;
+        first[i] = j;
+        if (i == 0)
+            Q = truth->length - j;
+        if (truth->length - j != Q || Q < 1) {
+            ld_errf(err, "trajectory %d leaves %d frames to predict after the %d context frames "
+                         "(trajectory 0: %d); every trajectory needs the same number, at least 1",
+                    i, truth->length - j, Tc, Q);
+            return -1;
+        }
+    }
+    return Q;
+}
+
+/* 1 when time t lies between the samples of data's trajectory i, 0 when it
+ * is one of them (to a millionth of the mean sample spacing). */
+static int between_samples(const ld_sequences *data, int i, double t)
+{
+    const double *ts = data->times + (size_t)i * data->length;
+    double tol = 1e-6 * (ts[data->length - 1] - ts[0]) / (data->length - 1);
+    for (int j = 0; j < data->length; j++)
+        if (fabs(ts[j] - t) <= tol)
+            return 0;
+    return 1;
 }
 
 int ld_cmd_eval_ladid(int argc, char **argv)
 {
     eval_args a;
     ld_err err = {{0}};
-    ld_sequences data = {0};
+    ld_sequences data = {0}, fine = {0};
+    const ld_sequences *truth = &data;
     ld_ladid_config cfg;
     ld_ladid_model m;
     scores s = {0};
-    float *pred = NULL;
+    float *pred = NULL, *mean = NULL;
+    double *tq = NULL;
+    int *first = NULL;
     int have_model = 0, status = 1;
     char strip[4096], plot[4096];
     int rc = parse_eval_args(argc, argv, &a, &err);
@@ -226,38 +353,77 @@ int ld_cmd_eval_ladid(int argc, char **argv)
     have_model = 1;
     if (ld_ladid_load_weights(&m, a.model, &err) || ld_sequences_read_h5(a.input, &data, &err))
         goto done;
+    if (a.truth) {
+        if (ld_sequences_read_h5(a.truth, &fine, &err))
+            goto done;
+        if (fine.n != data.n || fine.channels != data.channels || fine.height != data.height ||
+            fine.width != data.width) {
+            ld_errf(&err, "--truth %s: %d trajectories of %dx%dx%d frames, not the %d of "
+                          "%dx%dx%d of %s", a.truth, fine.n, fine.channels, fine.height,
+                    fine.width, data.n, data.channels, data.height, data.width, a.input);
+            goto done;
+        }
+        truth = &fine;
+    }
     if (a.context > 0)
         m.cfg.context = a.context;
-    int Tc = m.cfg.context, L = data.length, n = data.n;
+    int Tc = m.cfg.context, n = data.n;
     if (a.instance >= n) {
         ld_errf(&err, "--instance %d: %s holds %d trajectories", a.instance, a.input, n);
         goto done;
     }
-    if (L <= Tc) {
-        ld_errf(&err, "%s has trajectories of %d frames: nothing to predict after %d context "
-                      "frames", a.input, L, Tc);
+    if (data.length < Tc) {
+        ld_errf(&err, "%s has trajectories of %d frames, fewer than the %d context frames",
+                a.input, data.length, Tc);
         goto done;
     }
-    int Q = L - Tc;
+    if (!(first = malloc((size_t)n * sizeof *first))) {
+        ld_errf(&err, "out of memory");
+        goto done;
+    }
+    int Q = query_frames(&data, truth, Tc, first, &err);
+    if (Q < 0)
+        goto done;
     size_t frame = (size_t)data.channels * data.height * data.width;
-    s = (scores){.n = n, .Q = Q, .context = Tc};
+    s = (scores){.n = n, .Q = Q, .context = Tc, .have_truth = a.truth != NULL,
+                 .have_mean_frame = a.train != NULL};
     s.model = calloc((size_t)Q, sizeof *s.model);
     s.repeat = calloc((size_t)Q, sizeof *s.repeat);
+    s.mean_frame = calloc((size_t)Q, sizeof *s.mean_frame);
     s.t = calloc((size_t)Q, sizeof *s.t);
+    s.between = calloc((size_t)Q, sizeof *s.between);
+    tq = malloc((size_t)n * Q * sizeof *tq);
     pred = malloc((size_t)n * Q * frame * sizeof *pred);
-    if (!s.model || !s.repeat || !s.t || !pred) {
+    if (!s.model || !s.repeat || !s.mean_frame || !s.t || !s.between || !tq || !pred) {
         ld_errf(&err, "out of memory for %d x %d predicted frames", n, Q);
         goto done;
     }
-    if (ld_ladid_evaluate(&m, &data, s.model, pred, &err))
+    for (int i = 0; i < n; i++)
+        memcpy(tq + (size_t)i * Q, truth->times + (size_t)i * truth->length + first[i],
+               (size_t)Q * sizeof *tq);
+    if (ld_ladid_predict_set(&m, &data, tq, (size_t)Q, Q, pred, &err) ||
+        (a.train && !(mean = mean_frame_of(a.train, &data, &err))))
         goto done;
     for (int k = 0; k < Q; k++) {
-        for (int i = 0; i < n; i++)
-            s.repeat[k] += ld_nmse(ld_sequences_frame(&data, i, Tc - 1),
-                                   ld_sequences_frame(&data, i, Tc + k), frame) / n;
-        s.t[k] = data.times[Tc + k];
+        for (int i = 0; i < n; i++) {
+            const float *y = ld_sequences_frame(truth, i, first[i] + k);
+            double e = ld_nmse(pred + ((size_t)i * Q + k) * frame, y, frame);
+            s.model[k] += e / n;
+            s.repeat[k] += ld_nmse(ld_sequences_frame(&data, i, Tc - 1), y, frame) / n;
+            if (mean)
+                s.mean_frame[k] += ld_nmse(mean, y, frame) / n;
+            if (a.truth) {
+                int between = between_samples(&data, i, tq[(size_t)i * Q + k]);
+                *(between ? &s.between_sum : &s.grid_sum) += e;
+                (*(between ? &s.between_count : &s.grid_count))++;
+                if (i == 0)
+                    s.between[k] = between;
+            }
+        }
+        s.t[k] = tq[k];
         s.mean_model += s.model[k] / Q;
         s.mean_repeat += s.repeat[k] / Q;
+        s.mean_mean_frame += s.mean_frame[k] / Q;
     }
     int json_to_stdout = a.json && !strcmp(a.json, "-");
     print_table(json_to_stdout ? stderr : stdout, &a, &s);
@@ -271,7 +437,7 @@ int ld_cmd_eval_ladid(int argc, char **argv)
         if (ld_atomic_commit(&f, &err))
             goto done;
     }
-    if (write_strip(a.strip, &data, pred, a.instance, Tc, Q, &err) ||
+    if (write_strip(a.strip, truth, first, pred, a.instance, Q, &err) ||
         write_plot(a.plot, &s, &err))
         goto done;
     fprintf(json_to_stdout ? stderr : stdout, "  strip: %s, plot: %s\n", a.strip, a.plot);
@@ -282,7 +448,11 @@ done:
     if (have_model)
         ld_ladid_free(&m);
     ld_sequences_free(&data);
+    ld_sequences_free(&fine);
     scores_free(&s);
     free(pred);
+    free(mean);
+    free(tq);
+    free(first);
     return status;
 }

@@ -145,7 +145,7 @@ int ld_cmd_predict(int argc, char **argv)
         ld_errf(&err, "out of memory for %d x %d predicted frames", n, Q);
         goto done;
     }
-    if (ld_ladid_predict_set(&m, &data, given, Q, pred, &err)) {
+    if (ld_ladid_predict_set(&m, &data, given, 0, Q, pred, &err)) {
         char msg[LD_ERR_LEN];
         snprintf(msg, sizeof msg, "%s", err.msg);
         ld_errf(&err, "%s: %s", a.input, msg);

@@ -442,8 +442,8 @@ int ld_ladid_predict(ld_ladid_model *m, const float *context, const double *cont
     return rc;
 }
 
-int ld_ladid_predict_set(ld_ladid_model *m, const ld_sequences *data, const double *times, int Q,
-                         float *out, ld_err *err)
+int ld_ladid_predict_set(ld_ladid_model *m, const ld_sequences *data, const double *times,
+                         size_t times_stride, int Q, float *out, ld_err *err)
 {
     const ld_ladid_config *c = &m->cfg;
     int Tc = c->context, L = data->length, n = data->n;
@@ -464,7 +464,8 @@ int ld_ladid_predict_set(ld_ladid_model *m, const ld_sequences *data, const doub
             memcpy(ctxf + (size_t)i * Tc * frame, ld_sequences_frame(data, i, 0),
                    (size_t)Tc * frame * sizeof *ctxf);
             memcpy(tc + (size_t)i * Tc, data->times + (size_t)i * L, (size_t)Tc * sizeof *tc);
-            memcpy(tq + (size_t)i * Q, times ? times : data->times + (size_t)i * L + Tc,
+            memcpy(tq + (size_t)i * Q,
+                   times ? times + i * times_stride : data->times + (size_t)i * L + Tc,
                    (size_t)Q * sizeof *tq);
         }
         rc = ld_ladid_predict(m, ctxf, tc, tq, n, Q, out, err);
@@ -487,7 +488,7 @@ int ld_ladid_evaluate(ld_ladid_model *m, const ld_sequences *data, double *per_f
     float *out = pred ? pred : malloc((size_t)n * Q * frame * sizeof *out);
     if (!out)
         return ld_errf(err, "out of memory for %d trajectories", n);
-    int rc = ld_ladid_predict_set(m, data, NULL, Q, out, err);
+    int rc = ld_ladid_predict_set(m, data, NULL, 0, Q, out, err);
     for (int k = 0; !rc && k < Q; k++) {
         double sum = 0;
         for (int i = 0; i < n; i++)

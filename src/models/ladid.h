@@ -107,10 +107,11 @@ int ld_ladid_predict(ld_ladid_model *m, const float *context, const double *cont
 
 /* Predicts every trajectory of data from its first `context` frames: at
  * the stored times of frames context..L-1 when times is NULL (Q must be
- * L - context), else at the Q given times (data units, the same for every
- * trajectory); out [n, Q, C, S, S]. Checks the frame size and lengths. */
-int ld_ladid_predict_set(ld_ladid_model *m, const ld_sequences *data, const double *times, int Q,
-                         float *out, ld_err *err);
+ * L - context), else at Q given times (data units) per trajectory, those of
+ * trajectory i at times + i * times_stride (stride 0: the same for all);
+ * out [n, Q, C, S, S]. Checks the frame size and lengths. */
+int ld_ladid_predict_set(ld_ladid_model *m, const ld_sequences *data, const double *times,
+                         size_t times_stride, int Q, float *out, ld_err *err);
 
 /* Predicts frames context..L-1 of every instance from its first `context`
  * frames; per_frame [L - context] gets the nMSE per predicted frame
