@@ -23,7 +23,7 @@
 
 typedef enum { METHOD_LATENT, METHOD_IMAGE, METHOD_OT, METHOD_CROSSFADE, METHOD_FLOW } method_kind;
 
-static const char *const method_names[] = {"latent", "image", "ot", "crossfade", "flow"};
+static const char *const method_names[] = {"latent", "image", "ot", "crossfade", "flow", NULL};
 
 /* The learned methods (trained on patches); the others are baselines. */
 static int is_model(method_kind m) { return m == METHOD_LATENT || m == METHOD_IMAGE; }
@@ -91,93 +91,44 @@ static void between_usage(FILE *out)
         "model.safetensors (resumable) and log.csv.\n");
 }
 
-static int parse_method(const char *text, method_kind *m, ld_err *err)
-{
-    for (size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++)
-        if (!strcmp(text, method_names[i])) {
-            *m = (method_kind)i;
-            return 0;
-        }
-    return ld_errf(err, "--method: '%s' is not one of latent, image, ot, crossfade, flow", text);
-}
-
 static int parse_between_args(int argc, char **argv, between_args *a, ld_err *err)
 {
     *a = (between_args){.preset = "quick", .method = METHOD_LATENT, .seed = 1,
                         .stages = -1, .patch = -1, .stride = -1, .steps = -1, .batch = -1,
                         .field_input = -1, .lr = -1};
-    for (size_t k = 0; k < N_WEIGHT_OPTIONS; k++)
+    static const char *const field_inputs[] = {"i0", "pair", NULL}; /* ld_field_input order */
+    int method = METHOD_LATENT;
+    ld_option options[16 + N_WEIGHT_OPTIONS] = {
+        LD_OUT(&a->out_dir),
+        LD_STRING("--preset", &a->preset),
+        LD_CHOICE("--method", &method, method_names),
+        LD_INT("--stages", &a->stages, 1, 64),
+        LD_INT("--patch", &a->patch, 8, 1024),
+        LD_INT("--stride", &a->stride, 1, 1024),
+        LD_INT("--steps", &a->steps, 0, 100000000),
+        LD_INT("--batch", &a->batch, 1, 4096),
+        LD_FLOAT("--lr", &a->lr, 1e-8, 10),
+        LD_U64("--seed", &a->seed),
+        LD_INT("--threads", &a->threads, 1, 4096),
+        LD_STRING("--resume", &a->resume),
+        LD_CHOICE("--field-input", &a->field_input, field_inputs),
+        LD_FLAG("--tiles", &a->tiles),
+        LD_FLAG("--quiet", &a->quiet),
+    };
+    int n = 15;
+    for (size_t k = 0; k < N_WEIGHT_OPTIONS; k++) {
         a->weights[k] = -1;
-    int positional = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *val;
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))
-            return 1;
-        if (!strcmp(opt, "--quiet")) {
-            a->quiet = 1;
-            continue;
-        }
-        if (!strcmp(opt, "--tiles")) {
-            a->tiles = 1;
-            continue;
-        }
-        if (opt[0] != '-' || !opt[1]) {
-            if (positional == 0)
-                a->input0 = opt;
-            else if (positional == 1)
-                a->input1 = opt;
-            else
-                return ld_errf(err, "unexpected argument '%s' (two images expected)", opt);
-            positional++;
-            continue;
-        }
-        if (!(val = ld_option_value(argc, argv, &i, err)))
-            return -1;
-        int rc = 0, weight = 0;
-        for (size_t k = 0; k < N_WEIGHT_OPTIONS && !weight; k++)
-            if ((weight = !strcmp(opt, weight_options[k].option)))
-                rc = ld_parse_float(opt, val, weight_options[k].lo, weight_options[k].hi,
-                                    &a->weights[k], err);
-        if (weight)
-            ;
-        else if (!strcmp(opt, "-o") || !strcmp(opt, "--out"))
-            a->out_dir = val;
-        else if (!strcmp(opt, "--preset"))
-            a->preset = val;
-        else if (!strcmp(opt, "--method"))
-            rc = parse_method(val, &a->method, err);
-        else if (!strcmp(opt, "--stages"))
-            rc = ld_parse_int(opt, val, 1, 64, &a->stages, err);
-        else if (!strcmp(opt, "--patch"))
-            rc = ld_parse_int(opt, val, 8, 1024, &a->patch, err);
-        else if (!strcmp(opt, "--stride"))
-            rc = ld_parse_int(opt, val, 1, 1024, &a->stride, err);
-        else if (!strcmp(opt, "--steps"))
-            rc = ld_parse_int(opt, val, 0, 100000000, &a->steps, err);
-        else if (!strcmp(opt, "--batch"))
-            rc = ld_parse_int(opt, val, 1, 4096, &a->batch, err);
-        else if (!strcmp(opt, "--lr"))
-            rc = ld_parse_float(opt, val, 1e-8, 10, &a->lr, err);
-        else if (!strcmp(opt, "--seed"))
-            rc = ld_parse_u64(opt, val, &a->seed, err);
-        else if (!strcmp(opt, "--threads"))
-            rc = ld_parse_int(opt, val, 1, 4096, &a->threads, err);
-        else if (!strcmp(opt, "--resume"))
-            a->resume = val;
-        else if (!strcmp(opt, "--field-input")) {
-            if (!strcmp(val, "i0"))
-                a->field_input = LD_FIELD_INPUT_I0;
-            else if (!strcmp(val, "pair"))
-                a->field_input = LD_FIELD_INPUT_PAIR;
-            else
-                rc = ld_errf(err, "--field-input: '%s' is not i0 or pair", val);
-        } else
-            rc = ld_errf(err, "unknown option '%s' (latdyn between --help)", opt);
-        if (rc)
-            return -1;
+        options[n++] = (ld_option)LD_FLOAT(weight_options[k].option, &a->weights[k],
+                                           weight_options[k].lo, weight_options[k].hi);
     }
-    if (!a->input0 || !a->input1)
-        return ld_errf(err, "two input images are needed (latdyn between --help)");
+    const char *positional[2] = {NULL, NULL};
+    const ld_command_line cl = {"between", options, n, positional, 2, 2, "two input images"};
+    int rc = ld_parse_command_line(argc, argv, &cl, err);
+    a->input0 = positional[0];
+    a->input1 = positional[1];
+    a->method = (method_kind)method;
+    if (rc)
+        return rc;
     if (!a->out_dir)
         return ld_errf(err, "-o OUTDIR is required");
     return 0;

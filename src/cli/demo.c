@@ -40,27 +40,21 @@ static void demo_usage(FILE *out)
 static int parse_demo_args(int argc, char **argv, demo_args *a, ld_err *err)
 {
     *a = (demo_args){.out_dir = "latdyn-demo", .size = "64", .stages = "8", .seed = "1"};
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i];
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))
-            return 1;
-        if (!strcmp(opt, "--quiet")) {
-            a->quiet = 1;
-            continue;
-        }
-        const char **slot = !strcmp(opt, "-o") || !strcmp(opt, "--out") ? &a->out_dir
-                            : !strcmp(opt, "--size")                     ? &a->size
-                            : !strcmp(opt, "--stages")                   ? &a->stages
-                            : !strcmp(opt, "--seed")                     ? &a->seed
-                            : !strcmp(opt, "--steps")                    ? &a->steps
-                            : !strcmp(opt, "--threads")                  ? &a->threads
-                                                                         : NULL;
-        if (!slot)
-            return ld_errf(err, "unknown option '%s' (latdyn demo --help lists them)", opt);
-        if (i + 1 >= argc)
-            return ld_errf(err, "option %s needs a value", opt);
-        *slot = argv[++i];
-    }
+    /* strings, passed on to the commands the demo runs */
+    const ld_option options[] = {
+        LD_OUT(&a->out_dir),
+        LD_STRING("--size", &a->size),
+        LD_STRING("--stages", &a->stages),
+        LD_STRING("--seed", &a->seed),
+        LD_STRING("--steps", &a->steps),
+        LD_STRING("--threads", &a->threads),
+        LD_FLAG("--quiet", &a->quiet),
+    };
+    const ld_command_line cl = {"demo", options, (int)(sizeof options / sizeof *options), NULL,
+                                0, 0, NULL};
+    int rc = ld_parse_command_line(argc, argv, &cl, err);
+    if (rc)
+        return rc;
     /* the numbers are checked here so that nothing is written for a typo */
     int value;
     const char *numeric[][2] = {{"--size", a->size},       {"--stages", a->stages},

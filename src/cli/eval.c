@@ -45,34 +45,17 @@ static void eval_between_usage(FILE *out)
 static int parse_eval_between(int argc, char **argv, eval_between_args *a, ld_err *err)
 {
     *a = (eval_between_args){.out_scale = 1.0f};
-    int positional = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *val;
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))
-            return 1;
-        if (opt[0] != '-' || !opt[1]) {
-            if (positional == 0)
-                a->truth_dir = opt;
-            else if (positional == 1)
-                a->out_dir = opt;
-            else
-                return ld_errf(err, "unexpected argument '%s' (TRUTH_DIR OUT_DIR expected)", opt);
-            positional++;
-            continue;
-        }
-        if (!(val = ld_option_value(argc, argv, &i, err)))
-            return -1;
-        if (!strcmp(opt, "--json"))
-            a->json = val;
-        else if (!strcmp(opt, "--out-scale")) {
-            if (ld_parse_float(opt, val, 1e-30, 1e30, &a->out_scale, err))
-                return -1;
-        } else
-            return ld_errf(err, "unknown option '%s' (latdyn eval between --help)", opt);
-    }
-    if (positional < 2)
-        return ld_errf(err, "TRUTH_DIR and OUT_DIR are required");
-    return 0;
+    const ld_option options[] = {
+        LD_STRING("--json", &a->json),
+        LD_FLOAT("--out-scale", &a->out_scale, 1e-30, 1e30),
+    };
+    const char *positional[2] = {NULL, NULL};
+    const ld_command_line cl = {"eval between", options, (int)(sizeof options / sizeof *options),
+                                positional, 2, 2, "TRUTH_DIR and OUT_DIR"};
+    int rc = ld_parse_command_line(argc, argv, &cl, err);
+    a->truth_dir = positional[0];
+    a->out_dir = positional[1];
+    return rc;
 }
 
 /* Loads DIR/NAME; with `optional`, a missing file leaves a->data NULL. */

@@ -64,48 +64,23 @@ static void eval_ladid_usage(FILE *out)
 static int parse_eval_args(int argc, char **argv, eval_args *a, ld_err *err)
 {
     *a = (eval_args){.context = -1};
-    int positional = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *val;
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))
-            return 1;
-        if (opt[0] != '-' || !opt[1]) {
-            if (positional == 0)
-                a->model = opt;
-            else if (positional == 1)
-                a->input = opt;
-            else
-                return ld_errf(err, "unexpected argument '%s' (MODEL and FILE.h5 expected)", opt);
-            positional++;
-            continue;
-        }
-        if (!(val = ld_option_value(argc, argv, &i, err)))
-            return -1;
-        int rc = 0;
-        if (!strcmp(opt, "--json"))
-            a->json = val;
-        else if (!strcmp(opt, "--strip"))
-            a->strip = val;
-        else if (!strcmp(opt, "--plot"))
-            a->plot = val;
-        else if (!strcmp(opt, "--truth"))
-            a->truth = val;
-        else if (!strcmp(opt, "--train"))
-            a->train = val;
-        else if (!strcmp(opt, "--context"))
-            rc = ld_parse_int(opt, val, 1, 1000, &a->context, err);
-        else if (!strcmp(opt, "--instance"))
-            rc = ld_parse_int(opt, val, 0, 100000000, &a->instance, err);
-        else if (!strcmp(opt, "--threads"))
-            rc = ld_parse_int(opt, val, 1, 4096, &a->threads, err);
-        else
-            rc = ld_errf(err, "unknown option '%s' (latdyn eval MODEL FILE.h5 --help)", opt);
-        if (rc)
-            return -1;
-    }
-    if (positional < 2)
-        return ld_errf(err, "MODEL.safetensors and FILE.h5 are required");
-    return 0;
+    const ld_option options[] = {
+        LD_STRING("--json", &a->json),
+        LD_STRING("--strip", &a->strip),
+        LD_STRING("--plot", &a->plot),
+        LD_STRING("--truth", &a->truth),
+        LD_STRING("--train", &a->train),
+        LD_INT("--context", &a->context, 1, 1000),
+        LD_INT("--instance", &a->instance, 0, 100000000),
+        LD_INT("--threads", &a->threads, 1, 4096),
+    };
+    const char *positional[2] = {NULL, NULL};
+    const ld_command_line cl = {"eval ladid", options, (int)(sizeof options / sizeof *options),
+                                positional, 2, 2, "MODEL.safetensors and FILE.h5"};
+    int rc = ld_parse_command_line(argc, argv, &cl, err);
+    a->model = positional[0];
+    a->input = positional[1];
+    return rc;
 }
 
 /* The scores of one evaluation. Baselines: the last context frame repeated,

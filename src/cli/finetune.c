@@ -49,51 +49,26 @@ static void finetune_usage(FILE *out)
 static int parse_finetune_args(int argc, char **argv, finetune_args *a, ld_err *err)
 {
     *a = (finetune_args){.n_val = -1, .epochs = 20, .curriculum = 5, .lr = -1, .seed = 1};
-    int positional = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *val;
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))
-            return 1;
-        if (!strcmp(opt, "--quiet") || !strcmp(opt, "--from-scratch")) {
-            *(opt[2] == 'q' ? &a->quiet : &a->from_scratch) = 1;
-            continue;
-        }
-        if (opt[0] != '-' || !opt[1]) {
-            if (positional == 0)
-                a->model = opt;
-            else if (positional == 1)
-                a->input = opt;
-            else
-                return ld_errf(err, "unexpected argument '%s' (MODEL and NEW.h5 expected)", opt);
-            positional++;
-            continue;
-        }
-        if (!(val = ld_option_value(argc, argv, &i, err)))
-            return -1;
-        int rc = 0;
-        if (!strcmp(opt, "-o") || !strcmp(opt, "--out"))
-            a->out = val;
-        else if (!strcmp(opt, "--n-train"))
-            rc = ld_parse_int(opt, val, 1, 100000000, &a->n_train, err);
-        else if (!strcmp(opt, "--n-val"))
-            rc = ld_parse_int(opt, val, 0, 100000000, &a->n_val, err);
-        else if (!strcmp(opt, "--epochs"))
-            rc = ld_parse_int(opt, val, 1, 1000000, &a->epochs, err);
-        else if (!strcmp(opt, "--curriculum"))
-            rc = ld_parse_int(opt, val, 1, 1000000, &a->curriculum, err);
-        else if (!strcmp(opt, "--lr"))
-            rc = ld_parse_float(opt, val, 1e-8, 10, &a->lr, err);
-        else if (!strcmp(opt, "--seed"))
-            rc = ld_parse_u64(opt, val, &a->seed, err);
-        else if (!strcmp(opt, "--threads"))
-            rc = ld_parse_int(opt, val, 1, 4096, &a->threads, err);
-        else
-            rc = ld_errf(err, "unknown option '%s' (latdyn finetune --help)", opt);
-        if (rc)
-            return -1;
-    }
-    if (positional < 2)
-        return ld_errf(err, "MODEL.safetensors and NEW.h5 are required (latdyn finetune --help)");
+    const ld_option options[] = {
+        LD_OUT(&a->out),
+        LD_INT("--n-train", &a->n_train, 1, 100000000),
+        LD_INT("--n-val", &a->n_val, 0, 100000000),
+        LD_INT("--epochs", &a->epochs, 1, 1000000),
+        LD_INT("--curriculum", &a->curriculum, 1, 1000000),
+        LD_FLOAT("--lr", &a->lr, 1e-8, 10),
+        LD_U64("--seed", &a->seed),
+        LD_INT("--threads", &a->threads, 1, 4096),
+        LD_FLAG("--from-scratch", &a->from_scratch),
+        LD_FLAG("--quiet", &a->quiet),
+    };
+    const char *positional[2] = {NULL, NULL};
+    const ld_command_line cl = {"finetune", options, (int)(sizeof options / sizeof *options),
+                                positional, 2, 2, "MODEL.safetensors and NEW.h5"};
+    int rc = ld_parse_command_line(argc, argv, &cl, err);
+    a->model = positional[0];
+    a->input = positional[1];
+    if (rc)
+        return rc;
     if (!a->n_train)
         return ld_errf(err, "--n-train K is required");
     if (!a->out)

@@ -170,7 +170,7 @@ done:
 typedef struct fit_args {
     const char *input, *out, *resume, *preset;
     int context, epochs, batch, curriculum, max_query, heads, threads, quiet;
-    float val_fraction, lr, sigma_y, dropout;
+    float val_fraction, lr, sigma_y, dropout, pe_max_scale;
     uint64_t seed;
     int model_options; /* options that change the model (not allowed with --resume) */
 } fit_args;
@@ -201,6 +201,11 @@ static void fit_usage(FILE *out)
         "  --sigma-y S          std of the frame likelihood (1e-3)\n"
         "  --dropout P          dropout in the dynamics MLP (0)\n"
         "  --heads H            attention heads (1)\n"
+        "  --pe-max-scale S     time encoding: frequencies pi 2^s, s = 0..S, time in\n"
+        "                       units of the data's span (8, as in the paper; a warning\n"
+        "                       says when the top frequency exceeds what the training\n"
+        "                       grid resolves, which spoils predictions between samples;\n"
+        "                       not with --quiet)\n"
         "  --seed S             random seed (1); same seed, same model\n"
         "  --threads T          OpenMP threads (default OMP_NUM_THREADS)\n"
         "  --resume CKPT        continue from STEM.last.safetensors (only --epochs may\n"
@@ -212,68 +217,59 @@ static int parse_fit_args(int argc, char **argv, fit_args *a, ld_err *err)
 {
     *a = (fit_args){.preset = "paper", .seed = 1, .context = -1, .epochs = -1, .batch = -1,
                     .curriculum = -1, .max_query = -1, .heads = -1, .val_fraction = -1,
-                    .lr = -1, .sigma_y = -1, .dropout = -1};
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *val;
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))
-            return 1;
-        if (!strcmp(opt, "--quiet")) {
-            a->quiet = 1;
-            continue;
-        }
-        if (opt[0] != '-' || !opt[1]) {
-            if (a->input)
-                return ld_errf(err, "unexpected argument '%s' (one FILE.h5 expected)", opt);
-            a->input = opt;
-            continue;
-        }
-        if (!(val = ld_option_value(argc, argv, &i, err)))
-            return -1;
-        int rc = 0, model = 1;
-        if (!strcmp(opt, "-o") || !strcmp(opt, "--out"))
-            a->out = val, model = 0;
-        else if (!strcmp(opt, "--preset"))
-            a->preset = val;
-        else if (!strcmp(opt, "--context"))
-            rc = ld_parse_int(opt, val, 1, 1000, &a->context, err);
-        else if (!strcmp(opt, "--epochs"))
-            rc = ld_parse_int(opt, val, 1, 1000000, &a->epochs, err), model = 0;
-        else if (!strcmp(opt, "--batch"))
-            rc = ld_parse_int(opt, val, 1, 4096, &a->batch, err);
-        else if (!strcmp(opt, "--curriculum"))
-            rc = ld_parse_int(opt, val, 1, 1000000, &a->curriculum, err);
-        else if (!strcmp(opt, "--max-query"))
-            rc = ld_parse_int(opt, val, 1, 100000, &a->max_query, err);
-        else if (!strcmp(opt, "--heads"))
-            rc = ld_parse_int(opt, val, 1, 64, &a->heads, err);
-        else if (!strcmp(opt, "--val-fraction"))
-            rc = ld_parse_float(opt, val, 0, 0.9, &a->val_fraction, err);
-        else if (!strcmp(opt, "--lr"))
-            rc = ld_parse_float(opt, val, 1e-8, 10, &a->lr, err);
-        else if (!strcmp(opt, "--sigma-y"))
-            rc = ld_parse_float(opt, val, 1e-6, 10, &a->sigma_y, err);
-        else if (!strcmp(opt, "--dropout"))
-            rc = ld_parse_float(opt, val, 0, 0.95, &a->dropout, err);
-        else if (!strcmp(opt, "--seed"))
-            rc = ld_parse_u64(opt, val, &a->seed, err);
-        else if (!strcmp(opt, "--threads"))
-            rc = ld_parse_int(opt, val, 1, 4096, &a->threads, err), model = 0;
-        else if (!strcmp(opt, "--resume"))
-            a->resume = val, model = 0;
-        else
-            rc = ld_errf(err, "unknown option '%s' (latdyn fit --help)", opt);
-        if (rc)
-            return -1;
-        a->model_options += model;
-    }
-    if (!a->input)
-        return ld_errf(err, "a FILE.h5 of trajectories is needed (latdyn fit --help)");
+                    .lr = -1, .sigma_y = -1, .dropout = -1, .pe_max_scale = -1};
+    /* the options before --epochs change the model: not allowed with --resume */
+    ld_option options[] = {
+        LD_STRING("--preset", &a->preset),
+        LD_INT("--context", &a->context, 1, 1000),
+        LD_INT("--batch", &a->batch, 1, 4096),
+        LD_INT("--curriculum", &a->curriculum, 1, 1000000),
+        LD_INT("--max-query", &a->max_query, 1, 100000),
+        LD_INT("--heads", &a->heads, 1, 64),
+        LD_FLOAT("--val-fraction", &a->val_fraction, 0, 0.9),
+        LD_FLOAT("--lr", &a->lr, 1e-8, 10),
+        LD_FLOAT("--sigma-y", &a->sigma_y, 1e-6, 10),
+        LD_FLOAT("--dropout", &a->dropout, 0, 0.95),
+        LD_FLOAT("--pe-max-scale", &a->pe_max_scale, 0, 30),
+        LD_U64("--seed", &a->seed),
+        LD_INT("--epochs", &a->epochs, 1, 1000000),
+        LD_OUT(&a->out),
+        LD_INT("--threads", &a->threads, 1, 4096),
+        LD_STRING("--resume", &a->resume),
+        LD_FLAG("--quiet", &a->quiet),
+    };
+    for (ld_option *o = options; strcmp(o->name, "--epochs"); o++)
+        o->given = &a->model_options;
+    const ld_command_line cl = {"fit", options, (int)(sizeof options / sizeof *options),
+                                &a->input, 1, 1, "FILE.h5"};
+    int rc = ld_parse_command_line(argc, argv, &cl, err);
+    if (rc)
+        return rc;
     if (!a->out)
         return ld_errf(err, "-o MODEL.safetensors is required");
     if (a->resume && a->model_options)
         return ld_errf(err, "--resume continues with the checkpoint's settings; only --epochs "
                             "and --threads may be given with it");
     return 0;
+}
+
+/* Warns when the time encoding's top frequency, pi 2^pe_max_scale per
+ * unit of the training span, is above the Nyquist frequency of the mean
+ * sample spacing: the model then sees those waves only at the sampled
+ * phases, and predictions between samples alias. */
+static void warn_time_aliasing(const ld_ladid_config *cfg, const ld_sequences *train)
+{
+    double span = cfg->t_max - cfg->t_min, gap = 0;
+    for (int i = 0; i < train->n; i++) {
+        const double *t = train->times + (size_t)i * train->length;
+        gap += (t[train->length - 1] - t[0]) / (train->length - 1) / train->n;
+    }
+    double resolved = log2(span / gap); /* pi 2^s = pi / (gap / span) */
+    if (span > 0 && gap > 0 && cfg->pe_max_scale > resolved)
+        fprintf(stderr, "fit: warning: the time encoding's top frequency (--pe-max-scale %g) "
+                        "is above what samples %.3g apart resolve (%.2f); predictions between "
+                        "samples will alias (--pe-max-scale %.0f avoids it)\n",
+                cfg->pe_max_scale, gap, resolved, floor(resolved - 1));
 }
 
 /* The configuration: the preset (or the checkpoint being resumed) and the
@@ -314,6 +310,8 @@ static int make_config(const fit_args *a, const ld_sequences *data, ld_ladid_con
         cfg->sigma_y = a->sigma_y;
     if (a->dropout >= 0)
         cfg->dropout = a->dropout;
+    if (a->pe_max_scale >= 0)
+        cfg->pe_max_scale = a->pe_max_scale;
     if (data->length <= cfg->context)
         return ld_errf(err, "%s has trajectories of %d frames: more than the %d context frames "
                             "are needed", a->input, data->length, cfg->context);
@@ -345,8 +343,11 @@ int ld_cmd_fit(int argc, char **argv)
     }
     if (ld_ladid_split(&all, n_val, 0, &train, &val, &err))
         goto done;
-    if (!a.resume)
+    if (!a.resume) {
         ld_ladid_time_range(&train, &cfg.t_min, &cfg.t_max);
+        if (!a.quiet)
+            warn_time_aliasing(&cfg, &train);
+    }
     if (ld_ladid_create(&m, &cfg, &err))
         goto done;
     have_model = 1;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 int ld_parse_int(const char *option, const char *text, long lo, long hi, int *out, ld_err *err)
 {
@@ -55,13 +56,76 @@ int ld_parse_float(const char *option, const char *text, double lo, double hi, f
     return 0;
 }
 
-const char *ld_option_value(int argc, char **argv, int *i, ld_err *err)
+static int parse_choice(const ld_option *o, const char *text, ld_err *err)
 {
-    if (*i + 1 >= argc) {
-        ld_errf(err, "%s needs a value", argv[*i]);
-        return NULL;
+    char names[256] = "";
+    for (int k = 0; o->choices[k]; k++) {
+        if (!strcmp(text, o->choices[k])) {
+            *(int *)o->out = k;
+            return 0;
+        }
+        size_t len = strlen(names);
+        snprintf(names + len, sizeof names - len, "%s%s", k ? ", " : "", o->choices[k]);
     }
-    return argv[++*i];
+    return ld_errf(err, "%s: '%s' is not one of %s", o->name, text, names);
+}
+
+static int parse_value(const ld_option *o, const char *text, ld_err *err)
+{
+    switch (o->kind) {
+    case LD_OPT_STRING:
+        *(const char **)o->out = text;
+        return 0;
+    case LD_OPT_INT:
+        return ld_parse_int(o->name, text, (long)o->lo, (long)o->hi, o->out, err);
+    case LD_OPT_U64:
+        return ld_parse_u64(o->name, text, o->out, err);
+    case LD_OPT_FLOAT:
+        return ld_parse_float(o->name, text, o->lo, o->hi, o->out, err);
+    case LD_OPT_DOUBLE:
+        return ld_parse_double(o->name, text, o->lo, o->hi, o->out, err);
+    case LD_OPT_CHOICE:
+        return parse_choice(o, text, err);
+    case LD_OPT_FLAG:
+        break;
+    }
+    *(int *)o->out = 1;
+    return 0;
+}
+
+int ld_parse_command_line(int argc, char **argv, const ld_command_line *cl, ld_err *err)
+{
+    int positional = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *word = argv[i];
+        if (!strcmp(word, "--help") || !strcmp(word, "-h"))
+            return 1;
+        if (word[0] != '-' || !word[1]) {
+            if (positional == cl->max_positional)
+                return cl->max_positional
+                           ? ld_errf(err, "unexpected argument '%s' (%s expected)", word,
+                                     cl->positional_names)
+                           : ld_errf(err, "unexpected argument '%s'", word);
+            cl->positional[positional++] = word;
+            continue;
+        }
+        const ld_option *o = cl->options;
+        while (o < cl->options + cl->n_options && strcmp(word, o->name) &&
+               !(o->alias && !strcmp(word, o->alias)))
+            o++;
+        if (o == cl->options + cl->n_options)
+            return ld_errf(err, "unknown option '%s' (latdyn %s --help)", word, cl->command);
+        if (o->kind != LD_OPT_FLAG && i + 1 >= argc)
+            return ld_errf(err, "%s needs a value", word);
+        if (parse_value(o, o->kind == LD_OPT_FLAG ? NULL : argv[++i], err))
+            return -1;
+        if (o->given)
+            ++*o->given;
+    }
+    if (positional < cl->min_positional)
+        return ld_errf(err, "%s %s required (latdyn %s --help)", cl->positional_names,
+                       cl->min_positional > 1 ? "are" : "is", cl->command);
+    return 0;
 }
 
 int ld_cli_parsed(int rc, const char *command, void (*usage)(FILE *out), const ld_err *err)

@@ -42,43 +42,21 @@ static void predict_usage(FILE *out)
 static int parse_predict_args(int argc, char **argv, predict_args *a, ld_err *err)
 {
     *a = (predict_args){.context = -1};
-    int positional = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *val;
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))
-            return 1;
-        if (!strcmp(opt, "--quiet")) {
-            a->quiet = 1;
-            continue;
-        }
-        if (opt[0] != '-' || !opt[1]) {
-            if (positional == 0)
-                a->model = opt;
-            else if (positional == 1)
-                a->input = opt;
-            else
-                return ld_errf(err, "unexpected argument '%s' (MODEL and FILE.h5 expected)", opt);
-            positional++;
-            continue;
-        }
-        if (!(val = ld_option_value(argc, argv, &i, err)))
-            return -1;
-        int rc = 0;
-        if (!strcmp(opt, "-o") || !strcmp(opt, "--out"))
-            a->out = val;
-        else if (!strcmp(opt, "--context"))
-            rc = ld_parse_int(opt, val, 1, 1000, &a->context, err);
-        else if (!strcmp(opt, "--times"))
-            a->times = val;
-        else if (!strcmp(opt, "--threads"))
-            rc = ld_parse_int(opt, val, 1, 4096, &a->threads, err);
-        else
-            rc = ld_errf(err, "unknown option '%s' (latdyn predict --help)", opt);
-        if (rc)
-            return -1;
-    }
-    if (positional < 2)
-        return ld_errf(err, "MODEL.safetensors and FILE.h5 are required (latdyn predict --help)");
+    const ld_option options[] = {
+        LD_OUT(&a->out),
+        LD_INT("--context", &a->context, 1, 1000),
+        LD_STRING("--times", &a->times),
+        LD_INT("--threads", &a->threads, 1, 4096),
+        LD_FLAG("--quiet", &a->quiet),
+    };
+    const char *positional[2] = {NULL, NULL};
+    const ld_command_line cl = {"predict", options, (int)(sizeof options / sizeof *options),
+                                positional, 2, 2, "MODEL.safetensors and FILE.h5"};
+    int rc = ld_parse_command_line(argc, argv, &cl, err);
+    a->model = positional[0];
+    a->input = positional[1];
+    if (rc)
+        return rc;
     if (!a->out)
         return ld_errf(err, "-o PRED.npy is required");
     return 0;

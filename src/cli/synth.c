@@ -53,37 +53,26 @@ static int parse_synth_between(int argc, char **argv, between_synth_args *a, ld_
     *a = (between_synth_args){.cfg = {.scenario = LD_SYNTH_SCENARIO_COUNT, .stages = 8,
                                       .size = 128, .magnitude = 1.0f, .seed = 1},
                               .texture = "noise"};
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *val;
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))
-            return 1;
-        if (opt[0] != '-')
-            return ld_errf(err, "unexpected argument '%s'", opt);
-        if (!(val = ld_option_value(argc, argv, &i, err)))
-            return -1;
-        int rc = 0;
-        if (!strcmp(opt, "--scenario"))
-            rc = ld_synth_scenario_parse(val, &a->cfg.scenario, err);
-        else if (!strcmp(opt, "-o") || !strcmp(opt, "--out"))
-            a->out_dir = val;
-        else if (!strcmp(opt, "--texture"))
-            a->texture = val;
-        else if (!strcmp(opt, "--stages"))
-            rc = ld_parse_int(opt, val, 1, 1000, &a->cfg.stages, err);
-        else if (!strcmp(opt, "--size"))
-            rc = ld_parse_int(opt, val, 16, 8192, &a->cfg.size, err);
-        else if (!strcmp(opt, "--magnitude"))
-            rc = ld_parse_float(opt, val, 0, 1e3, &a->cfg.magnitude, err);
-        else if (!strcmp(opt, "--seed"))
-            rc = ld_parse_u64(opt, val, &a->cfg.seed, err);
-        else
-            return ld_errf(err, "unknown option '%s' (latdyn synth between --help)", opt);
-        if (rc)
-            return -1;
-    }
-    if (a->cfg.scenario == LD_SYNTH_SCENARIO_COUNT)
+    const char *scenario = NULL;
+    const ld_option options[] = {
+        LD_STRING("--scenario", &scenario),
+        LD_OUT(&a->out_dir),
+        LD_STRING("--texture", &a->texture),
+        LD_INT("--stages", &a->cfg.stages, 1, 1000),
+        LD_INT("--size", &a->cfg.size, 16, 8192),
+        LD_FLOAT("--magnitude", &a->cfg.magnitude, 0, 1e3),
+        LD_U64("--seed", &a->cfg.seed),
+    };
+    const ld_command_line cl = {"synth between", options, (int)(sizeof options / sizeof *options),
+                                NULL, 0, 0, NULL};
+    int rc = ld_parse_command_line(argc, argv, &cl, err);
+    if (rc)
+        return rc;
+    if (!scenario)
         return ld_errf(err, "--scenario is required (translate, rotate, shear, lead, inflow, "
-                            "source)");
+                            "source, drift)");
+    if (ld_synth_scenario_parse(scenario, &a->cfg.scenario, err))
+        return -1;
     if (!a->out_dir)
         return ld_errf(err, "-o DIR is required");
     return ld_synth_between_config_check(&a->cfg, err);

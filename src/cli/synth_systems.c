@@ -25,45 +25,40 @@ typedef struct system_args {
     ld_vortex_config vortex;
 } system_args;
 
-/* A real-valued option of one system. */
-typedef struct real_option {
-    const char *name;
-    double *value;
-    double lo, hi;
-} real_option;
+#define MAX_SYSTEM_OPTIONS 8
 
-#define MAX_REAL_OPTIONS 8
-
-/* The system's own options (besides the grid's); returns their count. */
-static int real_options(system_args *a, real_option *opt)
+/* The system's own options (besides the grid's) into opt; returns their
+ * count. */
+static int system_options(system_args *a, ld_option *opt)
 {
     int count;
     if (a->kind == PENDULUM) {
         ld_pendulum_config *c = &a->pendulum;
-        const real_option o[] = {{"--length", &c->length, 1e-3, 1.5},
-                                 {"--gravity", &c->gravity, 1e-3, 1000},
-                                 {"--damping", &c->damping, 0, 100},
-                                 {"--theta-min", &c->theta_min, -3.1416, 3.1416},
-                                 {"--theta-max", &c->theta_max, -3.1416, 3.1416},
-                                 {"--omega-min", &c->omega_min, -50, 50},
-                                 {"--omega-max", &c->omega_max, -50, 50}};
+        const ld_option o[] = {LD_DOUBLE("--length", &c->length, 1e-3, 1.5),
+                               LD_DOUBLE("--gravity", &c->gravity, 1e-3, 1000),
+                               LD_DOUBLE("--damping", &c->damping, 0, 100),
+                               LD_DOUBLE("--theta-min", &c->theta_min, -3.1416, 3.1416),
+                               LD_DOUBLE("--theta-max", &c->theta_max, -3.1416, 3.1416),
+                               LD_DOUBLE("--omega-min", &c->omega_min, -50, 50),
+                               LD_DOUBLE("--omega-max", &c->omega_max, -50, 50)};
         count = (int)(sizeof o / sizeof o[0]);
         memcpy(opt, o, sizeof o);
     } else if (a->kind == REACTION_DIFFUSION) {
         ld_rd_config *c = &a->rd;
-        const real_option o[] = {{"--diffusion", &c->diffusion, 1e-3, 10},
-                                 {"--beta", &c->beta, -100, 100},
-                                 {"--burn-in", &c->burn_in, 0, 1e4}};
+        const ld_option o[] = {LD_DOUBLE("--diffusion", &c->diffusion, 1e-3, 10),
+                               LD_DOUBLE("--beta", &c->beta, -100, 100),
+                               LD_DOUBLE("--burn-in", &c->burn_in, 0, 1e4)};
         count = (int)(sizeof o / sizeof o[0]);
         memcpy(opt, o, sizeof o);
     } else {
         ld_vortex_config *c = &a->vortex;
-        const real_option o[] = {{"--re-min", &c->re_min, 1, 2000},
-                                 {"--re-max", &c->re_max, 1, 2000},
-                                 {"--obstacle-x", &c->obstacle_x, 0, 0.75},
-                                 {"--obstacle-y", &c->obstacle_y, 0.25, 0.75},
-                                 {"--smagorinsky", &c->smagorinsky, 0, 0.5},
-                                 {"--spinup", &c->spinup, 0, 1e4}};
+        const ld_option o[] = {LD_DOUBLE("--re-min", &c->re_min, 1, 2000),
+                               LD_DOUBLE("--re-max", &c->re_max, 1, 2000),
+                               LD_DOUBLE("--obstacle-x", &c->obstacle_x, 0, 0.75),
+                               LD_DOUBLE("--obstacle-y", &c->obstacle_y, 0.25, 0.75),
+                               LD_DOUBLE("--smagorinsky", &c->smagorinsky, 0, 0.5),
+                               LD_DOUBLE("--spinup", &c->spinup, 0, 1e4),
+                               LD_INT("--diameter", &c->diameter, 4, 200)};
         count = (int)(sizeof o / sizeof o[0]);
         memcpy(opt, o, sizeof o);
     }
@@ -149,49 +144,24 @@ static void usage(const system_args *a, FILE *out)
 /* Returns 1 for --help, 0 when parsed, -1 on error. */
 static int parse(int argc, char **argv, system_args *a, ld_err *err)
 {
-    real_option opts[MAX_REAL_OPTIONS];
-    const int n_opts = real_options(a, opts);
     ld_synth_grid *g = a->grid;
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *val;
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h"))
-            return 1;
-        if (opt[0] != '-')
-            return ld_errf(err, "unexpected argument '%s'", opt);
-        if (!strcmp(opt, "--irregular")) {
-            g->irregular = 1;
-            continue;
-        }
-        if (!strcmp(opt, "--quiet")) {
-            a->quiet = 1;
-            continue;
-        }
-        if (!(val = ld_option_value(argc, argv, &i, err)))
-            return -1;
-        int rc = 0, k = 0;
-        while (k < n_opts && strcmp(opt, opts[k].name))
-            k++;
-        if (k < n_opts)
-            rc = ld_parse_double(opt, val, opts[k].lo, opts[k].hi, opts[k].value, err);
-        else if (!strcmp(opt, "-o") || !strcmp(opt, "--out"))
-            a->out = val;
-        else if (!strcmp(opt, "--n"))
-            rc = ld_parse_int(opt, val, 1, 1000000, &g->n, err);
-        else if (!strcmp(opt, "--len"))
-            rc = ld_parse_int(opt, val, 2, 100000, &g->length, err);
-        else if (!strcmp(opt, "--size"))
-            rc = ld_parse_int(opt, val, 16, 4096, &g->size, err);
-        else if (!strcmp(opt, "--dt"))
-            rc = ld_parse_double(opt, val, 1e-9, 1e6, &g->dt, err);
-        else if (!strcmp(opt, "--seed"))
-            rc = ld_parse_u64(opt, val, &g->seed, err);
-        else if (!strcmp(opt, "--diameter") && a->kind == VORTEX)
-            rc = ld_parse_int(opt, val, 4, 200, &a->vortex.diameter, err);
-        else
-            return ld_errf(err, "unknown option '%s' (latdyn synth %s --help)", opt, a->name);
-        if (rc)
-            return -1;
-    }
+    ld_option options[8 + MAX_SYSTEM_OPTIONS] = {
+        LD_OUT(&a->out),
+        LD_INT("--n", &g->n, 1, 1000000),
+        LD_INT("--len", &g->length, 2, 100000),
+        LD_INT("--size", &g->size, 16, 4096),
+        LD_DOUBLE("--dt", &g->dt, 1e-9, 1e6),
+        LD_U64("--seed", &g->seed),
+        LD_FLAG("--irregular", &g->irregular),
+        LD_FLAG("--quiet", &a->quiet),
+    };
+    char command[64];
+    snprintf(command, sizeof command, "synth %s", a->name);
+    const ld_command_line cl = {command, options, 8 + system_options(a, options + 8), NULL, 0,
+                                0, NULL};
+    int rc = ld_parse_command_line(argc, argv, &cl, err);
+    if (rc)
+        return rc;
     if (!a->out)
         return ld_errf(err, "-o FILE.h5 is required");
     return a->kind == PENDULUM             ? ld_pendulum_check(&a->pendulum, err)

@@ -43,8 +43,8 @@ int ld_synth_scenario_parse(const char *name, ld_synth_scenario *s, ld_err *err)
             *s = (ld_synth_scenario)i;
             return 0;
         }
-    return ld_errf(err, "unknown scenario '%s' (translate, rotate, shear, lead, inflow, source)",
-                   name);
+    return ld_errf(err, "unknown scenario '%s' (translate, rotate, shear, lead, inflow, source, "
+                        "drift)", name);
 }
 
 int ld_synth_between_config_check(const ld_synth_between_config *cfg, ld_err *err)
