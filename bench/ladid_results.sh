@@ -6,6 +6,7 @@
 # scratch on 16 trajectories, 3 seeds). About an hour on 2 cores.
 #
 # usage: make && sh bench/ladid_results.sh [WORK_DIR]   (default build/ladid_results)
+# then: /usr/bin/python3 bench/ladid_table.py --work WORK_DIR --write bench/RESULTS.md
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 L="$ROOT/build/latdyn"
@@ -47,3 +48,5 @@ for s in 1 2 3; do
         $L eval $how$s.safetensors short_test.h5 --json $how${s}_eval.json
     done
 done
+
+/usr/bin/python3 "$ROOT/bench/ladid_table.py" --work "$WORK"
