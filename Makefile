@@ -67,8 +67,9 @@ $(BUILD)/tests/test_cli.o $(BUILD)/tests/test_ladid.o: ALL_CFLAGS += -DLD_BIN=\"
 $(BUILD)/tests/main.o: $(BUILD)/tests/suites.h
 $(BUILD)/tests/main.o: ALL_CFLAGS += -I$(BUILD)/tests
 
-$(TEST_BIN): $(TEST_OBJ) $(LIB)
-	$(CC) $(LDFLAGS_ALL) $(TEST_OBJ) $(LIB) $(LDLIBS) -o $@
+# The option parser of the CLI is tested directly too.
+$(TEST_BIN): $(TEST_OBJ) $(BUILD)/src/cli/options.o $(LIB)
+	$(CC) $(LDFLAGS_ALL) $(TEST_OBJ) $(BUILD)/src/cli/options.o $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)

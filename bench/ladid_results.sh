@@ -18,6 +18,7 @@ FIT="--epochs 100 --curriculum 10 --threads 2"
 $L synth pendulum -o pend_train.h5 --n 256 --seed 1 --quiet
 $L synth pendulum -o pend_test.h5 --n 64 --seed 2 --quiet
 $L synth pendulum -o pend_fine.h5 --n 64 --seed 2 --len 119 --dt 0.05 --quiet
+$L synth pendulum -o pend_irr.h5 --n 64 --seed 2 --irregular --quiet
 $L synth reaction-diffusion -o rd_train.h5 --n 256 --seed 1 --quiet
 $L synth reaction-diffusion -o rd_test.h5 --n 64 --seed 2 --quiet
 $L synth vortex -o vx_train.h5 --n 256 --seed 1 --quiet
@@ -30,10 +31,12 @@ for sys in pend rd vx; do
 done
 
 # continuous time: the pendulum models saw frames 0.1 apart; score them on
-# the test trajectories at 0.05 spacing (between samples vs on the grid)
+# the test trajectories at 0.05 spacing (between samples vs on the grid) and
+# on irregular time grids
 $L fit pend_train.h5 -o pend_pe4.safetensors $FIT --pe-max-scale 4 > pend_pe4_fit.log 2>&1
 for m in pend pend_pe4; do
     $L eval $m.safetensors pend_test.h5 --truth pend_fine.h5 --json ${m}_fine.json
+    $L eval $m.safetensors pend_irr.h5 --json ${m}_irr.json
 done
 $L eval pend_pe4.safetensors pend_test.h5 --train pend_train.h5 --json pend_pe4_eval.json
 
