@@ -38,7 +38,6 @@ static inline float exp_nonpositive(float x)
 static void softmax_row(float *y, const float *x, size_t n)
 {
     float top = -INFINITY;
-#pragma omp simd reduction(max : top)
     for (size_t j = 0; j < n; j++)
         top = x[j] > top ? x[j] : top;
     if (top == -INFINITY) {
