@@ -100,7 +100,10 @@ static int run_once(ld_ctx *ctx, const bench_case *c, ld_tensor **in)
     ld_tensor *y = c->forward(ctx, in, c);
     if (!y)
         return -1;
-    float *g = ld_grad(ctx, y);
+    int accumulate; /* a fresh buffer, not zeroed first: ones_like does not zero either */
+    float *g = ld_grad_dest(ctx, y, &accumulate);
+    if (!g)
+        return -1;
     long n = (long)y->numel; /* parallel like PyTorch's ones_like */
 #pragma omp parallel for schedule(static) if (n > 16384)
     for (long i = 0; i < n; i++)
