@@ -42,13 +42,31 @@ static void binary_forward_any(ld_binary_op op, float *y, const float *a, const 
         binary_forward(op, y, a, b, outer, mid, inner);
 }
 
-/* da += dy * b and db += dy * a for inputs of the output's shape (for add the
- * factor is 1): one vectorisable pass per input. */
+static void axpy(float *y, float alpha, const float *x, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > LD_CPU_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++)
+        y[i] += alpha * x[i];
+}
+
+/* d += dy * factor, element by element (mul's backward for inputs of the
+ * output's shape). */
 static void accumulate_product(float *d, const float *dy, const float *factor, size_t n)
 {
 #pragma omp parallel for schedule(static) if (n > LD_CPU_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++)
-        d[i] += factor ? dy[i] * factor[i] : dy[i];
+        d[i] += dy[i] * factor[i];
+}
+
+/* The backward of one same-shape input: the gradient itself for add, times
+ * the other input for mul; one vectorisable pass. */
+static void same_shape_backward(ld_binary_op op, float *d, const float *dy, const float *other,
+                                size_t n)
+{
+    if (op == LD_BINARY_ADD)
+        axpy(d, 1.0f, dy, n);
+    else
+        accumulate_product(d, dy, other, n);
 }
 
 static void binary_backward(ld_binary_op op, const float *dy, const float *a, const float *b,
@@ -57,9 +75,9 @@ static void binary_backward(ld_binary_op op, const float *dy, const float *a, co
     size_t rows = outer * mid;
     if (outer == 1 && inner == 1) {
         if (da)
-            accumulate_product(da, dy, op == LD_BINARY_ADD ? NULL : b, mid);
+            same_shape_backward(op, da, dy, b, mid);
         if (db)
-            accumulate_product(db, dy, op == LD_BINARY_ADD ? NULL : a, mid);
+            same_shape_backward(op, db, dy, a, mid);
         return;
     }
     if (da) {
@@ -96,13 +114,6 @@ static void affine(float *y, const float *x, float alpha, float beta, size_t n)
 #pragma omp parallel for schedule(static) if (n > LD_CPU_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++)
         y[i] = alpha * x[i] + beta;
-}
-
-static void axpy(float *y, float alpha, const float *x, size_t n)
-{
-#pragma omp parallel for schedule(static) if (n > LD_CPU_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++)
-        y[i] += alpha * x[i];
 }
 
 static void reduce_axis(float *y, const float *x, float scale, size_t outer, size_t n,
