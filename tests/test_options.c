@@ -35,8 +35,9 @@ static int parse(const char *line, parsed *p, ld_err *err)
     };
     options[1].given = &p->given;
     options[2].given = &p->given;
+    const char **const positional[] = {&p->positional[0], &p->positional[1]};
     const ld_command_line cl = {"try", options, (int)(sizeof options / sizeof *options),
-                                p->positional, 1, 2, "A [B]"};
+                                positional, 1, 2, "A [B]"};
     return ld_parse_command_line(argc, argv, &cl, err);
 }
 

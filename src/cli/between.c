@@ -98,7 +98,7 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
                         .field_input = -1, .lr = -1};
     static const char *const field_inputs[] = {"i0", "pair", NULL}; /* ld_field_input order */
     int method = METHOD_LATENT;
-    ld_option options[16 + N_WEIGHT_OPTIONS] = {
+    const ld_option fixed[] = {
         LD_OUT(&a->out_dir),
         LD_STRING("--preset", &a->preset),
         LD_CHOICE("--method", &method, method_names),
@@ -115,17 +115,17 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         LD_FLAG("--tiles", &a->tiles),
         LD_FLAG("--quiet", &a->quiet),
     };
-    int n = 15;
+    ld_option options[sizeof fixed / sizeof *fixed + N_WEIGHT_OPTIONS];
+    int n = (int)(sizeof fixed / sizeof *fixed);
+    memcpy(options, fixed, sizeof fixed);
     for (size_t k = 0; k < N_WEIGHT_OPTIONS; k++) {
         a->weights[k] = -1;
         options[n++] = (ld_option)LD_FLOAT(weight_options[k].option, &a->weights[k],
                                            weight_options[k].lo, weight_options[k].hi);
     }
-    const char *positional[2] = {NULL, NULL};
+    const char **const positional[] = {&a->input0, &a->input1};
     const ld_command_line cl = {"between", options, n, positional, 2, 2, "two input images"};
     int rc = ld_parse_command_line(argc, argv, &cl, err);
-    a->input0 = positional[0];
-    a->input1 = positional[1];
     a->method = (method_kind)method;
     if (rc)
         return rc;

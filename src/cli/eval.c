@@ -49,13 +49,10 @@ static int parse_eval_between(int argc, char **argv, eval_between_args *a, ld_er
         LD_STRING("--json", &a->json),
         LD_FLOAT("--out-scale", &a->out_scale, 1e-30, 1e30),
     };
-    const char *positional[2] = {NULL, NULL};
+    const char **const positional[] = {&a->truth_dir, &a->out_dir};
     const ld_command_line cl = {"eval between", options, (int)(sizeof options / sizeof *options),
                                 positional, 2, 2, "TRUTH_DIR and OUT_DIR"};
-    int rc = ld_parse_command_line(argc, argv, &cl, err);
-    a->truth_dir = positional[0];
-    a->out_dir = positional[1];
-    return rc;
+    return ld_parse_command_line(argc, argv, &cl, err);
 }
 
 /* Loads DIR/NAME; with `optional`, a missing file leaves a->data NULL. */

@@ -74,13 +74,10 @@ static int parse_eval_args(int argc, char **argv, eval_args *a, ld_err *err)
         LD_INT("--instance", &a->instance, 0, 100000000),
         LD_INT("--threads", &a->threads, 1, 4096),
     };
-    const char *positional[2] = {NULL, NULL};
+    const char **const positional[] = {&a->model, &a->input};
     const ld_command_line cl = {"eval ladid", options, (int)(sizeof options / sizeof *options),
                                 positional, 2, 2, "MODEL.safetensors and FILE.h5"};
-    int rc = ld_parse_command_line(argc, argv, &cl, err);
-    a->model = positional[0];
-    a->input = positional[1];
-    return rc;
+    return ld_parse_command_line(argc, argv, &cl, err);
 }
 
 /* The scores of one evaluation. Baselines: the last context frame repeated,
@@ -389,8 +386,13 @@ int ld_cmd_eval_ladid(int argc, char **argv)
                 s.mean_frame[k] += ld_nmse(mean, y, frame) / n;
             if (a.truth) {
                 int between = between_samples(&data, i, tq[(size_t)i * Q + k]);
-                *(between ? &s.between_sum : &s.grid_sum) += e;
-                (*(between ? &s.between_count : &s.grid_count))++;
+                if (between) {
+                    s.between_sum += e;
+                    s.between_count++;
+                } else {
+                    s.grid_sum += e;
+                    s.grid_count++;
+                }
                 if (i == 0)
                     s.between[k] = between;
             }

@@ -61,12 +61,10 @@ static int parse_finetune_args(int argc, char **argv, finetune_args *a, ld_err *
         LD_FLAG("--from-scratch", &a->from_scratch),
         LD_FLAG("--quiet", &a->quiet),
     };
-    const char *positional[2] = {NULL, NULL};
+    const char **const positional[] = {&a->model, &a->input};
     const ld_command_line cl = {"finetune", options, (int)(sizeof options / sizeof *options),
                                 positional, 2, 2, "MODEL.safetensors and NEW.h5"};
     int rc = ld_parse_command_line(argc, argv, &cl, err);
-    a->model = positional[0];
-    a->input = positional[1];
     if (rc)
         return rc;
     if (!a->n_train)

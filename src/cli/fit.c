@@ -241,8 +241,9 @@ static int parse_fit_args(int argc, char **argv, fit_args *a, ld_err *err)
     };
     for (ld_option *o = options; strcmp(o->name, "--epochs"); o++)
         o->given = &a->model_options;
+    const char **const positional[] = {&a->input};
     const ld_command_line cl = {"fit", options, (int)(sizeof options / sizeof *options),
-                                &a->input, 1, 1, "FILE.h5"};
+                                positional, 1, 1, "FILE.h5"};
     int rc = ld_parse_command_line(argc, argv, &cl, err);
     if (rc)
         return rc;

@@ -106,7 +106,7 @@ int ld_parse_command_line(int argc, char **argv, const ld_command_line *cl, ld_e
                            ? ld_errf(err, "unexpected argument '%s' (%s expected)", word,
                                      cl->positional_names)
                            : ld_errf(err, "unexpected argument '%s'", word);
-            cl->positional[positional++] = word;
+            *cl->positional[positional++] = word;
             continue;
         }
         const ld_option *o = cl->options;

@@ -47,13 +47,14 @@ typedef struct ld_option {
 #define LD_DOUBLE(name, out, lo, hi) LD_OPT_VALUE(name, NULL, LD_OPT_DOUBLE, out, lo, hi)
 #define LD_CHOICE(name, out, choices) {name, NULL, LD_OPT_CHOICE, out, 0, 0, choices, NULL}
 
-/* A command's grammar: its options, and the words that are not options
- * (positional[0..max_positional-1], filled in order; "-" is such a word). */
+/* A command's grammar: its options, and where the words that are not
+ * options go (*positional[0], *positional[1], ... in order, at most
+ * max_positional of them; "-" is such a word). */
 typedef struct ld_command_line {
     const char *command; /* "fit", "eval ladid": named in errors */
     const ld_option *options;
     int n_options;
-    const char **positional;
+    const char **const *positional;
     int min_positional, max_positional;
     const char *positional_names; /* "MODEL.safetensors and FILE.h5" */
 } ld_command_line;

@@ -49,12 +49,10 @@ static int parse_predict_args(int argc, char **argv, predict_args *a, ld_err *er
         LD_INT("--threads", &a->threads, 1, 4096),
         LD_FLAG("--quiet", &a->quiet),
     };
-    const char *positional[2] = {NULL, NULL};
+    const char **const positional[] = {&a->model, &a->input};
     const ld_command_line cl = {"predict", options, (int)(sizeof options / sizeof *options),
                                 positional, 2, 2, "MODEL.safetensors and FILE.h5"};
     int rc = ld_parse_command_line(argc, argv, &cl, err);
-    a->model = positional[0];
-    a->input = positional[1];
     if (rc)
         return rc;
     if (!a->out)

@@ -145,7 +145,7 @@ static void usage(const system_args *a, FILE *out)
 static int parse(int argc, char **argv, system_args *a, ld_err *err)
 {
     ld_synth_grid *g = a->grid;
-    ld_option options[8 + MAX_SYSTEM_OPTIONS] = {
+    const ld_option grid[] = {
         LD_OUT(&a->out),
         LD_INT("--n", &g->n, 1, 1000000),
         LD_INT("--len", &g->length, 2, 100000),
@@ -157,8 +157,11 @@ static int parse(int argc, char **argv, system_args *a, ld_err *err)
     };
     char command[64];
     snprintf(command, sizeof command, "synth %s", a->name);
-    const ld_command_line cl = {command, options, 8 + system_options(a, options + 8), NULL, 0,
-                                0, NULL};
+    const int n_grid = (int)(sizeof grid / sizeof *grid);
+    ld_option options[sizeof grid / sizeof *grid + MAX_SYSTEM_OPTIONS];
+    memcpy(options, grid, sizeof grid);
+    int n = n_grid + system_options(a, options + n_grid);
+    const ld_command_line cl = {command, options, n, NULL, 0, 0, NULL};
     int rc = ld_parse_command_line(argc, argv, &cl, err);
     if (rc)
         return rc;
