@@ -47,6 +47,18 @@ static void test_pendulum_energy(void)
 
 /* The centroid of the bob's fully covered pixels sits where theta and the
  * length put it (pivot at the centre, 0.3 S pixels per metre). */
+/* The smallest and largest value of all frames of s. */
+static void frame_range(const ld_sequences *s, float *lo, float *hi)
+{
+    size_t count = (size_t)s->n * s->length * s->channels * s->height * s->width;
+    *lo = 1;
+    *hi = 0;
+    for (size_t i = 0; i < count; i++) {
+        *lo = fminf(*lo, s->frames[i]);
+        *hi = fmaxf(*hi, s->frames[i]);
+    }
+}
+
 static void check_bob_positions(const ld_pendulum_config *c, const ld_sequences *a)
 {
     const int L = a->length, S = a->height;
@@ -88,11 +100,8 @@ static void test_pendulum_frames(void)
     CHECK(!memcmp(a.frames, b.frames, count * sizeof(float)) &&
               !memcmp(a.params, b.params, sizeof(double) * 5 * 4),
           "same seed, same data");
-    float lo = 1, hi = 0;
-    for (size_t i = 0; i < count; i++) {
-        lo = fminf(lo, a.frames[i]);
-        hi = fmaxf(hi, a.frames[i]);
-    }
+    float lo, hi;
+    frame_range(&a, &lo, &hi);
     CHECK(lo >= 0 && hi <= 1 && hi > 0.99f && lo == 0, "frames in [0, 1]: %g..%g", lo, hi);
     CHECK(!strcmp(a.system, "pendulum") && !strcmp(a.param_names[0], "theta0") &&
               a.params[2] == 1.0 && a.params[3] == 9.81,
@@ -208,11 +217,8 @@ static void test_reaction_diffusion_bounded(void)
     CHECK(ld_synth_reaction_diffusion(&c, &s, NULL, NULL, &err) == 0, "generate: %s", err.msg);
     if (test_failed())
         return;
-    float lo = 1, hi = 0;
-    for (size_t i = 0; i < (size_t)3 * 6 * 16 * 16; i++) {
-        lo = fminf(lo, s.frames[i]);
-        hi = fmaxf(hi, s.frames[i]);
-    }
+    float lo, hi;
+    frame_range(&s, &lo, &hi);
     CHECK(lo >= 0 && hi <= 1 && hi - lo > 0.8f, "frames span [0, 1]: %g..%g", lo, hi);
     double change = 0;
     const float *f0 = ld_sequences_frame(&s, 0, 0), *f1 = ld_sequences_frame(&s, 0, 5);
@@ -324,11 +330,8 @@ static void test_vortex_generator(void)
     CHECK(ld_synth_vortex(&c, &s, NULL, NULL, &err) == 0, "generate: %s", err.msg);
     if (test_failed())
         return;
-    float lo = 1, hi = 0;
-    for (size_t i = 0; i < (size_t)2 * 4 * 16 * 16; i++) {
-        lo = fminf(lo, s.frames[i]);
-        hi = fmaxf(hi, s.frames[i]);
-    }
+    float lo, hi;
+    frame_range(&s, &lo, &hi);
     CHECK(lo >= 0 && hi <= 1 && lo < 0.3f && hi > 0.7f, "vorticity frames %g..%g", lo, hi);
     for (int i = 0; i < 2; i++) {
         const double *p = s.params + i * 3, *t = s.times + i * 4;
