@@ -1,7 +1,12 @@
-"""Shared by the bench/compare_*.py scripts: the machine's name for the
-results table, and replacing one marked section of bench/RESULTS.md."""
+"""Shared by the bench/compare_*.py scripts: timing a latdyn program against
+its PyTorch twin in alternating rounds, the machine's name for the results
+table, and replacing one marked section of bench/RESULTS.md."""
+import json
 import os
 import platform
+import statistics
+import subprocess
+import sys
 
 
 def cpu_name():
@@ -29,3 +34,28 @@ def write_section(path, name, title, body):
     with open(path + ".tmp", "w") as f:
         f.write(text)
     os.replace(path + ".tmp", path)
+
+
+def run_json(cmd, env):
+    """Runs cmd and returns the JSON object on its last line of output."""
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def compare_steps(ours_cmd, torch_cmd, threads, rounds):
+    """Runs the two step-timing programs one after the other for `rounds`
+    rounds (so that a change in the machine's speed hits both), checks that
+    they report the same parameter count, and returns (our first report,
+    our median step_s, PyTorch's median step_s)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    ours, theirs = [], []
+    for r in range(rounds):
+        ours.append(run_json(ours_cmd, env))
+        theirs.append(run_json(torch_cmd, env))
+        print(f"round {r + 1}: latdyn {ours[-1]['step_s']:.4f} s, "
+              f"PyTorch {theirs[-1]['step_s']:.4f} s", file=sys.stderr)
+    if ours[0]["parameters"] != theirs[0]["parameters"]:
+        sys.exit(f"parameter counts differ: latdyn {ours[0]['parameters']}, "
+                 f"PyTorch {theirs[0]['parameters']}")
+    return (ours[0], statistics.median(o["step_s"] for o in ours),
+            statistics.median(t["step_s"] for t in theirs))

@@ -11,21 +11,13 @@ usage: make bench && /usr/bin/python3 bench/compare_between.py [--threads 2] [--
        [--steps 20] [--write bench/RESULTS.md]
 """
 import argparse
-import json
 import os
-import statistics
-import subprocess
 import sys
 
-from benchlib import cpu_name, write_section
+from benchlib import compare_steps, cpu_name, write_section
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-
-def run(cmd, env):
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def main():
@@ -35,31 +27,22 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--write")
     args = ap.parse_args()
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     common = ["--threads", str(args.threads), "--batch", "16", "--patch", "32", "--stages", "8",
               "--steps", str(args.steps)]
-    ours, theirs = [], []
-    for r in range(args.rounds):
-        ours.append(run([os.path.join(ROOT, "build", "bench", "between_step")] + common, env))
-        theirs.append(run(["/usr/bin/python3", os.path.join(HERE, "between_torch.py")] + common, env))
-        print(f"round {r + 1}: latdyn {ours[-1]['step_s']:.4f} s, "
-              f"PyTorch {theirs[-1]['step_s']:.4f} s", file=sys.stderr)
-    if ours[0]["parameters"] != theirs[0]["parameters"]:
-        sys.exit(f"parameter counts differ: latdyn {ours[0]['parameters']}, "
-                 f"PyTorch {theirs[0]['parameters']}")
-    a = statistics.median(o["step_s"] for o in ours)
-    b = statistics.median(t["step_s"] for t in theirs)
+    first, a, b = compare_steps([os.path.join(ROOT, "build", "bench", "between_step")] + common,
+                                ["/usr/bin/python3", os.path.join(HERE, "between_torch.py")] + common,
+                                args.threads, args.rounds)
     import torch
     table = "\n".join([
         f"Machine: {cpu_name()}, {os.cpu_count()} cores; {args.threads} threads; "
-        f"PyTorch {torch.__version__}. Paper preset, {ours[0]['parameters']:,} parameters in "
+        f"PyTorch {torch.__version__}. Paper preset, {first['parameters']:,} parameters in "
         f"both; one step = forward, backward, Adam; batch 16, 32x32, N = 8; median of "
         f"{args.steps} steps per round, median of {args.rounds} alternating rounds.",
         f"Command: `make bench && /usr/bin/python3 bench/compare_between.py --threads "
         f"{args.threads} --rounds {args.rounds} --steps {args.steps}`", "",
         "| latdyn s/step | PyTorch s/step | PyTorch / latdyn | latdyn arena peak |",
         "|---:|---:|---:|---:|",
-        f"| {a:.4f} | {b:.4f} | {b / a:.2f} | {ours[0]['arena_peak_mb']:.0f} MB |"])
+        f"| {a:.4f} | {b:.4f} | {b / a:.2f} | {first['arena_peak_mb']:.0f} MB |"])
     print(table)
     if args.write:
         write_section(args.write, "between_step", "between: one training step vs PyTorch", table)

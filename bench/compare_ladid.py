@@ -12,21 +12,13 @@ usage: make bench && /usr/bin/python3 bench/compare_ladid.py [--threads 2]
        [--write bench/RESULTS.md]
 """
 import argparse
-import json
 import os
-import statistics
-import subprocess
 import sys
 
-from benchlib import cpu_name, write_section
+from benchlib import compare_steps, cpu_name, write_section
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-
-def run(cmd, env):
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def main():
@@ -39,33 +31,23 @@ def main():
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--write")
     args = ap.parse_args()
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     common = ["--threads", str(args.threads), "--steps", str(args.steps), "--batch",
               str(args.batch), "--frames", str(args.frames), "--size", str(args.size)]
-    ours, theirs = [], []
-    for r in range(args.rounds):
-        ours.append(run([os.path.join(ROOT, "build", "bench", "ladid_step")] + common, env))
-        theirs.append(run(["/usr/bin/python3", os.path.join(HERE, "ladid_torch.py")] + common,
-                          env))
-        print(f"round {r + 1}: latdyn {ours[-1]['step_s']:.4f} s, "
-              f"PyTorch {theirs[-1]['step_s']:.4f} s", file=sys.stderr)
-    if ours[0]["parameters"] != theirs[0]["parameters"]:
-        sys.exit(f"parameter counts differ: latdyn {ours[0]['parameters']}, "
-                 f"PyTorch {theirs[0]['parameters']}")
-    a = statistics.median(o["step_s"] for o in ours)
-    b = statistics.median(t["step_s"] for t in theirs)
+    first, a, b = compare_steps([os.path.join(ROOT, "build", "bench", "ladid_step")] + common,
+                                ["/usr/bin/python3", os.path.join(HERE, "ladid_torch.py")] + common,
+                                args.threads, args.rounds)
     import torch
     table = "\n".join([
         f"Machine: {cpu_name()}, {os.cpu_count()} cores; {args.threads} threads; "
         f"PyTorch {torch.__version__}; default OpenMP wait policy. Paper preset, "
-        f"{ours[0]['parameters']:,} parameters in both; one step = forward, backward, Adam; "
+        f"{first['parameters']:,} parameters in both; one step = forward, backward, Adam; "
         f"batch {args.batch} x {args.frames} frames of {args.size}x{args.size}; median of "
         f"{args.steps} steps per round, median of {args.rounds} alternating rounds.",
         f"Command: `make bench && /usr/bin/python3 bench/compare_ladid.py --threads "
         f"{args.threads} --rounds {args.rounds} --steps {args.steps}`", "",
         "| latdyn s/step | PyTorch s/step | latdyn / PyTorch (target <= 0.5) | latdyn arena peak |",
         "|---:|---:|---:|---:|",
-        f"| {a:.4f} | {b:.4f} | {a / b:.2f} | {ours[0]['arena_peak_mb']:.0f} MB |"])
+        f"| {a:.4f} | {b:.4f} | {a / b:.2f} | {first['arena_peak_mb']:.0f} MB |"])
     print(table)
     if args.write:
         write_section(args.write, "ladid_step", "ladid: one training step vs PyTorch", table)
