@@ -1,8 +1,7 @@
 /* CPU kernels (OpenMP) of semi-Lagrangian advection: see ops/advect.h.
- * Every output element is written by one thread only: the forward and the
- * velocity gradient run over (batch, row), the scatter into the z gradient
- * over (batch, channel) planes, so results do not depend on the thread
- * count. */
+ * Every output element is written by one thread only: the forward runs over
+ * (batch, row), the backward over batch elements, so results do not depend
+ * on the thread count. */
 #include <math.h>
 
 #include "cpu/cpu.h"
@@ -74,69 +73,47 @@ static void forward(float *y, const float *z, const float *v, size_t v_batch_str
     }
 }
 
-/* dz += the transpose of the bilinear sampling, one (batch, channel) plane
- * per iteration. */
-static void scatter_z_grad(const float *dy, const float *v, size_t v_batch_stride, float dt,
-                           float *dz, int n, int c, int h, int w)
-{
-    size_t plane = (size_t)h * (size_t)w;
-#pragma omp parallel for schedule(static) if ((size_t)n * c * plane > LD_CPU_PARALLEL_MIN)
-    for (int bc = 0; bc < n * c; bc++) {
-        const float *field = v + (size_t)(bc / c) * v_batch_stride;
-        const float *g = dy + (size_t)bc * plane;
-        float *d = dz + (size_t)bc * plane;
-        for (int row = 0; row < h; row++)
-            for (int col = 0; col < w; col++) {
-                pixel_sample s = sample_pixel(field, dt, h, w, row, col);
-                float gv = g[(size_t)row * (size_t)w + (size_t)col];
-                float top = gv * (1.0f - s.y.frac), bottom = gv * s.y.frac;
-                float *r0 = d + (size_t)s.y.i0 * (size_t)w, *r1 = d + (size_t)s.y.i1 * (size_t)w;
-                r0[s.x.i0] += top * (1.0f - s.x.frac);
-                r0[s.x.i1] += top * s.x.frac;
-                r1[s.x.i0] += bottom * (1.0f - s.x.frac);
-                r1[s.x.i1] += bottom * s.x.frac;
-            }
-    }
-}
-
-/* dv += -dt * d out / d(sample position), summed over channels. */
-static void velocity_grad(const float *dy, const float *z, const float *v,
-                          size_t v_batch_stride, float dt, float *dv, int n, int c, int h, int w)
-{
-    size_t plane = (size_t)h * (size_t)w;
-#pragma omp parallel for schedule(static) if ((size_t)n * c * plane > LD_CPU_PARALLEL_MIN)
-    for (int br = 0; br < n * h; br++) {
-        int b = br / h, row = br % h;
-        const float *field = v + (size_t)b * v_batch_stride;
-        float *dfield = dv + (size_t)b * v_batch_stride;
-        for (int col = 0; col < w; col++) {
-            pixel_sample s = sample_pixel(field, dt, h, w, row, col);
-            size_t p = (size_t)row * (size_t)w + (size_t)col;
-            float gx = 0.0f, gy = 0.0f;
-            for (int ch = 0; ch < c; ch++) {
-                size_t off = ((size_t)b * (size_t)c + (size_t)ch) * plane;
-                const float *r0 = z + off + (size_t)s.y.i0 * (size_t)w;
-                const float *r1 = z + off + (size_t)s.y.i1 * (size_t)w;
-                float d_col = (1.0f - s.y.frac) * (r0[s.x.i1] - r0[s.x.i0]) +
-                              s.y.frac * (r1[s.x.i1] - r1[s.x.i0]);
-                float d_row = (1.0f - s.x.frac) * (r1[s.x.i0] - r0[s.x.i0]) +
-                              s.x.frac * (r1[s.x.i1] - r0[s.x.i1]);
-                gx += dy[off + p] * d_col;
-                gy += dy[off + p] * d_row;
-            }
-            dfield[p] -= dt * gx;
-            dfield[plane + p] -= dt * gy;
-        }
-    }
-}
-
+/* Both gradients in one pass over each batch element's pixels, so every
+ * pixel's sample is found once: dz += the transpose of the bilinear
+ * sampling, dv += -dt * d out / d(sample position) summed over channels.
+ * A batch element's dz planes and dv field are written by one thread. */
 static void backward(const float *dy, const float *z, const float *v, size_t v_batch_stride,
                      float dt, float *dz, float *dv, int n, int c, int h, int w)
 {
-    if (dz)
-        scatter_z_grad(dy, v, v_batch_stride, dt, dz, n, c, h, w);
-    if (dv)
-        velocity_grad(dy, z, v, v_batch_stride, dt, dv, n, c, h, w);
+    size_t plane = (size_t)h * (size_t)w;
+#pragma omp parallel for schedule(static) if ((size_t)n * c * plane > LD_CPU_PARALLEL_MIN)
+    for (int b = 0; b < n; b++) {
+        const float *field = v + (size_t)b * v_batch_stride;
+        const float *z_b = z + (size_t)b * c * plane, *dy_b = dy + (size_t)b * c * plane;
+        float *dz_b = dz ? dz + (size_t)b * c * plane : NULL;
+        for (int row = 0; row < h; row++)
+            for (int col = 0; col < w; col++) {
+                pixel_sample s = sample_pixel(field, dt, h, w, row, col);
+                size_t p = (size_t)row * (size_t)w + (size_t)col;
+                size_t top = (size_t)s.y.i0 * (size_t)w, bottom = (size_t)s.y.i1 * (size_t)w;
+                float wx = s.x.frac, wy = s.y.frac, gx = 0.0f, gy = 0.0f;
+                for (int ch = 0; ch < c; ch++) {
+                    size_t off = (size_t)ch * plane;
+                    float g = dy_b[off + p];
+                    if (dz_b) {
+                        float *d = dz_b + off;
+                        d[top + s.x.i0] += g * (1.0f - wy) * (1.0f - wx);
+                        d[top + s.x.i1] += g * (1.0f - wy) * wx;
+                        d[bottom + s.x.i0] += g * wy * (1.0f - wx);
+                        d[bottom + s.x.i1] += g * wy * wx;
+                    }
+                    const float *zc = z_b + off;
+                    float z00 = zc[top + s.x.i0], z01 = zc[top + s.x.i1];
+                    float z10 = zc[bottom + s.x.i0], z11 = zc[bottom + s.x.i1];
+                    gx += g * ((1.0f - wy) * (z01 - z00) + wy * (z11 - z10));
+                    gy += g * ((1.0f - wx) * (z10 - z00) + wx * (z11 - z01));
+                }
+                if (dv) {
+                    dv[(size_t)b * v_batch_stride + p] -= dt * gx;
+                    dv[(size_t)b * v_batch_stride + plane + p] -= dt * gy;
+                }
+            }
+    }
 }
 
 const struct ld_advect_kernels ld_cpu_advect_kernels = {forward, backward};

@@ -93,22 +93,55 @@ static float activation_slope(float y, ld_activation act)
     return 1.0f;
 }
 
+/* ReLU, leaky ReLU and no activation are all z > 0 ? z : s * z (s = 0, the
+ * slope, 1): such activations run in branch-free loops the compiler
+ * vectorises. Returns 0 for the curved ones, with s untouched. */
+static int negative_slope(ld_activation act, float *s)
+{
+    switch (act.kind) {
+    case LD_ACT_NONE:
+        *s = 1.0f;
+        return 1;
+    case LD_ACT_RELU:
+        *s = 0.0f;
+        return 1;
+    case LD_ACT_LEAKY_RELU:
+        *s = act.slope;
+        return 1;
+    case LD_ACT_SIGMOID:
+    case LD_ACT_TANH:
+        break;
+    }
+    return 0;
+}
+
 static void bias_act_forward(float *y, const float *bias, size_t rows, size_t cols,
                              ld_activation act)
 {
+    float s = 1.0f;
+    int piecewise = negative_slope(act, &s);
 #pragma omp parallel for schedule(static) if (rows * cols > LD_CPU_PARALLEL_MIN)
     for (size_t r = 0; r < rows; r++) {
         float *row = y + r * cols;
-        for (size_t c = 0; c < cols; c++)
-            row[c] = activate(bias ? row[c] + bias[c] : row[c], act);
+        if (bias)
+            for (size_t c = 0; c < cols; c++)
+                row[c] += bias[c];
+        if (piecewise)
+            for (size_t c = 0; c < cols; c++)
+                row[c] = row[c] > 0.0f ? row[c] : s * row[c];
+        else
+            for (size_t c = 0; c < cols; c++)
+                row[c] = activate(row[c], act);
     }
 }
 
 static void act_backward(float *dz, const float *dy, const float *y, size_t n, ld_activation act)
 {
+    float s = 1.0f;
+    int piecewise = negative_slope(act, &s);
 #pragma omp parallel for schedule(static) if (n > LD_CPU_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++)
-        dz[i] = dy[i] * activation_slope(y[i], act);
+        dz[i] = piecewise ? (y[i] > 0.0f ? dy[i] : s * dy[i]) : dy[i] * activation_slope(y[i], act);
 }
 
 static void bias_backward(float *db, const float *dz, size_t rows, size_t cols)
