@@ -28,8 +28,8 @@ static const char *const method_names[] = {"latent", "image", "ot", "crossfade",
 /* The learned methods (trained on patches); the others are baselines. */
 static int is_model(method_kind m) { return m == METHOD_LATENT || m == METHOD_IMAGE; }
 
-/* Loss weights (between.md's lambdas) and the field scale, settable over
- * the preset's values. */
+/* Loss weights (between.md's lambdas), the field scale and the learning
+ * rate's decay factor, settable over the preset's values. */
 static const struct {
     const char *option;
     size_t offset; /* of the float in ld_between_config */
@@ -40,6 +40,7 @@ static const struct {
     {"--w-time", offsetof(ld_between_config, w_time), 0, 1e6},
     {"--w-backward", offsetof(ld_between_config, w_backward), 0, 1e6},
     {"--field-scale", offsetof(ld_between_config, field_scale), 1e-3, 1e3},
+    {"--lr-decay", offsetof(ld_between_config, lr_decay), 1e-3, 1},
 };
 #define N_WEIGHT_OPTIONS (sizeof weight_options / sizeof weight_options[0])
 
@@ -73,6 +74,8 @@ static void between_usage(FILE *out)
         "  --steps K            training steps (preset's)\n"
         "  --batch B            patch pairs per step (16)\n"
         "  --lr RATE            Adam learning rate (1e-3)\n"
+        "  --lr-decay F         learning rate times F every 150 steps (quick) or 500\n"
+        "                       (paper); preset's: 0.9\n"
         "  --field-input WHAT   i0 (as in the paper) or pair (I0 and I1 stacked)\n"
         "  --w-mag W, --w-space W, --w-time W\n"
         "                       weights of the field penalties: magnitude |v|^2,\n"
