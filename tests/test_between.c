@@ -1,6 +1,6 @@
 /* Tests of the between model: presets and configuration round trip, the
  * loss's gradients through the whole model (finite differences), resume
- * equals uninterrupted, and an end-to-end run on a small translated texture
+ * equals uninterrupted, the blend of the two directions, and an end-to-end run on a small translated texture
  * that must beat the cross-fade and find the motion. */
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include "data/pattern.h"
+#include "engine/backend.h"
 #include "models/between.h"
+#include "ops/advect.h"
+#include "ops/elementwise.h"
 #include "test.h"
 
 /* frames[n] = texture shifted right by dx * n / stages (bilinear), from a
@@ -170,6 +173,57 @@ static void test_resume_equals_uninterrupted(void)
     free(frames);
 }
 
+/* With blending, stage n is (1 - t) I0 advected forward + t I1 advected
+ * back with -v (the image method, so E and D are the identity): checked
+ * against the unblended stages and a back-advection done here. */
+static void test_blended_stages(void)
+{
+    ld_between_config cfg = small_config();
+    cfg.method = LD_BETWEEN_IMAGE;
+    int B = 2, P = cfg.patch, N = cfg.stages, shape[4] = {B, 1, P, P};
+    size_t patch = (size_t)B * P * P;
+    float dt = 1.0f / (float)N;
+    ld_err err;
+    ld_between_model m;
+    CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
+    ld_between_init_weights(&m, 3);
+    float *i0 = malloc(sizeof(float) * patch), *i1 = malloc(sizeof(float) * patch);
+    ld_pattern_texture(i0, B * P, P, 5);
+    ld_pattern_texture(i1, B * P, P, 6);
+    ld_ctx ctx;
+    ld_ctx_init(&ctx, ld_backend_cpu(), 0);
+    ctx.recording = 0;
+    ld_tensor *x0 = ld_tensor_wrap(&ctx, i0, 4, shape), *x1 = ld_tensor_wrap(&ctx, i1, 4, shape);
+    ld_tensor *plain, *blended, *fields, *fields_b;
+    m.cfg.blend = 0;
+    int rc = ld_between_forward_stages(&ctx, &m, x0, x1, &plain, &fields);
+    m.cfg.blend = 1;
+    rc |= ld_between_forward_stages(&ctx, &m, x0, x1, &blended, &fields_b);
+    CHECK(rc == 0, "forward stages: %s", ctx.err.msg);
+    double worst = 0;
+    for (int n = 0; n <= N && rc == 0; n++) {
+        ld_tensor *back = x1;
+        for (int k = N - 1; k >= n; k--)
+            back = ld_advect(&ctx, back,
+                             ld_scale(&ctx, ld_slice(&ctx, fields, 1, 2 * k, 2), -1.0f, 0.0f), dt);
+        float t = (float)n / (float)N;
+        for (size_t i = 0; i < patch; i++) {
+            double want = (1.0 - t) * plain->data[n * patch + i] + t * back->data[i];
+            double d = fabs(blended->data[n * patch + i] - want);
+            worst = d > worst ? d : worst;
+        }
+    }
+    CHECK(rc == 0 && worst < 1e-5, "blended stages match (1-t) forward + t backward (max diff %g)",
+          worst);
+    CHECK(rc == 0 && memcmp(blended->data, i0, sizeof(float) * patch) == 0 &&
+              memcmp(blended->data + N * patch, i1, sizeof(float) * patch) == 0,
+          "the end stages are the inputs themselves");
+    ld_ctx_free(&ctx);
+    free(i0);
+    free(i1);
+    ld_between_free(&m);
+}
+
 static void test_translation_end_to_end(void)
 {
     ld_between_config cfg = small_config();
@@ -235,6 +289,7 @@ LD_TEST_SUITE(between) = {
     {"presets_and_config", test_presets_and_config},
     {"loss_gradient", test_loss_gradient},
     {"resume_equals_uninterrupted", test_resume_equals_uninterrupted},
+    {"blended_stages", test_blended_stages},
     {"translation_end_to_end", test_translation_end_to_end},
     {NULL, NULL},
 };

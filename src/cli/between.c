@@ -35,6 +35,7 @@ static const struct {
     size_t offset; /* of the float in ld_between_config */
     double lo, hi;
 } weight_options[] = {
+    {"--w-ae", offsetof(ld_between_config, w_ae), 0, 1e6},
     {"--w-mag", offsetof(ld_between_config, w_mag), 0, 1e6},
     {"--w-space", offsetof(ld_between_config, w_space), 0, 1e6},
     {"--w-time", offsetof(ld_between_config, w_time), 0, 1e6},
@@ -47,7 +48,7 @@ static const struct {
 typedef struct between_args {
     const char *input0, *input1, *out_dir, *resume, *preset;
     method_kind method;
-    int stages, patch, stride, steps, batch, threads, field_input, quiet, tiles;
+    int stages, patch, stride, steps, batch, threads, field_input, blend, quiet, tiles;
     float lr;
     float weights[N_WEIGHT_OPTIONS]; /* < 0: the preset's */
     uint64_t seed;
@@ -74,9 +75,13 @@ static void between_usage(FILE *out)
         "  --steps K            training steps (preset's)\n"
         "  --batch B            patch pairs per step (16)\n"
         "  --lr RATE            Adam learning rate (1e-3)\n"
-        "  --lr-decay F         learning rate times F every 150 steps (quick) or 500\n"
-        "                       (paper); preset's: 0.9\n"
+        "  --lr-decay F         learning rate times F every 150 steps (quick; 0.3) or\n"
+        "                       500 (paper; 0.9)\n"
         "  --field-input WHAT   i0 (as in the paper) or pair (I0 and I1 stacked)\n"
+        "  --blend yes|no       yes: each stage's frame blends I0 advected forward and\n"
+        "                       I1 advected back, weights (1-t, t) (quick); no: I0\n"
+        "                       forward only (paper)\n"
+        "  --w-ae W             weight of the auto-encoder term (preset's)\n"
         "  --w-mag W, --w-space W, --w-time W\n"
         "                       weights of the field penalties: magnitude |v|^2,\n"
         "                       spatial smoothness, smoothness over the stages\n"
@@ -98,8 +103,9 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
 {
     *a = (between_args){.preset = "quick", .method = METHOD_LATENT, .seed = 1,
                         .stages = -1, .patch = -1, .stride = -1, .steps = -1, .batch = -1,
-                        .field_input = -1, .lr = -1};
+                        .field_input = -1, .blend = -1, .lr = -1};
     static const char *const field_inputs[] = {"i0", "pair", NULL}; /* ld_field_input order */
+    static const char *const no_yes[] = {"no", "yes", NULL};
     int method = METHOD_LATENT;
     const ld_option fixed[] = {
         LD_OUT(&a->out_dir),
@@ -115,6 +121,7 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         LD_INT("--threads", &a->threads, 1, 4096),
         LD_STRING("--resume", &a->resume),
         LD_CHOICE("--field-input", &a->field_input, field_inputs),
+        LD_CHOICE("--blend", &a->blend, no_yes),
         LD_FLAG("--tiles", &a->tiles),
         LD_FLAG("--quiet", &a->quiet),
     };
@@ -198,6 +205,8 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
         cfg->lr = a->lr;
     if (a->field_input >= 0)
         cfg->field_input = a->field_input;
+    if (a->blend >= 0)
+        cfg->blend = a->blend;
     for (size_t k = 0; k < N_WEIGHT_OPTIONS; k++)
         if (a->weights[k] >= 0)
             *(float *)((char *)cfg + weight_options[k].offset) = a->weights[k];
@@ -353,6 +362,7 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
     }
     if (ld_between_save(&t, ckpt, err))
         goto done;
+    ld_between_trainer_free(&t); /* its arena and Adam moments are not needed for inference */
     ld_progress_start(&prog, 0, 0, a->quiet);
     ld_patch_grid grid;
     if (ld_patch_grid_init(&grid, i0->height, i0->width, cfg->patch, cfg->infer_stride, err))

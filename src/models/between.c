@@ -28,7 +28,7 @@ static const ld_config_field config_fields[] = {
     INT_FIELD(unet_widths[1]), INT_FIELD(unet_widths[2]), INT_FIELD(unet_widths[3]),
     FLOAT_FIELD(slope), FLOAT_FIELD(w_ae), FLOAT_FIELD(w_mag), FLOAT_FIELD(w_space),
     FLOAT_FIELD(w_time), FLOAT_FIELD(w_backward), FLOAT_FIELD(field_scale), INT_FIELD(latent_skip),
-    FLOAT_FIELD(clip_norm),
+    FLOAT_FIELD(clip_norm), INT_FIELD(blend),
 #undef INT_FIELD
 #undef FLOAT_FIELD
 };
@@ -64,7 +64,9 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
         cfg->steps = 600;
         cfg->stride = 8;
         cfg->lr_decay_every = 150;
+        cfg->lr_decay = 0.3f; /* ends at 1/37 of lr (see bench/RESULTS.md) */
         cfg->clip_norm = 1.0f;
+        cfg->blend = 1;
         return 0;
     }
     return ld_errf(err, "unknown preset '%s' (paper or quick)", name);
@@ -76,7 +78,7 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
         return ld_errf(err, "unknown method %d", c->method);
     if (c->channels < 1 || c->channels > 64)
         return ld_errf(err, "%d image channels (1..64 supported)", c->channels);
-    if (c->stages < 1 || c->stages > 64)
+    if (c->stages < 1 || c->stages > LD_BETWEEN_MAX_STAGES)
         return ld_errf(err, "--stages %d outside 1..64", c->stages);
     if (c->patch < 8 || c->patch % 8)
         return ld_errf(err, "--patch %d must be a multiple of 8 (the U-Net pools three times)",
@@ -86,7 +88,8 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
         return ld_errf(err, "strides must be in 1..patch (%d); got %d and %d", c->patch,
                        c->stride, c->infer_stride);
     if (c->batch < 1 || c->steps < 0 || !(c->lr > 0) || !(c->lr_decay > 0) ||
-        c->lr_decay_every < 1 || !(c->clip_norm >= 0) || isinf(c->clip_norm))
+        c->lr_decay_every < 1 || !(c->clip_norm >= 0) || isinf(c->clip_norm) ||
+        (c->blend != 0 && c->blend != 1))
         return ld_errf(err, "batch, steps, learning-rate or clipping settings out of range");
     if (c->encoder_layers < 0 || c->encoder_layers > LD_BETWEEN_MAX_ENCODER - 1 ||
         c->latent_channels < 1 || c->encoder_width < 1)
@@ -209,6 +212,12 @@ static ld_tensor *stage_field(ld_ctx *ctx, ld_tensor *fields, int n)
     return ld_slice(ctx, fields, 1, 2 * n, 2);
 }
 
+/* Stage n's step backwards in time: z^n from z^{n+1} with -v^n. */
+static ld_tensor *advect_back(ld_ctx *ctx, ld_tensor *z, ld_tensor *fields, int n, float dt)
+{
+    return ld_advect(ctx, z, ld_scale(ctx, stage_field(ctx, fields, n), -1.0f, 0.0f), dt);
+}
+
 /* ---- loss ------------------------------------------------------------------ */
 
 /* mean over all elements of x^2 */
@@ -253,7 +262,7 @@ ld_tensor *ld_between_loss(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_t
     if (c->w_backward > 0) {
         ld_tensor *zb = z1;
         for (int n = N - 1; n >= 0; n--)
-            zb = ld_advect(ctx, zb, ld_scale(ctx, stage_field(ctx, fields, n), -1.0f, 0.0f), dt);
+            zb = advect_back(ctx, zb, fields, n, dt);
         dec_in[n_dec++] = zb;
     }
     ld_tensor *decoded = decode(ctx, m, ld_concat(ctx, dec_in, n_dec, 0));
@@ -306,11 +315,31 @@ int ld_between_forward_stages(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, l
     int N = m->cfg.stages;
     float dt = 1.0f / (float)N;
     *fields = extract_fields(ctx, m, i0, i1);
-    ld_tensor *z[65];
+    /* decoded in one batch: z^0..z^N, or with blending z^0..z^{N-1} and
+     * zb^1..zb^N (the ends need only their own direction) */
+    ld_tensor *z[2 * LD_BETWEEN_MAX_STAGES];
     z[0] = encode(ctx, m, i0);
     for (int n = 0; n < N; n++)
         z[n + 1] = ld_advect(ctx, z[n], stage_field(ctx, *fields, n), dt);
-    *frames = decode(ctx, m, ld_concat(ctx, z, N + 1, 0));
+    if (!m->cfg.blend) {
+        *frames = decode(ctx, m, ld_concat(ctx, z, N + 1, 0));
+        return *frames && *fields ? 0 : -1;
+    }
+    ld_tensor **back = z + N - 1; /* back[n] = zb^n, n = 1..N, over z^N */
+    back[N] = encode(ctx, m, i1);
+    for (int n = N - 1; n >= 1; n--)
+        back[n] = advect_back(ctx, back[n + 1], *fields, n, dt);
+    ld_tensor *decoded = decode(ctx, m, ld_concat(ctx, z, 2 * N, 0));
+    int B = i0->shape[0];
+    ld_tensor *stage[LD_BETWEEN_MAX_STAGES + 1];
+    stage[0] = ld_slice(ctx, decoded, 0, 0, B);
+    for (int n = 1; n < N; n++) {
+        float t = (float)n / (float)N;
+        stage[n] = ld_add(ctx, ld_scale(ctx, ld_slice(ctx, decoded, 0, n * B, B), 1.0f - t, 0.0f),
+                          ld_scale(ctx, ld_slice(ctx, decoded, 0, (N - 1 + n) * B, B), t, 0.0f));
+    }
+    stage[N] = ld_slice(ctx, decoded, 0, (2 * N - 1) * B, B);
+    *frames = ld_concat(ctx, stage, N + 1, 0);
     return *frames && *fields ? 0 : -1;
 }
 

@@ -23,6 +23,7 @@
 #include "nn/unet.h"
 
 #define LD_BETWEEN_MAX_ENCODER 16
+#define LD_BETWEEN_MAX_STAGES 64
 
 typedef enum { LD_BETWEEN_LATENT, LD_BETWEEN_IMAGE } ld_between_method;
 typedef enum { LD_FIELD_INPUT_I0, LD_FIELD_INPUT_PAIR } ld_field_input;
@@ -50,6 +51,9 @@ typedef struct ld_between_config {
                              D(z) = z[:C] + U-Net(z): the latent starts as the
                              image itself, the networks learn what it lacks */
     float clip_norm;      /* gradients clipped to this global norm; 0: off (paper) */
+    int blend;            /* 1: stage n's frame is (1 - t_n) D(z^n) + t_n D(zb^n), zb the
+                             latent of I1 advected back to stage n with -v: both ends
+                             inform every frame; 0: D(z^n) (paper) */
 } ld_between_config;
 
 /* "paper": between.md's values; "quick": smaller and faster (see the
@@ -84,7 +88,8 @@ ld_tensor *ld_between_loss(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_t
                            ld_between_losses *parts);
 
 /* The stages of a batch of normalised patch pairs: frames [N+1, B, C, P, P]
- * as a tensor [(N+1) B, C, P, P] (stage-major) and fields [B, 2N, P, P].
+ * as a tensor [(N+1) B, C, P, P] (stage-major) and fields [B, 2N, P, P];
+ * with cfg.blend, each stage blends both directions (see blend above).
  * Without recording unless ctx->recording. */
 int ld_between_forward_stages(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_tensor *i1,
                               ld_tensor **frames, ld_tensor **fields);
