@@ -77,6 +77,23 @@ static void test_presets_and_config(void)
     CHECK(ld_between_config_save(&paper, &c, &err) == 0 && ld_between_config_load(&c, &back, &err) == 0,
           "config round trip: %s", err.msg);
     CHECK(memcmp(&paper, &back, sizeof paper) == 0, "configuration identical after round trip");
+    /* a checkpoint from before 'blend' loads without it; one without a
+     * required key does not */
+    ld_config older, broken;
+    ld_config_init(&older);
+    ld_config_init(&broken);
+    for (int i = 0; i < c.count; i++) {
+        if (strcmp(c.keys[i], "blend"))
+            ld_config_set(&older, c.keys[i], c.values[i], &err);
+        if (strcmp(c.keys[i], "stages"))
+            ld_config_set(&broken, c.keys[i], c.values[i], &err);
+    }
+    CHECK(paper.blend == 1 && ld_between_config_load(&older, &back, &err) == 0 && back.blend == 0,
+          "configuration without 'blend' loads with blending off: %s", err.msg);
+    CHECK(ld_between_config_load(&broken, &back, &err) < 0 && strstr(err.msg, "lacks 'stages'"),
+          "configuration without 'stages' is refused: %s", err.msg);
+    ld_config_free(&older);
+    ld_config_free(&broken);
     ld_config_free(&c);
     paper.patch = 20;
     CHECK(ld_between_config_check(&paper, &err) < 0 && strstr(err.msg, "multiple of 8"),

@@ -75,7 +75,7 @@ static void between_usage(FILE *out)
         "  --steps K            training steps (preset's)\n"
         "  --batch B            patch pairs per step (16)\n"
         "  --lr RATE            Adam learning rate (1e-3)\n"
-        "  --lr-decay F         learning rate times F every 150 steps (quick; 0.3) or\n"
+        "  --lr-decay F         learning rate times F every 150 steps (quick; 0.5) or\n"
         "                       500 (paper; 0.9)\n"
         "  --field-input WHAT   i0 (as in the paper) or pair (I0 and I1 stacked)\n"
         "  --blend yes|no       yes: each stage's frame blends I0 advected forward and\n"

@@ -69,6 +69,8 @@ int ld_config_load_fields(const ld_config *in, void *settings, const ld_config_f
     for (size_t i = 0; i < count; i++) {
         const char *v = ld_config_get(in, fields[i].key);
         char *p = (char *)settings + fields[i].offset, *end;
+        if (!v && fields[i].optional)
+            continue;
         if (!v)
             return ld_errf(err, "the %s configuration lacks '%s'", model, fields[i].key);
         if (fields[i].type == LD_CONFIG_INT)

@@ -53,6 +53,8 @@ typedef struct ld_config_field {
     const char *key;
     ld_config_type type;
     size_t offset; /* offsetof(the struct, the field) */
+    int optional;  /* 1: a setting added later, whose 0 is the behaviour before it;
+                      a checkpoint written without it loads it as 0 */
 } ld_config_field;
 
 /* Writes every field of the struct at `settings` into out as text (floats
@@ -60,7 +62,8 @@ typedef struct ld_config_field {
 int ld_config_save_fields(ld_config *out, const void *settings, const ld_config_field *fields,
                           size_t count, const char *model, ld_err *err);
 /* Reads them back into the (zeroed) struct; fails when "model" is not
- * `model`, a key is missing or a value is not a number. */
+ * `model`, a key that is not optional is missing or a value is not a
+ * number. */
 int ld_config_load_fields(const ld_config *in, void *settings, const ld_config_field *fields,
                           size_t count, const char *model, size_t settings_size, ld_err *err);
 

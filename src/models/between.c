@@ -18,8 +18,10 @@
 /* Every setting once: its key, type and place; presets, checkpoints and
  * reports all go through this table. */
 static const ld_config_field config_fields[] = {
-#define INT_FIELD(name) {#name, LD_CONFIG_INT, offsetof(ld_between_config, name)}
-#define FLOAT_FIELD(name) {#name, LD_CONFIG_FLOAT, offsetof(ld_between_config, name)}
+#define INT_FIELD(name) \
+    {.key = #name, .type = LD_CONFIG_INT, .offset = offsetof(ld_between_config, name)}
+#define FLOAT_FIELD(name) \
+    {.key = #name, .type = LD_CONFIG_FLOAT, .offset = offsetof(ld_between_config, name)}
     INT_FIELD(method), INT_FIELD(field_input), INT_FIELD(channels), INT_FIELD(latent_channels),
     INT_FIELD(stages), INT_FIELD(patch), INT_FIELD(stride), INT_FIELD(infer_stride),
     INT_FIELD(batch), INT_FIELD(steps), FLOAT_FIELD(lr), FLOAT_FIELD(lr_decay),
@@ -28,7 +30,11 @@ static const ld_config_field config_fields[] = {
     INT_FIELD(unet_widths[1]), INT_FIELD(unet_widths[2]), INT_FIELD(unet_widths[3]),
     FLOAT_FIELD(slope), FLOAT_FIELD(w_ae), FLOAT_FIELD(w_mag), FLOAT_FIELD(w_space),
     FLOAT_FIELD(w_time), FLOAT_FIELD(w_backward), FLOAT_FIELD(field_scale), INT_FIELD(latent_skip),
-    FLOAT_FIELD(clip_norm), INT_FIELD(blend),
+    FLOAT_FIELD(clip_norm),
+    /* added after the first release of the format: checkpoints without it
+     * load without blending, as they were made */
+    {.key = "blend", .type = LD_CONFIG_INT, .offset = offsetof(ld_between_config, blend),
+     .optional = 1},
 #undef INT_FIELD
 #undef FLOAT_FIELD
 };
@@ -64,7 +70,7 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
         cfg->steps = 600;
         cfg->stride = 8;
         cfg->lr_decay_every = 150;
-        cfg->lr_decay = 0.3f; /* ends at 1/37 of lr (see bench/RESULTS.md) */
+        cfg->lr_decay = 0.5f; /* ends at 1/8 of lr (see bench/RESULTS.md) */
         cfg->clip_norm = 1.0f;
         cfg->blend = 1;
         return 0;

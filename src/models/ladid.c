@@ -22,9 +22,12 @@
 
 /* Every setting once: presets, checkpoints and reports go through this. */
 static const ld_config_field config_fields[] = {
-#define INT_FIELD(name) {#name, LD_CONFIG_INT, offsetof(ld_ladid_config, name)}
-#define FLOAT_FIELD(name) {#name, LD_CONFIG_FLOAT, offsetof(ld_ladid_config, name)}
-#define DOUBLE_FIELD(name) {#name, LD_CONFIG_DOUBLE, offsetof(ld_ladid_config, name)}
+#define INT_FIELD(name) \
+    {.key = #name, .type = LD_CONFIG_INT, .offset = offsetof(ld_ladid_config, name)}
+#define FLOAT_FIELD(name) \
+    {.key = #name, .type = LD_CONFIG_FLOAT, .offset = offsetof(ld_ladid_config, name)}
+#define DOUBLE_FIELD(name) \
+    {.key = #name, .type = LD_CONFIG_DOUBLE, .offset = offsetof(ld_ladid_config, name)}
     INT_FIELD(channels), INT_FIELD(size), INT_FIELD(context), INT_FIELD(d_model),
     INT_FIELD(latent), INT_FIELD(layers), INT_FIELD(heads), INT_FIELD(pe_waves),
     INT_FIELD(dyn_hidden), INT_FIELD(batch), INT_FIELD(epochs), INT_FIELD(curriculum_every),
