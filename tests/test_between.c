@@ -1,7 +1,8 @@
 /* Tests of the between model: presets and configuration round trip, the
  * loss's gradients through the whole model (finite differences), resume
- * equals uninterrupted, the blend of the two directions, and an end-to-end run on a small translated texture
- * that must beat the cross-fade and find the motion. */
+ * equals uninterrupted, the blend of the two directions, and an end-to-end
+ * run on a small translated texture that must beat the cross-fade and find
+ * the motion. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,10 @@ static void test_presets_and_config(void)
     ld_config_free(&older);
     ld_config_free(&broken);
     ld_config_free(&c);
+    paper.blend = 2;
+    CHECK(ld_between_config_check(&paper, &err) < 0 && strstr(err.msg, "blend 2"),
+          "blend neither 0 nor 1: %s", err.msg);
+    paper.blend = 1;
     paper.patch = 20;
     CHECK(ld_between_config_check(&paper, &err) < 0 && strstr(err.msg, "multiple of 8"),
           "patch not a multiple of 8: %s", err.msg);

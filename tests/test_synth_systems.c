@@ -45,8 +45,6 @@ static void test_pendulum_energy(void)
     free(times);
 }
 
-/* The centroid of the bob's fully covered pixels sits where theta and the
- * length put it (pivot at the centre, 0.3 S pixels per metre). */
 /* The smallest and largest value of all frames of s. */
 static void frame_range(const ld_sequences *s, float *lo, float *hi)
 {
@@ -59,6 +57,8 @@ static void frame_range(const ld_sequences *s, float *lo, float *hi)
     }
 }
 
+/* The centroid of the bob's fully covered pixels sits where theta and the
+ * length put it (pivot at the centre, 0.3 S pixels per metre). */
 static void check_bob_positions(const ld_pendulum_config *c, const ld_sequences *a)
 {
     const int L = a->length, S = a->height;

@@ -34,7 +34,7 @@ static const struct {
     const char *option;
     size_t offset; /* of the float in ld_between_config */
     double lo, hi;
-} weight_options[] = {
+} float_options[] = {
     {"--w-ae", offsetof(ld_between_config, w_ae), 0, 1e6},
     {"--w-mag", offsetof(ld_between_config, w_mag), 0, 1e6},
     {"--w-space", offsetof(ld_between_config, w_space), 0, 1e6},
@@ -43,14 +43,14 @@ static const struct {
     {"--field-scale", offsetof(ld_between_config, field_scale), 1e-3, 1e3},
     {"--lr-decay", offsetof(ld_between_config, lr_decay), 1e-3, 1},
 };
-#define N_WEIGHT_OPTIONS (sizeof weight_options / sizeof weight_options[0])
+#define N_FLOAT_OPTIONS (sizeof float_options / sizeof float_options[0])
 
 typedef struct between_args {
     const char *input0, *input1, *out_dir, *resume, *preset;
     method_kind method;
     int stages, patch, stride, steps, batch, threads, field_input, blend, quiet, tiles;
     float lr;
-    float weights[N_WEIGHT_OPTIONS]; /* < 0: the preset's */
+    float floats[N_FLOAT_OPTIONS]; /* < 0: the preset's */
     uint64_t seed;
 } between_args;
 
@@ -111,7 +111,7 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         LD_OUT(&a->out_dir),
         LD_STRING("--preset", &a->preset),
         LD_CHOICE("--method", &method, method_names),
-        LD_INT("--stages", &a->stages, 1, 64),
+        LD_INT("--stages", &a->stages, 1, LD_BETWEEN_MAX_STAGES),
         LD_INT("--patch", &a->patch, 8, 1024),
         LD_INT("--stride", &a->stride, 1, 1024),
         LD_INT("--steps", &a->steps, 0, 100000000),
@@ -125,13 +125,13 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         LD_FLAG("--tiles", &a->tiles),
         LD_FLAG("--quiet", &a->quiet),
     };
-    ld_option options[sizeof fixed / sizeof *fixed + N_WEIGHT_OPTIONS];
+    ld_option options[sizeof fixed / sizeof *fixed + N_FLOAT_OPTIONS];
     int n = (int)(sizeof fixed / sizeof *fixed);
     memcpy(options, fixed, sizeof fixed);
-    for (size_t k = 0; k < N_WEIGHT_OPTIONS; k++) {
-        a->weights[k] = -1;
-        options[n++] = (ld_option)LD_FLOAT(weight_options[k].option, &a->weights[k],
-                                           weight_options[k].lo, weight_options[k].hi);
+    for (size_t k = 0; k < N_FLOAT_OPTIONS; k++) {
+        a->floats[k] = -1;
+        options[n++] = (ld_option)LD_FLOAT(float_options[k].option, &a->floats[k],
+                                           float_options[k].lo, float_options[k].hi);
     }
     const char **const positional[] = {&a->input0, &a->input1};
     const ld_command_line cl = {"between", options, n, positional, 2, 2, "two input images"};
@@ -207,9 +207,9 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
         cfg->field_input = a->field_input;
     if (a->blend >= 0)
         cfg->blend = a->blend;
-    for (size_t k = 0; k < N_WEIGHT_OPTIONS; k++)
-        if (a->weights[k] >= 0)
-            *(float *)((char *)cfg + weight_options[k].offset) = a->weights[k];
+    for (size_t k = 0; k < N_FLOAT_OPTIONS; k++)
+        if (a->floats[k] >= 0)
+            *(float *)((char *)cfg + float_options[k].offset) = a->floats[k];
     return ld_between_config_check(cfg, err);
 }
 

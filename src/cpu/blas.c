@@ -139,9 +139,15 @@ static void act_backward(float *dz, const float *dy, const float *y, size_t n, l
 {
     float s = 1.0f;
     int piecewise = negative_slope(act, &s);
+    if (piecewise) {
 #pragma omp parallel for schedule(static) if (n > LD_CPU_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++)
-        dz[i] = piecewise ? (y[i] > 0.0f ? dy[i] : s * dy[i]) : dy[i] * activation_slope(y[i], act);
+        for (size_t i = 0; i < n; i++)
+            dz[i] = y[i] > 0.0f ? dy[i] : s * dy[i];
+    } else {
+#pragma omp parallel for schedule(static) if (n > LD_CPU_PARALLEL_MIN)
+        for (size_t i = 0; i < n; i++)
+            dz[i] = dy[i] * activation_slope(y[i], act);
+    }
 }
 
 static void bias_backward(float *db, const float *dz, size_t rows, size_t cols)

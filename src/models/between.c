@@ -85,7 +85,7 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
     if (c->channels < 1 || c->channels > 64)
         return ld_errf(err, "%d image channels (1..64 supported)", c->channels);
     if (c->stages < 1 || c->stages > LD_BETWEEN_MAX_STAGES)
-        return ld_errf(err, "--stages %d outside 1..64", c->stages);
+        return ld_errf(err, "--stages %d outside 1..%d", c->stages, LD_BETWEEN_MAX_STAGES);
     if (c->patch < 8 || c->patch % 8)
         return ld_errf(err, "--patch %d must be a multiple of 8 (the U-Net pools three times)",
                        c->patch);
@@ -94,9 +94,10 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
         return ld_errf(err, "strides must be in 1..patch (%d); got %d and %d", c->patch,
                        c->stride, c->infer_stride);
     if (c->batch < 1 || c->steps < 0 || !(c->lr > 0) || !(c->lr_decay > 0) ||
-        c->lr_decay_every < 1 || !(c->clip_norm >= 0) || isinf(c->clip_norm) ||
-        (c->blend != 0 && c->blend != 1))
+        c->lr_decay_every < 1 || !(c->clip_norm >= 0) || isinf(c->clip_norm))
         return ld_errf(err, "batch, steps, learning-rate or clipping settings out of range");
+    if (c->blend != 0 && c->blend != 1)
+        return ld_errf(err, "blend %d is neither 0 (off) nor 1 (on)", c->blend);
     if (c->encoder_layers < 0 || c->encoder_layers > LD_BETWEEN_MAX_ENCODER - 1 ||
         c->latent_channels < 1 || c->encoder_width < 1)
         return ld_errf(err, "encoder settings out of range");
