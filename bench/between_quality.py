@@ -17,6 +17,7 @@ their scores exist (delete the folder to start over).
 usage: make && /usr/bin/python3 bench/between_quality.py [--size 64] [--stages 8]
        [--methods latent,image,ot,crossfade,flow] [--scenarios translate,...]
        [--threads 2] [--extra OPTIONS] [--work DIR] [--write bench/RESULTS.md]
+       [--binary build/latdyn]
 """
 import argparse
 import json
@@ -34,12 +35,16 @@ SAR = os.path.join(ROOT, "..", "shared", "data", "seaice", "Sentinel1_HH_Sigma0_
 SCENARIOS = ["translate", "rotate", "shear", "lead", "inflow", "source", "drift"]
 
 
+BINARY = os.path.join(ROOT, "build", "latdyn")
+
+
 def latdyn(args):
-    subprocess.run([os.path.join(ROOT, "build", "latdyn")] + args, check=True,
+    subprocess.run([BINARY] + args, check=True,
                    stdout=subprocess.DEVNULL)
 
 
 def main():
+    global BINARY
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--stages", type=int, default=8)
@@ -49,7 +54,9 @@ def main():
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "between_quality"))
     ap.add_argument("--extra", default="")
     ap.add_argument("--write")
+    ap.add_argument("--binary", default=BINARY, help="the latdyn to run (default build/latdyn)")
     args = ap.parse_args()
+    BINARY = args.binary
     methods = args.methods.split(",")
     textures = [("noise", "noise")]
     if os.path.exists(SAR):

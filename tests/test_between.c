@@ -1,6 +1,8 @@
 /* Tests of the between model: presets and configuration round trip, the
  * loss's gradients through the whole model (finite differences), resume
- * equals uninterrupted, the blend of the two directions, and an end-to-end
+ * equals uninterrupted, the blend of the two directions (plain and by
+ * validity), the carried
+ * auto-encoder error, and an end-to-end
  * run on a small translated texture that must beat the cross-fade and find
  * the motion. */
 #include <math.h>
@@ -78,28 +80,34 @@ static void test_presets_and_config(void)
     CHECK(ld_between_config_save(&paper, &c, &err) == 0 && ld_between_config_load(&c, &back, &err) == 0,
           "config round trip: %s", err.msg);
     CHECK(memcmp(&paper, &back, sizeof paper) == 0, "configuration identical after round trip");
-    /* a checkpoint from before 'blend' loads without it; one without a
-     * required key does not */
+    /* a checkpoint from before 'blend' and 'carry_error' loads without
+     * them; one without a required key does not */
     ld_config older, broken;
     ld_config_init(&older);
     ld_config_init(&broken);
     for (int i = 0; i < c.count; i++) {
-        if (strcmp(c.keys[i], "blend"))
+        if (strcmp(c.keys[i], "blend") && strcmp(c.keys[i], "carry_error"))
             ld_config_set(&older, c.keys[i], c.values[i], &err);
         if (strcmp(c.keys[i], "stages"))
             ld_config_set(&broken, c.keys[i], c.values[i], &err);
     }
-    CHECK(paper.blend == 1 && ld_between_config_load(&older, &back, &err) == 0 && back.blend == 0,
-          "configuration without 'blend' loads with blending off: %s", err.msg);
+    CHECK(paper.blend == LD_BLEND_VALID && paper.carry_error == 1 &&
+              ld_between_config_load(&older, &back, &err) == 0 && back.blend == 0 &&
+              back.carry_error == 0,
+          "configuration without 'blend' and 'carry_error' loads with both off: %s", err.msg);
     CHECK(ld_between_config_load(&broken, &back, &err) < 0 && strstr(err.msg, "lacks 'stages'"),
           "configuration without 'stages' is refused: %s", err.msg);
     ld_config_free(&older);
     ld_config_free(&broken);
     ld_config_free(&c);
-    paper.blend = 2;
-    CHECK(ld_between_config_check(&paper, &err) < 0 && strstr(err.msg, "blend 2"),
-          "blend neither 0 nor 1: %s", err.msg);
+    paper.blend = 3;
+    CHECK(ld_between_config_check(&paper, &err) < 0 && strstr(err.msg, "blend 3"),
+          "blend not 0, 1 or 2: %s", err.msg);
     paper.blend = 1;
+    paper.carry_error = -1;
+    CHECK(ld_between_config_check(&paper, &err) < 0 && strstr(err.msg, "carry_error -1"),
+          "carry_error neither 0 nor 1: %s", err.msg);
+    paper.carry_error = 1;
     paper.patch = 20;
     CHECK(ld_between_config_check(&paper, &err) < 0 && strstr(err.msg, "multiple of 8"),
           "patch not a multiple of 8: %s", err.msg);
@@ -246,6 +254,149 @@ static void test_blended_stages(void)
     ld_between_free(&m);
 }
 
+/* Blending by validity: with a constant field moving content right by 2 px
+ * a stage, stage n's forward trace leaves the patch at columns c < 2n
+ * (content that entered through the left border) and its backward trace at
+ * c > P - 1 - 2 (N - n); there the other direction alone makes the frame,
+ * elsewhere the weights are (1 - t, t). */
+static void test_validity_blend(void)
+{
+    ld_between_config cfg = small_config();
+    cfg.method = LD_BETWEEN_IMAGE;
+    int B = 2, P = cfg.patch, N = cfg.stages, shape[4] = {B, 1, P, P};
+    size_t patch = (size_t)B * P * P;
+    float dt = 1.0f / (float)N, step = 2.0f;
+    ld_err err;
+    ld_between_model m;
+    CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
+    ld_between_init_weights(&m, 3);
+    /* the field network outputs the constant (step / dt, 0): zero head
+     * weights, the bias carrying the x velocity over the field scale */
+    ld_tensor *head_w = ld_param(&m.params, m.field_net.head.weight),
+              *head_b = ld_param(&m.params, m.field_net.head.bias);
+    memset(head_w->data, 0, sizeof(float) * head_w->numel);
+    for (int k = 0; k < 2 * N; k++)
+        head_b->data[k] = k % 2 == 0 ? step / dt / cfg.field_scale : 0.0f;
+    float *i0 = malloc(sizeof(float) * patch), *i1 = malloc(sizeof(float) * patch);
+    ld_pattern_texture(i0, B * P, P, 5);
+    ld_pattern_texture(i1, B * P, P, 6);
+    ld_ctx ctx;
+    ld_ctx_init(&ctx, ld_backend_cpu(), 0);
+    ctx.recording = 0;
+    ld_tensor *x0 = ld_tensor_wrap(&ctx, i0, 4, shape), *x1 = ld_tensor_wrap(&ctx, i1, 4, shape);
+    ld_tensor *plain, *valid, *fields, *fields_v;
+    m.cfg.blend = LD_BLEND_OFF;
+    int rc = ld_between_forward_stages(&ctx, &m, x0, x1, &plain, &fields);
+    m.cfg.blend = LD_BLEND_VALID;
+    rc |= ld_between_forward_stages(&ctx, &m, x0, x1, &valid, &fields_v);
+    CHECK(rc == 0, "forward stages: %s", ctx.err.msg);
+    double worst = 0;
+    int forward_only = 0, backward_only = 0;
+    for (int n = 1; n < N && rc == 0; n++) {
+        ld_tensor *back = x1;
+        for (int k = N - 1; k >= n; k--)
+            back = ld_advect(&ctx, back,
+                             ld_scale(&ctx, ld_slice(&ctx, fields, 1, 2 * k, 2), -1.0f, 0.0f), dt);
+        float t = (float)n / (float)N;
+        for (size_t i = 0; i < patch; i++) {
+            int c = (int)(i % (size_t)P);
+            int forward_ok = c >= (int)step * n, back_ok = c <= P - 1 - (int)step * (N - n);
+            double w = forward_ok && !back_ok ? 1.0 : !forward_ok && back_ok ? 0.0 : 1.0 - t;
+            forward_only += forward_ok && !back_ok;
+            backward_only += !forward_ok && back_ok;
+            double want = w * plain->data[n * patch + i] + (1.0 - w) * back->data[i];
+            worst = fmax(worst, fabs(valid->data[n * patch + i] - want));
+        }
+    }
+    CHECK(rc == 0 && forward_only > 0 && backward_only > 0 && worst < 1e-5,
+          "each direction gives way where its trace left the patch (max diff %g; %d pixels "
+          "forward only, %d backward only)",
+          worst, forward_only, backward_only);
+    CHECK(rc == 0 && memcmp(valid->data, i0, sizeof(float) * patch) == 0 &&
+              memcmp(valid->data + N * patch, i1, sizeof(float) * patch) == 0,
+          "the end stages are the inputs themselves");
+    ctx.recording = 1;
+    CHECK(ld_between_forward_stages(&ctx, &m, x0, x1, &valid, &fields_v) < 0 &&
+              strstr(ctx.err.msg, "for inference"),
+          "blending by validity refuses to record: %s", ctx.err.msg);
+    ld_ctx_free(&ctx);
+    free(i0);
+    free(i1);
+    ld_between_free(&m);
+}
+
+/* With carry_error, the latent method's frames are its plain frames plus
+ * e0 = I0 - D(E(I0)) advected forward, and with blending (1 - t) times that
+ * plus t times e1 = I1 - D(E(I1)) advected back: checked against the frames
+ * without it and advections done here, on an untrained model (large
+ * reconstruction errors). The end frames are then the inputs. */
+static void test_carried_error(void)
+{
+    ld_between_config cfg = small_config();
+    int B = 2, P = cfg.patch, N = cfg.stages, shape[4] = {B, 1, P, P};
+    size_t patch = (size_t)B * P * P;
+    float dt = 1.0f / (float)N;
+    ld_err err;
+    ld_between_model m;
+    CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
+    ld_between_init_weights(&m, 4);
+    float *i0 = malloc(sizeof(float) * patch), *i1 = malloc(sizeof(float) * patch);
+    ld_pattern_texture(i0, B * P, P, 7);
+    ld_pattern_texture(i1, B * P, P, 8);
+    ld_ctx ctx;
+    ld_ctx_init(&ctx, ld_backend_cpu(), 0);
+    ctx.recording = 0;
+    ld_tensor *x0 = ld_tensor_wrap(&ctx, i0, 4, shape), *x1 = ld_tensor_wrap(&ctx, i1, 4, shape);
+    for (int blend = 0; blend <= 1; blend++) {
+        ld_tensor *plain, *carried, *fields, *fields_c;
+        m.cfg.blend = blend;
+        m.cfg.carry_error = 0;
+        int rc = ld_between_forward_stages(&ctx, &m, x0, x1, &plain, &fields);
+        m.cfg.carry_error = 1;
+        rc |= ld_between_forward_stages(&ctx, &m, x0, x1, &carried, &fields_c);
+        CHECK(rc == 0, "forward stages: %s", ctx.err.msg);
+        if (rc)
+            break;
+        /* the plain frames' own directions: without blending the frames
+         * are D(z^n); with it, D(z^0) and D(zb^N) are the end frames */
+        ld_tensor *e0 = ld_sub(&ctx, x0, ld_slice(&ctx, plain, 0, 0, B));
+        ld_tensor *e1 = ld_sub(&ctx, x1, ld_slice(&ctx, plain, 0, N * B, B));
+        double worst = 0, reconstruction = 0;
+        for (size_t i = 0; i < patch; i++)
+            reconstruction = fmax(reconstruction, fabs(e0->data[i]));
+        for (int n = 0; n <= N; n++) {
+            ld_tensor *forward = e0, *back = e1;
+            for (int k = 0; k < n; k++)
+                forward = ld_advect(&ctx, forward, ld_slice(&ctx, fields, 1, 2 * k, 2), dt);
+            for (int k = N - 1; k >= n; k--)
+                back = ld_advect(&ctx, back,
+                                 ld_scale(&ctx, ld_slice(&ctx, fields, 1, 2 * k, 2), -1.0f, 0.0f),
+                                 dt);
+            float t = blend ? (float)n / (float)N : 0.0f;
+            for (size_t i = 0; i < patch; i++) {
+                double want = plain->data[n * patch + i] + (1.0 - t) * forward->data[i] +
+                              t * back->data[i];
+                worst = fmax(worst, fabs(carried->data[n * patch + i] - want));
+            }
+        }
+        CHECK(reconstruction > 0.01 && worst < 1e-5,
+              "blend %d: frames = plain + carried errors (max diff %g; largest error carried %g)",
+              blend, worst, reconstruction);
+        double end0 = 0, end1 = 0;
+        for (size_t i = 0; i < patch; i++) {
+            end0 = fmax(end0, fabs(carried->data[i] - i0[i]));
+            end1 = fmax(end1, fabs(carried->data[N * patch + i] - i1[i]));
+        }
+        CHECK(end0 < 1e-6 && (!blend || end1 < 1e-6),
+              "blend %d: frame 0 is I0 (max diff %g) and, blended, frame N is I1 (%g)", blend,
+              end0, end1);
+    }
+    ld_ctx_free(&ctx);
+    free(i0);
+    free(i1);
+    ld_between_free(&m);
+}
+
 static void test_translation_end_to_end(void)
 {
     ld_between_config cfg = small_config();
@@ -312,6 +463,8 @@ LD_TEST_SUITE(between) = {
     {"loss_gradient", test_loss_gradient},
     {"resume_equals_uninterrupted", test_resume_equals_uninterrupted},
     {"blended_stages", test_blended_stages},
+    {"validity_blend", test_validity_blend},
+    {"carried_error", test_carried_error},
     {"translation_end_to_end", test_translation_end_to_end},
     {NULL, NULL},
 };

@@ -124,6 +124,9 @@ static void test_between_bad_inputs(void)
     expect_error("non-numeric float option", args, "not a finite number");
     snprintf(args, sizeof args, "between '%s' '%s' --lr-decay 1.5", scratch("a.npy"), scratch("b.npy"));
     expect_error("learning-rate decay above 1", args, "--lr-decay: 1.5 is outside");
+    snprintf(args, sizeof args, "between '%s' '%s' --blend sometimes", scratch("a.npy"),
+             scratch("b.npy"));
+    expect_error("unknown blend", args, "'sometimes' is not one of no, yes, valid");
     snprintf(args, sizeof args, "between '%s' '%s' --method magic", scratch("a.npy"), scratch("b.npy"));
     expect_error("unknown method", args, "--method");
     snprintf(args, sizeof args, "between '%s'", scratch("a.npy"));

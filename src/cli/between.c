@@ -48,7 +48,8 @@ static const struct {
 typedef struct between_args {
     const char *input0, *input1, *out_dir, *resume, *preset;
     method_kind method;
-    int stages, patch, stride, steps, batch, threads, field_input, blend, quiet, tiles;
+    int stages, patch, stride, steps, batch, threads, field_input, blend, carry_error, quiet,
+        tiles;
     float lr;
     float floats[N_FLOAT_OPTIONS]; /* < 0: the preset's */
     uint64_t seed;
@@ -78,10 +79,15 @@ static void between_usage(FILE *out)
         "  --lr-decay F         learning rate times F every 150 steps (quick; 0.5) or\n"
         "                       500 (paper; 0.9)\n"
         "  --field-input WHAT   i0 (as in the paper) or pair (I0 and I1 stacked)\n"
-        "  --blend yes|no       yes: each stage's frame blends I0 advected forward and\n"
-        "                       I1 advected back, weights (1-t, t) (quick); no: I0\n"
-        "                       forward only (paper)\n"
-        "  --w-ae W             weight of the auto-encoder term (preset's)\n"
+        "  --blend MODE         yes: each stage's frame blends I0 advected forward and\n"
+        "                       I1 advected back, weights (1-t, t); valid (quick): the\n"
+        "                       same, but where one direction's content entered through\n"
+        "                       a patch border the other takes over; no: I0 forward\n"
+        "                       only (paper)\n"
+        "  --carry-error yes|no yes: each input's auto-encoder error I - D(E(I)) moves\n"
+        "                       with its direction's fields and is added to the frames,\n"
+        "                       so the end frames are the inputs (quick); no: off (paper)\n"
+        "  --w-ae W             weight of the auto-encoder term (quick 1.5, paper 1)\n"
         "  --w-mag W, --w-space W, --w-time W\n"
         "                       weights of the field penalties: magnitude |v|^2,\n"
         "                       spatial smoothness, smoothness over the stages\n"
@@ -103,9 +109,10 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
 {
     *a = (between_args){.preset = "quick", .method = METHOD_LATENT, .seed = 1,
                         .stages = -1, .patch = -1, .stride = -1, .steps = -1, .batch = -1,
-                        .field_input = -1, .blend = -1, .lr = -1};
+                        .field_input = -1, .blend = -1, .carry_error = -1, .lr = -1};
     static const char *const field_inputs[] = {"i0", "pair", NULL}; /* ld_field_input order */
     static const char *const no_yes[] = {"no", "yes", NULL};
+    static const char *const blends[] = {"no", "yes", "valid", NULL}; /* ld_blend order */
     int method = METHOD_LATENT;
     const ld_option fixed[] = {
         LD_OUT(&a->out_dir),
@@ -121,7 +128,8 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         LD_INT("--threads", &a->threads, 1, 4096),
         LD_STRING("--resume", &a->resume),
         LD_CHOICE("--field-input", &a->field_input, field_inputs),
-        LD_CHOICE("--blend", &a->blend, no_yes),
+        LD_CHOICE("--blend", &a->blend, blends),
+        LD_CHOICE("--carry-error", &a->carry_error, no_yes),
         LD_FLAG("--tiles", &a->tiles),
         LD_FLAG("--quiet", &a->quiet),
     };
@@ -207,6 +215,8 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
         cfg->field_input = a->field_input;
     if (a->blend >= 0)
         cfg->blend = a->blend;
+    if (a->carry_error >= 0)
+        cfg->carry_error = a->carry_error;
     for (size_t k = 0; k < N_FLOAT_OPTIONS; k++)
         if (a->floats[k] >= 0)
             *(float *)((char *)cfg + float_options[k].offset) = a->floats[k];

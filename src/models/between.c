@@ -31,10 +31,12 @@ static const ld_config_field config_fields[] = {
     FLOAT_FIELD(slope), FLOAT_FIELD(w_ae), FLOAT_FIELD(w_mag), FLOAT_FIELD(w_space),
     FLOAT_FIELD(w_time), FLOAT_FIELD(w_backward), FLOAT_FIELD(field_scale), INT_FIELD(latent_skip),
     FLOAT_FIELD(clip_norm),
-    /* added after the first release of the format: checkpoints without it
-     * load without blending, as they were made */
+    /* added after the first release of the format: checkpoints without
+     * them load with these off, as they were made */
     {.key = "blend", .type = LD_CONFIG_INT, .offset = offsetof(ld_between_config, blend),
      .optional = 1},
+    {.key = "carry_error", .type = LD_CONFIG_INT,
+     .offset = offsetof(ld_between_config, carry_error), .optional = 1},
 #undef INT_FIELD
 #undef FLOAT_FIELD
 };
@@ -59,7 +61,11 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
          * for velocities of several pixels per unit time (the paper's 1e-4
          * on |v|^2 shrank an 8 px shift to 3.6 px), fewer steps with a
          * faster decay, gradients clipped (without, a drifting scene's
-         * fields ran away after ~200 steps). Measured in bench/RESULTS.md. */
+         * fields ran away after ~200 steps), both directions blended with
+         * each giving way where its content entered through the border,
+         * each input's auto-encoder error carried with it, and a stronger
+         * auto-encoder term (the new-feature scenes need it; 2 loses the
+         * opening lead). Measured in bench/RESULTS.md. */
         cfg->field_input = LD_FIELD_INPUT_PAIR;
         cfg->w_backward = 1.0f;
         cfg->field_scale = 8.0f;
@@ -72,7 +78,9 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
         cfg->lr_decay_every = 150;
         cfg->lr_decay = 0.5f; /* ends at 1/8 of lr (see bench/RESULTS.md) */
         cfg->clip_norm = 1.0f;
-        cfg->blend = 1;
+        cfg->blend = LD_BLEND_VALID;
+        cfg->carry_error = 1;
+        cfg->w_ae = 1.5f;
         return 0;
     }
     return ld_errf(err, "unknown preset '%s' (paper or quick)", name);
@@ -96,8 +104,10 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
     if (c->batch < 1 || c->steps < 0 || !(c->lr > 0) || !(c->lr_decay > 0) ||
         c->lr_decay_every < 1 || !(c->clip_norm >= 0) || isinf(c->clip_norm))
         return ld_errf(err, "batch, steps, learning-rate or clipping settings out of range");
-    if (c->blend != 0 && c->blend != 1)
-        return ld_errf(err, "blend %d is neither 0 (off) nor 1 (on)", c->blend);
+    if (c->blend < LD_BLEND_OFF || c->blend > LD_BLEND_VALID)
+        return ld_errf(err, "blend %d is not 0 (off), 1 (on) or 2 (by validity)", c->blend);
+    if (c->carry_error != 0 && c->carry_error != 1)
+        return ld_errf(err, "carry_error %d is neither 0 (off) nor 1 (on)", c->carry_error);
     if (c->encoder_layers < 0 || c->encoder_layers > LD_BETWEEN_MAX_ENCODER - 1 ||
         c->latent_channels < 1 || c->encoder_width < 1)
         return ld_errf(err, "encoder settings out of range");
@@ -316,9 +326,117 @@ ld_tensor *ld_between_loss(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_t
     return total;
 }
 
+/* The decoded rows plus each input's reconstruction error carried along
+ * its direction (cfg.carry_error): e0 = I0 - D(E(I0)) advected forward
+ * with the rows z^n, and with blending e1 = I1 - D(E(I1)) advected back
+ * with the rows zb^n; the rows are laid out as in forward_stages. */
+static ld_tensor *carry_errors(ld_ctx *ctx, ld_between_model *m, ld_tensor *decoded,
+                               ld_tensor *i0, ld_tensor *i1, ld_tensor *fields)
+{
+    int N = m->cfg.stages, B = i0->shape[0], forward = m->cfg.blend ? N : N + 1;
+    float dt = 1.0f / (float)N;
+    ld_tensor *e[2 * LD_BETWEEN_MAX_STAGES];
+    e[0] = ld_sub(ctx, i0, ld_slice(ctx, decoded, 0, 0, B));
+    for (int n = 1; n < forward; n++)
+        e[n] = ld_advect(ctx, e[n - 1], stage_field(ctx, fields, n - 1), dt);
+    if (m->cfg.blend) {
+        ld_tensor **back = e + N - 1; /* back[n] for zb^n, n = 1..N */
+        back[N] = ld_sub(ctx, i1, ld_slice(ctx, decoded, 0, (2 * N - 1) * B, B));
+        for (int n = N - 1; n >= 1; n--)
+            back[n] = advect_back(ctx, back[n + 1], fields, n, dt);
+    }
+    return ld_add(ctx, decoded, ld_concat(ctx, e, m->cfg.blend ? 2 * N : N + 1, 0));
+}
+
+/* How far inside the patch each pixel's sample point p - step v(p) lies,
+ * as a factor [B, 1, P, P]: 1 inside, falling linearly to 0 one pixel
+ * outside. v is one stage's field [B, 2, P, P]. */
+static ld_tensor *inside_factor(ld_ctx *ctx, ld_tensor *v, float step)
+{
+    if (!v)
+        return NULL;
+    int B = v->shape[0], H = v->shape[2], W = v->shape[3], shape[4] = {B, 1, H, W};
+    ld_tensor *f = ld_tensor_new(ctx, 4, shape);
+    if (!f)
+        return NULL;
+    size_t plane = (size_t)H * (size_t)W;
+    for (int b = 0; b < B; b++) {
+        const float *vx = v->data + (size_t)b * 2 * plane, *vy = vx + plane;
+        for (int r = 0; r < H; r++)
+            for (int c = 0; c < W; c++) {
+                size_t p = (size_t)r * (size_t)W + (size_t)c;
+                float x = (float)c - step * vx[p], y = (float)r - step * vy[p];
+                float out = fmaxf(fmaxf(-x, x - (float)(W - 1)), fmaxf(-y, y - (float)(H - 1)));
+                f->data[(size_t)b * plane + p] = fminf(1.0f, fmaxf(0.0f, 1.0f - out));
+            }
+    }
+    return f;
+}
+
+/* Blending by validity (blend 2): the forward direction's weight at every
+ * pixel of stages 1..N-1, into weight[n] [B, 1, P, P] (the backward one is
+ * 1 minus it). Each direction's trace is followed back to its input stage
+ * (a mask advected like the latent, times the inside factor of every
+ * step); content that entered through the patch border has no source
+ * there, so that direction gives way: weight (1 - t) a / ((1 - t) a + t b)
+ * with a and b how much of each trace stayed inside, and (1 - t) where
+ * neither did. */
+static int validity_weights(ld_ctx *ctx, ld_tensor *fields, int N, ld_tensor **weight)
+{
+    float dt = 1.0f / (float)N;
+    int shape[4] = {fields->shape[0], 1, fields->shape[2], fields->shape[3]};
+    ld_tensor *forward[LD_BETWEEN_MAX_STAGES + 1], *back = ld_tensor_new(ctx, 4, shape);
+    forward[0] = ld_tensor_new(ctx, 4, shape);
+    if (!back || !forward[0])
+        return -1;
+    size_t count = (size_t)shape[0] * (size_t)shape[2] * (size_t)shape[3];
+    for (size_t i = 0; i < count; i++)
+        forward[0]->data[i] = back->data[i] = 1.0f;
+    for (int n = 1; n < N; n++) {
+        ld_tensor *v = stage_field(ctx, fields, n - 1);
+        forward[n] = ld_mul(ctx, ld_advect(ctx, forward[n - 1], v, dt), inside_factor(ctx, v, dt));
+    }
+    for (int n = N - 1; n >= 1; n--) {
+        back = ld_mul(ctx, advect_back(ctx, back, fields, n, dt),
+                      inside_factor(ctx, stage_field(ctx, fields, n), -dt));
+        weight[n] = ld_tensor_new(ctx, 4, shape);
+        if (!back || !forward[n] || !weight[n])
+            return -1;
+        float t = (float)n / (float)N;
+        for (size_t i = 0; i < count; i++) {
+            float a = (1.0f - t) * forward[n]->data[i], b = t * back->data[i];
+            weight[n]->data[i] = a + b > 1e-6f ? a / (a + b) : 1.0f - t;
+        }
+    }
+    return 0;
+}
+
+/* weight * a + (1 - weight) * b; a and b [B, C, P, P], weight [B, 1, P, P]
+ * (not recorded: the weights depend on the fields without a gradient). */
+static ld_tensor *weighted_blend(ld_ctx *ctx, ld_tensor *a, ld_tensor *b, const ld_tensor *weight)
+{
+    if (!a || !b)
+        return NULL;
+    ld_tensor *y = ld_tensor_new(ctx, a->ndim, a->shape);
+    if (!y)
+        return NULL;
+    int B = a->shape[0], C = a->shape[1];
+    size_t plane = (size_t)a->shape[2] * (size_t)a->shape[3];
+    for (int i = 0; i < B; i++)
+        for (int c = 0; c < C; c++) {
+            size_t off = ((size_t)i * C + c) * plane;
+            const float *w = weight->data + (size_t)i * plane;
+            for (size_t p = 0; p < plane; p++)
+                y->data[off + p] = w[p] * a->data[off + p] + (1.0f - w[p]) * b->data[off + p];
+        }
+    return y;
+}
+
 int ld_between_forward_stages(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_tensor *i1,
                               ld_tensor **frames, ld_tensor **fields)
 {
+    /* the image method's decoder is the identity: nothing to carry */
+    int carry = m->cfg.carry_error && m->cfg.method != LD_BETWEEN_IMAGE;
     int N = m->cfg.stages;
     float dt = 1.0f / (float)N;
     *fields = extract_fields(ctx, m, i0, i1);
@@ -330,6 +448,8 @@ int ld_between_forward_stages(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, l
         z[n + 1] = ld_advect(ctx, z[n], stage_field(ctx, *fields, n), dt);
     if (!m->cfg.blend) {
         *frames = decode(ctx, m, ld_concat(ctx, z, N + 1, 0));
+        if (carry)
+            *frames = carry_errors(ctx, m, *frames, i0, i1, *fields);
         return *frames && *fields ? 0 : -1;
     }
     ld_tensor **back = z + N - 1; /* back[n] = zb^n, n = 1..N, over z^N */
@@ -337,13 +457,27 @@ int ld_between_forward_stages(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, l
     for (int n = N - 1; n >= 1; n--)
         back[n] = advect_back(ctx, back[n + 1], *fields, n, dt);
     ld_tensor *decoded = decode(ctx, m, ld_concat(ctx, z, 2 * N, 0));
+    if (carry)
+        decoded = carry_errors(ctx, m, decoded, i0, i1, *fields);
     int B = i0->shape[0];
-    ld_tensor *stage[LD_BETWEEN_MAX_STAGES + 1];
+    ld_tensor *stage[LD_BETWEEN_MAX_STAGES + 1], *weight[LD_BETWEEN_MAX_STAGES];
+    if (m->cfg.blend == LD_BLEND_VALID) {
+        if (ctx->recording) {
+            ld_fail(ctx, "blending by validity is for inference (it records no gradient)");
+            return -1;
+        }
+        if (!*fields || validity_weights(ctx, *fields, N, weight))
+            return -1;
+    }
     stage[0] = ld_slice(ctx, decoded, 0, 0, B);
     for (int n = 1; n < N; n++) {
         float t = (float)n / (float)N;
-        stage[n] = ld_add(ctx, ld_scale(ctx, ld_slice(ctx, decoded, 0, n * B, B), 1.0f - t, 0.0f),
-                          ld_scale(ctx, ld_slice(ctx, decoded, 0, (N - 1 + n) * B, B), t, 0.0f));
+        ld_tensor *forward = ld_slice(ctx, decoded, 0, n * B, B),
+                  *backward = ld_slice(ctx, decoded, 0, (N - 1 + n) * B, B);
+        stage[n] = m->cfg.blend == LD_BLEND_VALID
+                       ? weighted_blend(ctx, forward, backward, weight[n])
+                       : ld_add(ctx, ld_scale(ctx, forward, 1.0f - t, 0.0f),
+                                ld_scale(ctx, backward, t, 0.0f));
     }
     stage[N] = ld_slice(ctx, decoded, 0, (2 * N - 1) * B, B);
     *frames = ld_concat(ctx, stage, N + 1, 0);

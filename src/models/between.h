@@ -27,6 +27,8 @@
 
 typedef enum { LD_BETWEEN_LATENT, LD_BETWEEN_IMAGE } ld_between_method;
 typedef enum { LD_FIELD_INPUT_I0, LD_FIELD_INPUT_PAIR } ld_field_input;
+/* How the two directions make a stage's frame (ld_between_config.blend). */
+typedef enum { LD_BLEND_OFF, LD_BLEND_LINEAR, LD_BLEND_VALID } ld_blend;
 
 typedef struct ld_between_config {
     int method;           /* ld_between_method */
@@ -51,9 +53,15 @@ typedef struct ld_between_config {
                              D(z) = z[:C] + U-Net(z): the latent starts as the
                              image itself, the networks learn what it lacks */
     float clip_norm;      /* gradients clipped to this global norm; 0: off (paper) */
-    int blend;            /* 1: stage n's frame is (1 - t_n) D(z^n) + t_n D(zb^n), zb the
-                             latent of I1 advected back to stage n with -v: both ends
-                             inform every frame; 0: D(z^n) (paper) */
+    int blend;            /* an ld_blend: LD_BLEND_LINEAR: stage n's frame is
+                             (1 - t_n) D(z^n) + t_n D(zb^n), zb the latent of I1
+                             advected back to stage n with -v: both ends inform every
+                             frame; LD_BLEND_VALID: the same, but where one direction's
+                             trace left the patch (content that entered through the
+                             border) the other takes over; LD_BLEND_OFF: D(z^n) (paper) */
+    int carry_error;      /* 1: each input's reconstruction error I - D(E(I)) is advected
+                             with its latent's fields and added to the frames of its
+                             direction, so the end frames are the inputs; 0: off (paper) */
 } ld_between_config;
 
 /* "paper": between.md's values; "quick": smaller and faster (see the
@@ -90,7 +98,7 @@ ld_tensor *ld_between_loss(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_t
 /* The stages of a batch of normalised patch pairs: frames [N+1, B, C, P, P]
  * as a tensor [(N+1) B, C, P, P] (stage-major) and fields [B, 2N, P, P];
  * with cfg.blend, each stage blends both directions (see blend above).
- * Without recording unless ctx->recording. */
+ * Without recording unless ctx->recording (refused with LD_BLEND_VALID). */
 int ld_between_forward_stages(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_tensor *i1,
                               ld_tensor **frames, ld_tensor **fields);
 
