@@ -203,6 +203,61 @@ static void test_resume_equals_uninterrupted(void)
     free(frames);
 }
 
+/* What the stage tests share: a model, two textured batches I0 and I1
+ * [2, 1, P, P] and a context that does not record. */
+typedef struct stage_case {
+    ld_between_model m;
+    ld_ctx ctx;
+    float *i0, *i1;
+    ld_tensor *x0, *x1;
+    int B, P, N;
+    size_t patch; /* floats in one batch */
+    float dt;
+} stage_case;
+
+static void stage_case_init(stage_case *s, const ld_between_config *cfg, uint64_t weight_seed,
+                            uint64_t texture_seed)
+{
+    int B = 2, P = cfg->patch, shape[4] = {B, 1, P, P};
+    ld_err err;
+    s->B = B;
+    s->P = P;
+    s->N = cfg->stages;
+    s->patch = (size_t)B * P * P;
+    s->dt = 1.0f / (float)cfg->stages;
+    CHECK(ld_between_create(&s->m, cfg, &err) == 0, "create: %s", err.msg);
+    ld_between_init_weights(&s->m, weight_seed);
+    s->i0 = malloc(sizeof(float) * s->patch);
+    s->i1 = malloc(sizeof(float) * s->patch);
+    ld_pattern_texture(s->i0, B * P, P, texture_seed);
+    ld_pattern_texture(s->i1, B * P, P, texture_seed + 1);
+    ld_ctx_init(&s->ctx, ld_backend_cpu(), 0);
+    s->ctx.recording = 0;
+    s->x0 = ld_tensor_wrap(&s->ctx, s->i0, 4, shape);
+    s->x1 = ld_tensor_wrap(&s->ctx, s->i1, 4, shape);
+}
+
+static void stage_case_free(stage_case *s)
+{
+    ld_ctx_free(&s->ctx);
+    free(s->i0);
+    free(s->i1);
+    ld_between_free(&s->m);
+}
+
+/* x (at stage `from`) advected to stage `to` with fields [B, 2N, P, P]:
+ * forward with v^k, or back with -v^k, one stage at a time. */
+static ld_tensor *advected(stage_case *s, ld_tensor *x, ld_tensor *fields, int from, int to)
+{
+    ld_ctx *ctx = &s->ctx;
+    for (int k = from; k < to; k++)
+        x = ld_advect(ctx, x, ld_slice(ctx, fields, 1, 2 * k, 2), s->dt);
+    for (int k = from - 1; k >= to; k--)
+        x = ld_advect(ctx, x, ld_scale(ctx, ld_slice(ctx, fields, 1, 2 * k, 2), -1.0f, 0.0f),
+                      s->dt);
+    return x;
+}
+
 /* With blending, stage n is (1 - t) I0 advected forward + t I1 advected
  * back with -v (the image method, so E and D are the identity): checked
  * against the unblended stages and a back-advection done here. */
@@ -210,32 +265,19 @@ static void test_blended_stages(void)
 {
     ld_between_config cfg = small_config();
     cfg.method = LD_BETWEEN_IMAGE;
-    int B = 2, P = cfg.patch, N = cfg.stages, shape[4] = {B, 1, P, P};
-    size_t patch = (size_t)B * P * P;
-    float dt = 1.0f / (float)N;
-    ld_err err;
-    ld_between_model m;
-    CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
-    ld_between_init_weights(&m, 3);
-    float *i0 = malloc(sizeof(float) * patch), *i1 = malloc(sizeof(float) * patch);
-    ld_pattern_texture(i0, B * P, P, 5);
-    ld_pattern_texture(i1, B * P, P, 6);
-    ld_ctx ctx;
-    ld_ctx_init(&ctx, ld_backend_cpu(), 0);
-    ctx.recording = 0;
-    ld_tensor *x0 = ld_tensor_wrap(&ctx, i0, 4, shape), *x1 = ld_tensor_wrap(&ctx, i1, 4, shape);
+    stage_case s;
+    stage_case_init(&s, &cfg, 3, 5);
+    int N = s.N;
+    size_t patch = s.patch;
     ld_tensor *plain, *blended, *fields, *fields_b;
-    m.cfg.blend = 0;
-    int rc = ld_between_forward_stages(&ctx, &m, x0, x1, &plain, &fields);
-    m.cfg.blend = 1;
-    rc |= ld_between_forward_stages(&ctx, &m, x0, x1, &blended, &fields_b);
-    CHECK(rc == 0, "forward stages: %s", ctx.err.msg);
+    s.m.cfg.blend = 0;
+    int rc = ld_between_forward_stages(&s.ctx, &s.m, s.x0, s.x1, &plain, &fields);
+    s.m.cfg.blend = 1;
+    rc |= ld_between_forward_stages(&s.ctx, &s.m, s.x0, s.x1, &blended, &fields_b);
+    CHECK(rc == 0, "forward stages: %s", s.ctx.err.msg);
     double worst = 0;
     for (int n = 0; n <= N && rc == 0; n++) {
-        ld_tensor *back = x1;
-        for (int k = N - 1; k >= n; k--)
-            back = ld_advect(&ctx, back,
-                             ld_scale(&ctx, ld_slice(&ctx, fields, 1, 2 * k, 2), -1.0f, 0.0f), dt);
+        ld_tensor *back = advected(&s, s.x1, fields, N, n);
         float t = (float)n / (float)N;
         for (size_t i = 0; i < patch; i++) {
             double want = (1.0 - t) * plain->data[n * patch + i] + t * back->data[i];
@@ -245,13 +287,10 @@ static void test_blended_stages(void)
     }
     CHECK(rc == 0 && worst < 1e-5, "blended stages match (1-t) forward + t backward (max diff %g)",
           worst);
-    CHECK(rc == 0 && memcmp(blended->data, i0, sizeof(float) * patch) == 0 &&
-              memcmp(blended->data + N * patch, i1, sizeof(float) * patch) == 0,
+    CHECK(rc == 0 && memcmp(blended->data, s.i0, sizeof(float) * patch) == 0 &&
+              memcmp(blended->data + N * patch, s.i1, sizeof(float) * patch) == 0,
           "the end stages are the inputs themselves");
-    ld_ctx_free(&ctx);
-    free(i0);
-    free(i1);
-    ld_between_free(&m);
+    stage_case_free(&s);
 }
 
 /* Blending by validity: with a constant field moving content right by 2 px
@@ -263,40 +302,28 @@ static void test_validity_blend(void)
 {
     ld_between_config cfg = small_config();
     cfg.method = LD_BETWEEN_IMAGE;
-    int B = 2, P = cfg.patch, N = cfg.stages, shape[4] = {B, 1, P, P};
-    size_t patch = (size_t)B * P * P;
-    float dt = 1.0f / (float)N, step = 2.0f;
-    ld_err err;
-    ld_between_model m;
-    CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
-    ld_between_init_weights(&m, 3);
+    stage_case s;
+    stage_case_init(&s, &cfg, 3, 5);
+    int P = s.P, N = s.N;
+    size_t patch = s.patch;
+    float step = 2.0f;
     /* the field network outputs the constant (step / dt, 0): zero head
      * weights, the bias carrying the x velocity over the field scale */
-    ld_tensor *head_w = ld_param(&m.params, m.field_net.head.weight),
-              *head_b = ld_param(&m.params, m.field_net.head.bias);
+    ld_tensor *head_w = ld_param(&s.m.params, s.m.field_net.head.weight),
+              *head_b = ld_param(&s.m.params, s.m.field_net.head.bias);
     memset(head_w->data, 0, sizeof(float) * head_w->numel);
     for (int k = 0; k < 2 * N; k++)
-        head_b->data[k] = k % 2 == 0 ? step / dt / cfg.field_scale : 0.0f;
-    float *i0 = malloc(sizeof(float) * patch), *i1 = malloc(sizeof(float) * patch);
-    ld_pattern_texture(i0, B * P, P, 5);
-    ld_pattern_texture(i1, B * P, P, 6);
-    ld_ctx ctx;
-    ld_ctx_init(&ctx, ld_backend_cpu(), 0);
-    ctx.recording = 0;
-    ld_tensor *x0 = ld_tensor_wrap(&ctx, i0, 4, shape), *x1 = ld_tensor_wrap(&ctx, i1, 4, shape);
+        head_b->data[k] = k % 2 == 0 ? step / s.dt / cfg.field_scale : 0.0f;
     ld_tensor *plain, *valid, *fields, *fields_v;
-    m.cfg.blend = LD_BLEND_OFF;
-    int rc = ld_between_forward_stages(&ctx, &m, x0, x1, &plain, &fields);
-    m.cfg.blend = LD_BLEND_VALID;
-    rc |= ld_between_forward_stages(&ctx, &m, x0, x1, &valid, &fields_v);
-    CHECK(rc == 0, "forward stages: %s", ctx.err.msg);
+    s.m.cfg.blend = LD_BLEND_OFF;
+    int rc = ld_between_forward_stages(&s.ctx, &s.m, s.x0, s.x1, &plain, &fields);
+    s.m.cfg.blend = LD_BLEND_VALID;
+    rc |= ld_between_forward_stages(&s.ctx, &s.m, s.x0, s.x1, &valid, &fields_v);
+    CHECK(rc == 0, "forward stages: %s", s.ctx.err.msg);
     double worst = 0;
     int forward_only = 0, backward_only = 0;
     for (int n = 1; n < N && rc == 0; n++) {
-        ld_tensor *back = x1;
-        for (int k = N - 1; k >= n; k--)
-            back = ld_advect(&ctx, back,
-                             ld_scale(&ctx, ld_slice(&ctx, fields, 1, 2 * k, 2), -1.0f, 0.0f), dt);
+        ld_tensor *back = advected(&s, s.x1, fields, N, n);
         float t = (float)n / (float)N;
         for (size_t i = 0; i < patch; i++) {
             int c = (int)(i % (size_t)P);
@@ -312,17 +339,14 @@ static void test_validity_blend(void)
           "each direction gives way where its trace left the patch (max diff %g; %d pixels "
           "forward only, %d backward only)",
           worst, forward_only, backward_only);
-    CHECK(rc == 0 && memcmp(valid->data, i0, sizeof(float) * patch) == 0 &&
-              memcmp(valid->data + N * patch, i1, sizeof(float) * patch) == 0,
+    CHECK(rc == 0 && memcmp(valid->data, s.i0, sizeof(float) * patch) == 0 &&
+              memcmp(valid->data + N * patch, s.i1, sizeof(float) * patch) == 0,
           "the end stages are the inputs themselves");
-    ctx.recording = 1;
-    CHECK(ld_between_forward_stages(&ctx, &m, x0, x1, &valid, &fields_v) < 0 &&
-              strstr(ctx.err.msg, "for inference"),
-          "blending by validity refuses to record: %s", ctx.err.msg);
-    ld_ctx_free(&ctx);
-    free(i0);
-    free(i1);
-    ld_between_free(&m);
+    s.ctx.recording = 1;
+    CHECK(ld_between_forward_stages(&s.ctx, &s.m, s.x0, s.x1, &valid, &fields_v) < 0 &&
+              strstr(s.ctx.err.msg, "for inference"),
+          "blending by validity refuses to record: %s", s.ctx.err.msg);
+    stage_case_free(&s);
 }
 
 /* With carry_error, the latent method's frames are its plain frames plus
@@ -333,45 +357,30 @@ static void test_validity_blend(void)
 static void test_carried_error(void)
 {
     ld_between_config cfg = small_config();
-    int B = 2, P = cfg.patch, N = cfg.stages, shape[4] = {B, 1, P, P};
-    size_t patch = (size_t)B * P * P;
-    float dt = 1.0f / (float)N;
-    ld_err err;
-    ld_between_model m;
-    CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
-    ld_between_init_weights(&m, 4);
-    float *i0 = malloc(sizeof(float) * patch), *i1 = malloc(sizeof(float) * patch);
-    ld_pattern_texture(i0, B * P, P, 7);
-    ld_pattern_texture(i1, B * P, P, 8);
-    ld_ctx ctx;
-    ld_ctx_init(&ctx, ld_backend_cpu(), 0);
-    ctx.recording = 0;
-    ld_tensor *x0 = ld_tensor_wrap(&ctx, i0, 4, shape), *x1 = ld_tensor_wrap(&ctx, i1, 4, shape);
+    stage_case s;
+    stage_case_init(&s, &cfg, 4, 7);
+    int N = s.N, B = s.B;
+    size_t patch = s.patch;
     for (int blend = 0; blend <= 1; blend++) {
         ld_tensor *plain, *carried, *fields, *fields_c;
-        m.cfg.blend = blend;
-        m.cfg.carry_error = 0;
-        int rc = ld_between_forward_stages(&ctx, &m, x0, x1, &plain, &fields);
-        m.cfg.carry_error = 1;
-        rc |= ld_between_forward_stages(&ctx, &m, x0, x1, &carried, &fields_c);
-        CHECK(rc == 0, "forward stages: %s", ctx.err.msg);
+        s.m.cfg.blend = blend;
+        s.m.cfg.carry_error = 0;
+        int rc = ld_between_forward_stages(&s.ctx, &s.m, s.x0, s.x1, &plain, &fields);
+        s.m.cfg.carry_error = 1;
+        rc |= ld_between_forward_stages(&s.ctx, &s.m, s.x0, s.x1, &carried, &fields_c);
+        CHECK(rc == 0, "forward stages: %s", s.ctx.err.msg);
         if (rc)
             break;
         /* the plain frames' own directions: without blending the frames
          * are D(z^n); with it, D(z^0) and D(zb^N) are the end frames */
-        ld_tensor *e0 = ld_sub(&ctx, x0, ld_slice(&ctx, plain, 0, 0, B));
-        ld_tensor *e1 = ld_sub(&ctx, x1, ld_slice(&ctx, plain, 0, N * B, B));
+        ld_tensor *e0 = ld_sub(&s.ctx, s.x0, ld_slice(&s.ctx, plain, 0, 0, B));
+        ld_tensor *e1 = ld_sub(&s.ctx, s.x1, ld_slice(&s.ctx, plain, 0, N * B, B));
         double worst = 0, reconstruction = 0;
         for (size_t i = 0; i < patch; i++)
             reconstruction = fmax(reconstruction, fabs(e0->data[i]));
         for (int n = 0; n <= N; n++) {
-            ld_tensor *forward = e0, *back = e1;
-            for (int k = 0; k < n; k++)
-                forward = ld_advect(&ctx, forward, ld_slice(&ctx, fields, 1, 2 * k, 2), dt);
-            for (int k = N - 1; k >= n; k--)
-                back = ld_advect(&ctx, back,
-                                 ld_scale(&ctx, ld_slice(&ctx, fields, 1, 2 * k, 2), -1.0f, 0.0f),
-                                 dt);
+            ld_tensor *forward = advected(&s, e0, fields, 0, n);
+            ld_tensor *back = advected(&s, e1, fields, N, n);
             float t = blend ? (float)n / (float)N : 0.0f;
             for (size_t i = 0; i < patch; i++) {
                 double want = plain->data[n * patch + i] + (1.0 - t) * forward->data[i] +
@@ -384,17 +393,14 @@ static void test_carried_error(void)
               blend, worst, reconstruction);
         double end0 = 0, end1 = 0;
         for (size_t i = 0; i < patch; i++) {
-            end0 = fmax(end0, fabs(carried->data[i] - i0[i]));
-            end1 = fmax(end1, fabs(carried->data[N * patch + i] - i1[i]));
+            end0 = fmax(end0, fabs(carried->data[i] - s.i0[i]));
+            end1 = fmax(end1, fabs(carried->data[N * patch + i] - s.i1[i]));
         }
         CHECK(end0 < 1e-6 && (!blend || end1 < 1e-6),
               "blend %d: frame 0 is I0 (max diff %g) and, blended, frame N is I1 (%g)", blend,
               end0, end1);
     }
-    ld_ctx_free(&ctx);
-    free(i0);
-    free(i1);
-    ld_between_free(&m);
+    stage_case_free(&s);
 }
 
 static void test_translation_end_to_end(void)

@@ -326,26 +326,26 @@ ld_tensor *ld_between_loss(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_t
     return total;
 }
 
-/* The decoded rows plus each input's reconstruction error carried along
- * its direction (cfg.carry_error): e0 = I0 - D(E(I0)) advected forward
- * with the rows z^n, and with blending e1 = I1 - D(E(I1)) advected back
- * with the rows zb^n; the rows are laid out as in forward_stages. */
-static ld_tensor *carry_errors(ld_ctx *ctx, ld_between_model *m, ld_tensor *decoded,
-                               ld_tensor *i0, ld_tensor *i1, ld_tensor *fields)
+/* The rows that one decode covers, into row[]; returns how many. Without
+ * blending: x0 advected over stages 0..N (N + 1 rows). With blending: x0
+ * advected over stages 0..N-1, then x1 advected back over stages 1..N
+ * (2N rows; each end stage needs only its own direction). The latents and
+ * the carried errors both take this layout. */
+static int stage_rows(ld_ctx *ctx, const ld_between_config *c, ld_tensor *fields, ld_tensor *x0,
+                      ld_tensor *x1, ld_tensor **row)
 {
-    int N = m->cfg.stages, B = i0->shape[0], forward = m->cfg.blend ? N : N + 1;
+    int N = c->stages, forward = c->blend ? N : N + 1;
     float dt = 1.0f / (float)N;
-    ld_tensor *e[2 * LD_BETWEEN_MAX_STAGES];
-    e[0] = ld_sub(ctx, i0, ld_slice(ctx, decoded, 0, 0, B));
+    row[0] = x0;
     for (int n = 1; n < forward; n++)
-        e[n] = ld_advect(ctx, e[n - 1], stage_field(ctx, fields, n - 1), dt);
-    if (m->cfg.blend) {
-        ld_tensor **back = e + N - 1; /* back[n] for zb^n, n = 1..N */
-        back[N] = ld_sub(ctx, i1, ld_slice(ctx, decoded, 0, (2 * N - 1) * B, B));
-        for (int n = N - 1; n >= 1; n--)
-            back[n] = advect_back(ctx, back[n + 1], fields, n, dt);
-    }
-    return ld_add(ctx, decoded, ld_concat(ctx, e, m->cfg.blend ? 2 * N : N + 1, 0));
+        row[n] = ld_advect(ctx, row[n - 1], stage_field(ctx, fields, n - 1), dt);
+    if (!c->blend)
+        return N + 1;
+    ld_tensor **back = row + N - 1; /* back[n]: stage n, n = 1..N */
+    back[N] = x1;
+    for (int n = N - 1; n >= 1; n--)
+        back[n] = advect_back(ctx, back[n + 1], fields, n, dt);
+    return 2 * N;
 }
 
 /* How far inside the patch each pixel's sample point p - step v(p) lies,
@@ -435,33 +435,31 @@ static ld_tensor *weighted_blend(ld_ctx *ctx, ld_tensor *a, ld_tensor *b, const 
 int ld_between_forward_stages(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_tensor *i1,
                               ld_tensor **frames, ld_tensor **fields)
 {
-    /* the image method's decoder is the identity: nothing to carry */
-    int carry = m->cfg.carry_error && m->cfg.method != LD_BETWEEN_IMAGE;
-    int N = m->cfg.stages;
-    float dt = 1.0f / (float)N;
+    const ld_between_config *c = &m->cfg;
+    int N = c->stages, B = i0->shape[0];
     *fields = extract_fields(ctx, m, i0, i1);
-    /* decoded in one batch: z^0..z^N, or with blending z^0..z^{N-1} and
-     * zb^1..zb^N (the ends need only their own direction) */
-    ld_tensor *z[2 * LD_BETWEEN_MAX_STAGES];
-    z[0] = encode(ctx, m, i0);
-    for (int n = 0; n < N; n++)
-        z[n + 1] = ld_advect(ctx, z[n], stage_field(ctx, *fields, n), dt);
-    if (!m->cfg.blend) {
-        *frames = decode(ctx, m, ld_concat(ctx, z, N + 1, 0));
-        if (carry)
-            *frames = carry_errors(ctx, m, *frames, i0, i1, *fields);
+    ld_tensor *z[2 * LD_BETWEEN_MAX_STAGES], *z0 = encode(ctx, m, i0);
+    ld_tensor *z1 = c->blend ? encode(ctx, m, i1) : NULL;
+    int rows = stage_rows(ctx, c, *fields, z0, z1, z);
+    ld_tensor *decoded = decode(ctx, m, ld_concat(ctx, z, rows, 0));
+    /* carry_error: e0 = I0 - D(E(I0)) and, blended, e1 = I1 - D(E(I1))
+     * (the first and last rows) take the latents' paths and are added to
+     * their rows; the image method's decoder is the identity, nothing to
+     * carry */
+    if (c->carry_error && c->method != LD_BETWEEN_IMAGE) {
+        ld_tensor *e[2 * LD_BETWEEN_MAX_STAGES];
+        ld_tensor *e0 = ld_sub(ctx, i0, ld_slice(ctx, decoded, 0, 0, B));
+        ld_tensor *e1 = c->blend ? ld_sub(ctx, i1, ld_slice(ctx, decoded, 0, (rows - 1) * B, B))
+                                 : NULL;
+        stage_rows(ctx, c, *fields, e0, e1, e);
+        decoded = ld_add(ctx, decoded, ld_concat(ctx, e, rows, 0));
+    }
+    if (!c->blend) {
+        *frames = decoded;
         return *frames && *fields ? 0 : -1;
     }
-    ld_tensor **back = z + N - 1; /* back[n] = zb^n, n = 1..N, over z^N */
-    back[N] = encode(ctx, m, i1);
-    for (int n = N - 1; n >= 1; n--)
-        back[n] = advect_back(ctx, back[n + 1], *fields, n, dt);
-    ld_tensor *decoded = decode(ctx, m, ld_concat(ctx, z, 2 * N, 0));
-    if (carry)
-        decoded = carry_errors(ctx, m, decoded, i0, i1, *fields);
-    int B = i0->shape[0];
     ld_tensor *stage[LD_BETWEEN_MAX_STAGES + 1], *weight[LD_BETWEEN_MAX_STAGES];
-    if (m->cfg.blend == LD_BLEND_VALID) {
+    if (c->blend == LD_BLEND_VALID) {
         if (ctx->recording) {
             ld_fail(ctx, "blending by validity is for inference (it records no gradient)");
             return -1;
@@ -474,7 +472,7 @@ int ld_between_forward_stages(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, l
         float t = (float)n / (float)N;
         ld_tensor *forward = ld_slice(ctx, decoded, 0, n * B, B),
                   *backward = ld_slice(ctx, decoded, 0, (N - 1 + n) * B, B);
-        stage[n] = m->cfg.blend == LD_BLEND_VALID
+        stage[n] = c->blend == LD_BLEND_VALID
                        ? weighted_blend(ctx, forward, backward, weight[n])
                        : ld_add(ctx, ld_scale(ctx, forward, 1.0f - t, 0.0f),
                                 ld_scale(ctx, backward, t, 0.0f));
