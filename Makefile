@@ -16,11 +16,11 @@ OPT ?= -O3
 # exception flags, and without it gcc will not vectorise a loop holding a
 # float comparison (the softmax's exponential, clamps).
 CFLAGS_BASE = -std=c11 -g -Wall -Wextra -Werror -fno-trapping-math -D_DEFAULT_SOURCE -fopenmp -MMD -MP \
-              -Isrc -I$(OPENBLAS_INC) $(shell pkg-config --cflags hdf5 cairo libpng libtiff-4 2>/dev/null)
+              -Isrc -I$(OPENBLAS_INC) $(shell pkg-config --cflags hdf5 cairo libpng libtiff-4 gdal 2>/dev/null)
 CFLAGS ?= $(OPT)
 ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS) $(EXTRA_CFLAGS) -DLD_FIXTURE_DIR=\"$(CURDIR)/tests/fixtures\"
 LDFLAGS_ALL = -fopenmp $(EXTRA_CFLAGS) -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR)
-LDLIBS = -ldnnl -lopenblas $(shell pkg-config --libs hdf5 cairo libpng libtiff-4 2>/dev/null) -lgif -lm
+LDLIBS = -ldnnl -lopenblas $(shell pkg-config --libs hdf5 cairo libpng libtiff-4 gdal 2>/dev/null) -lgif -lm
 
 LIB_SRC = $(wildcard src/engine/*.c src/ops/*.c src/cpu/*.c src/nn/*.c src/models/*.c \
                      src/baselines/*.c src/data/*.c src/plot/*.c)
@@ -39,7 +39,7 @@ BENCH_BINS = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 DEB_PACKAGES = build-essential clang libomp-14-dev libclang-rt-14-dev pkg-config \
   libdnnl-dev libopenblas-openmp-dev libpng-dev libtiff-dev libhdf5-dev libcairo2-dev \
-  libgif-dev
+  libgif-dev libgdal-dev
 DEB_PACKAGES_DEV = python3-torch python3-numpy
 
 .PHONY: all test check check-san check-clang demo bench fixtures setup setup-dev clean
@@ -63,7 +63,7 @@ $(BUILD)/tests/suites.h: $(TEST_SRC)
 	@mkdir -p $(dir $@)
 	sed -n 's/^LD_TEST_SUITE(\([a-z0-9_]*\)).*/X(\1)/p' $(TEST_SRC) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/tests/test_cli.o $(BUILD)/tests/test_ladid.o: ALL_CFLAGS += -DLD_BIN=\"$(CURDIR)/$(BIN)\"
+$(BUILD)/tests/test_cli.o $(BUILD)/tests/test_ladid.o $(BUILD)/tests/test_georef.o: ALL_CFLAGS += -DLD_BIN=\"$(CURDIR)/$(BIN)\"
 $(BUILD)/tests/main.o: $(BUILD)/tests/suites.h
 $(BUILD)/tests/main.o: ALL_CFLAGS += -I$(BUILD)/tests
 

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "cli/progress.h"
+#include "data/georef.h"
 #include "data/image.h"
 #include "engine/atomic_file.h"
 #include "models/between.h"
@@ -61,8 +62,9 @@ static void between_usage(FILE *out)
         "usage: latdyn between I0 I1 -o OUTDIR [options]\n\n"
         "Estimates the unobserved stages between two images of the same scene (I0 at t=0,\n"
         "I1 at t=1) and the velocity fields that explain them (between.md).\n"
-        "Inputs: PNG (8/16-bit grey, RGB or RGBA; alpha dropped), TIFF (one or more\n"
-        "integer or float bands) or .npy ([H,W] or [C,H,W]); same size for both.\n\n"
+        "Inputs: PNG (8/16-bit grey, RGB or RGBA; alpha dropped), TIFF or GeoTIFF (one\n"
+        "or more integer or float bands, e.g. HH and HV) or .npy ([H,W] or [C,H,W]);\n"
+        "same size for both.\n\n"
         "options:\n"
         "  -o, --out DIR        output folder (required)\n"
         "  --preset NAME        paper (between.md's values) or quick (default; faster,\n"
@@ -102,7 +104,11 @@ static void between_usage(FILE *out)
         "OUTDIR gets frames.npy [N+1,C,H,W] (input units), frames/frame_NNN.png,\n"
         "fields.npy [N,2,H,W] (x and y velocity, pixels per unit time),\n"
         "fields/quiver_NNN.png, fields/streamlines.png, animation.gif, report.html,\n"
-        "model.safetensors (resumable) and log.csv.\n");
+        "model.safetensors (resumable) and log.csv. TIFF inputs also give\n"
+        "frames/frame_NNN.tif (float32, every band, input units) and\n"
+        "fields/field_NNN.tif (float32, x and y velocity), GeoTIFFs with the input's\n"
+        "georeferencing (geotransform and system, or ground control points) when it\n"
+        "has one.\n");
 }
 
 static int parse_between_args(int argc, char **argv, between_args *a, ld_err *err)
@@ -152,13 +158,37 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
     return 0;
 }
 
-/* Loads both inputs and checks they can be paired. A grey image is paired
- * with a colour one by repeating its band. */
-static int load_pair(const between_args *a, ld_image *i0, ld_image *i1, int quiet, ld_err *err)
+/* The georeferencing the outputs carry: I0's, or I1's when only I1 has
+ * one (said on stderr when both have one and they differ); from_tiff when
+ * either input is a TIFF. */
+static int read_georef(const between_args *a, ld_georef *geo, int quiet, ld_err *err)
+{
+    ld_georef other;
+    if (ld_georef_read(a->input0, geo, err) || ld_georef_read(a->input1, &other, err))
+        return -1;
+    if (!ld_georef_present(geo) && ld_georef_present(&other)) {
+        ld_georef swap = *geo;
+        *geo = other;
+        other = swap;
+    } else if (!quiet && ld_georef_present(&other) && !ld_georef_equal(geo, &other)) {
+        fprintf(stderr, "between: the georeferencing of %s differs from that of %s; the "
+                        "TIFF outputs carry %s's\n", a->input1, a->input0, a->input0);
+    }
+    geo->from_tiff |= other.from_tiff;
+    ld_georef_free(&other);
+    return 0;
+}
+
+/* Loads both inputs (and the georeferencing to carry) and checks they can
+ * be paired. A grey image is paired with a colour one by repeating its
+ * band. */
+static int load_pair(const between_args *a, ld_image *i0, ld_image *i1, ld_georef *geo,
+                     int quiet, ld_err *err)
 {
     memset(i0, 0, sizeof *i0);
     memset(i1, 0, sizeof *i1);
-    if (ld_image_load(a->input0, i0, err) || ld_image_load(a->input1, i1, err))
+    if (ld_image_load(a->input0, i0, err) || ld_image_load(a->input1, i1, err) ||
+        read_georef(a, geo, quiet, err))
         return -1;
     if (i0->height != i1->height || i0->width != i1->width)
         return ld_errf(err, "the images differ in size: %s is %dx%d, %s is %dx%d", a->input0,
@@ -271,8 +301,8 @@ static int write_log_csv(const char *path, const train_log *log, ld_err *err)
 /* Settings of the run for the report: the inputs and the model
  * configuration (baselines: method and stages). */
 static int write_outputs(const between_args *a, const ld_between_config *cfg, const ld_image *i0,
-                         const ld_image *i1, const float *frames, const float *fields,
-                         const train_log *log, ld_err *err)
+                         const ld_image *i1, const ld_georef *geo, const float *frames,
+                         const float *fields, const train_log *log, ld_err *err)
 {
     ld_config settings;
     ld_config_init(&settings);
@@ -302,7 +332,8 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
             .width = i0->width, .frames = frames, .fields = fields, .input0 = i0->data,
             .input1 = i1->data, .loss_steps = steps, .losses = losses, .n_losses = log->count,
             .n_settings = settings.count, .setting_keys = (const char *const *)settings.keys,
-            .setting_values = (const char *const *)settings.values};
+            .setting_values = (const char *const *)settings.values,
+            .write_tiffs = geo->from_tiff, .georef = geo};
         ld_between_output_ranges(i0, i1, &o);
         rc = ld_between_write_outputs(a->out_dir, &o, err);
     }
@@ -392,6 +423,7 @@ int ld_cmd_between(int argc, char **argv)
     between_args a;
     ld_err err = {{0}};
     ld_image i0 = {0}, i1 = {0};
+    ld_georef geo = {0};
     ld_between_config cfg;
     train_log log = {0};
     float *frames = NULL, *fields = NULL;
@@ -402,7 +434,7 @@ int ld_cmd_between(int argc, char **argv)
         return rc;
     if (a.threads)
         omp_set_num_threads(a.threads);
-    if (load_pair(&a, &i0, &i1, a.quiet, &err) || make_config(&a, i0.channels, &cfg, &err))
+    if (load_pair(&a, &i0, &i1, &geo, a.quiet, &err) || make_config(&a, i0.channels, &cfg, &err))
         goto done;
     /* Only the learned methods cut patches; the baselines take any size. */
     if (is_model(a.method) && (i0.height < cfg.patch || i0.width < cfg.patch)) {
@@ -448,7 +480,7 @@ int ld_cmd_between(int argc, char **argv)
         if (write_log_csv(path, &log, &err))
             goto done;
     }
-    if (write_outputs(&a, &cfg, &i0, &i1, frames, has_fields ? fields : NULL, &log, &err))
+    if (write_outputs(&a, &cfg, &i0, &i1, &geo, frames, has_fields ? fields : NULL, &log, &err))
         goto done;
     printf("between: %s method, %d stages, %dx%d, %.1f s; report: %s/report.html, frames: "
            "%s/frames/\n", method_names[a.method], N, i0.width, i0.height,
@@ -459,6 +491,7 @@ done:
         fprintf(stderr, "latdyn between: %s\n", err.msg);
     ld_image_free(&i0);
     ld_image_free(&i1);
+    ld_georef_free(&geo);
     free(frames);
     free(fields);
     free(log.losses);

@@ -4,8 +4,8 @@
  * written back as 8/16-bit PNG or float32 TIFF through atomic files.
  * libpng and libtiff messages are captured into the ld_err, never printed.
  *
- * GeoTIFF georeferencing tags are not read or written (a float TIFF written
- * here carries no map projection); that belongs in a later layer. */
+ * The pixels only: a GeoTIFF's georeferencing is read and written by
+ * data/georef.h (GDAL). */
 #ifndef LD_DATA_IMAGE_H
 #define LD_DATA_IMAGE_H
 

@@ -143,8 +143,9 @@ static int write_arrays(writer *w, ld_err *err)
     return 0;
 }
 
-/* Full-resolution frame PNGs of the displayed bands at the input's depth. */
-static int write_frame_pngs(writer *w, ld_err *err)
+/* Full-resolution frame PNGs of the displayed bands at the input's depth and,
+ * for TIFF inputs, float TIFFs of every band. */
+static int write_frame_files(writer *w, ld_err *err)
 {
     const ld_between_outputs *o = w->o;
     if (make_subdir(w->outdir, "frames", err) != 0)
@@ -156,6 +157,11 @@ static int write_frame_pngs(writer *w, ld_err *err)
                              o->width, w->scratch);
         if (set_path(w, "frames/frame_%03d.png", n, err) != 0 ||
             ld_image_save_png(w->path, &shown, o->bit_depth, o->lo, o->hi, err) != 0)
+            return -1;
+        if (o->write_tiffs &&
+            (set_path(w, "frames/frame_%03d.tif", n, err) != 0 ||
+             ld_georef_save_tiff(w->path, o->frames + (size_t)n * frame_size, o->channels,
+                                 o->height, o->width, o->georef, NULL, err) != 0))
             return -1;
     }
     return 0;
@@ -235,6 +241,13 @@ static int write_field_plots(writer *w, ld_err *err)
         if (set_path(w, "fields/quiver_%03d.png", n, err) != 0 ||
             ld_quiver_render(&cv, &frame, o->fields + (size_t)n * field_size, &q, err) != 0 ||
             keep_plot(w, &cv, &w->quiver_pngs[n], err) != 0)
+            return -1;
+        static const char *const velocity_names[2] = {"x velocity (pixels per unit time)",
+                                                      "y velocity (pixels per unit time)"};
+        if (o->write_tiffs &&
+            (set_path(w, "fields/field_%03d.tif", n, err) != 0 ||
+             ld_georef_save_tiff(w->path, o->fields + (size_t)n * field_size, 2, o->height,
+                                 o->width, o->georef, velocity_names, err) != 0))
             return -1;
     }
     float *mean = malloc(field_size * sizeof *mean);
@@ -347,7 +360,7 @@ int ld_between_write_outputs(const char *outdir, const ld_between_outputs *o, ld
     if (!w.scratch || !w.display || !w.reduced_input || !w.bytes || !w.frame_pngs ||
         !w.quiver_pngs)
         ld_errf(err, "%s: out of memory for the outputs", outdir);
-    else if (write_arrays(&w, err) == 0 && write_frame_pngs(&w, err) == 0 &&
+    else if (write_arrays(&w, err) == 0 && write_frame_files(&w, err) == 0 &&
              write_animation(&w, err) == 0 && (!o->fields || write_field_plots(&w, err) == 0) &&
              make_loss_plot(&w, err) == 0)
         rc = write_report(&w, err);

@@ -15,11 +15,18 @@
  *   report.html         one self-contained page: inputs, time slider over
  *                       the frames and fields, streamlines, loss curve,
  *                       settings
+ * and, when the inputs were TIFFs (write_tiffs):
+ *   frames/frame_000.tif .. frame_N.tif   float32, every band, the input's
+ *                       units
+ *   fields/field_000.tif .. field_{N-1}.tif  float32, bands x and y
+ *                       velocity in pixels per unit time
+ * both GeoTIFFs carrying the input's georeferencing when it had one.
  * Without fields (baselines such as cross-fade) neither fields.npy nor
  * anything under fields/ is written, and the report says so. */
 #ifndef LD_PLOT_BETWEEN_OUTPUTS_H
 #define LD_PLOT_BETWEEN_OUTPUTS_H
 
+#include "data/georef.h"
 #include "data/image.h"
 #include "engine/error.h"
 
@@ -37,6 +44,8 @@ typedef struct ld_between_outputs {
     int n_settings;                      /* the settings table of the report */
     const char *const *setting_keys, *const *setting_values;
     const char *title, *caption;         /* of the report; NULL: defaults */
+    int write_tiffs;                     /* also the float32 TIFFs above */
+    const ld_georef *georef;             /* carried into them, or NULL */
 } ld_between_outputs;
 
 /* bit_depth, lo, hi, display_lo and display_hi for a pair of inputs:
