@@ -68,6 +68,22 @@ static double centre(const float *img, int h, int w, double *cx, double *cy)
     return sum;
 }
 
+typedef struct ot_progress {
+    int finished, last_done, total;
+} ot_progress;
+
+/* Counts the barycentres reported done (iteration 0) and checks the count
+ * only grows. */
+static void count_ot_progress(void *user, int done, int total, int iteration, double error)
+{
+    ot_progress *p = user;
+    CHECK(done >= p->last_done && error >= 0, "progress went back: %d after %d", done,
+          p->last_done);
+    p->last_done = done;
+    p->total = total;
+    p->finished += iteration == 0;
+}
+
 /* A blob at (9, 10) in I0 and at (21, 18) in I1 (amplitudes 1 and 1.2):
  * frame n's mass centre is at the interpolated place within 0.3 px, its
  * total is (1 - t) M0 + t M1, one blob (the peak at the interpolated
@@ -98,8 +114,16 @@ static void test_ot_moves_a_blob(void)
     }
     CHECK(!memcmp(frames, i0, sizeof(float) * P) && !memcmp(frames + N * P, i1, sizeof(float) * P),
           "end frames are the inputs");
+    /* the progress callback: every barycentre reported done, in order */
+    ot_progress seen = {0, 0, 0};
     ld_ot_options o;
     ld_ot_default_options(&o);
+    o.progress = count_ot_progress;
+    o.progress_user = &seen;
+    CHECK(ld_baseline_ot(i0, i1, 1, H, W, N, &o, frames, &err) == 0, "ot: %s", err.msg);
+    CHECK(seen.finished == N - 1 && seen.last_done == N - 1 && seen.total == N - 1,
+          "progress: %d barycentres reported done, last %d of %d (want %d)", seen.finished,
+          seen.last_done, seen.total, N - 1);
     o.sigma = 0;
     CHECK(ld_baseline_ot(i0, i1, 1, H, W, N, &o, frames, &err) == -1 && strstr(err.msg, "sigma"),
           "sigma 0: '%s'", err.msg);

@@ -127,8 +127,10 @@ static double marginal_error(const ot_work *w)
 /* Runs the barycentre iterations for weights (1 - t, t) on the densities
  * already in log_mu, leaving log of the barycentre in log_bary. The
  * scalings start from the previous call's (the barycentre at the previous
- * stage, a close guess) unless `cold`. */
-static void barycentre(ot_work *w, double t, int cold, const ld_ot_options *o)
+ * stage, a close guess) unless `cold`. done and total: barycentres
+ * finished and in all, for the progress callback. */
+static void barycentre(ot_work *w, double t, int cold, const ld_ot_options *o, int done,
+                       int total)
 {
     const size_t plane = (size_t)w->height * w->width;
     const double weight[2] = {1 - t, t};
@@ -140,8 +142,13 @@ static void barycentre(ot_work *w, double t, int cold, const ld_ot_options *o)
     for (int it = 0; it < o->max_iterations; it++) {
         for (int k = 0; k < 2; k++)
             log_convolve(w, w->log_b[k], w->log_kb[k]);
-        if (it > 0 && it % CHECK_EVERY == 0 && marginal_error(w) < o->tolerance)
-            break;
+        if (it > 0 && it % CHECK_EVERY == 0) {
+            double error = marginal_error(w);
+            if (o->progress)
+                o->progress(o->progress_user, done, total, it, error);
+            if (error < o->tolerance)
+                break;
+        }
         for (int k = 0; k < 2; k++) {
             for (size_t p = 0; p < plane; p++)
                 w->log_a[k][p] = w->log_mu[k][p] - w->log_kb[k][p];
@@ -198,7 +205,10 @@ int ld_baseline_ot(const float *i0, const float *i1, int channels, int height, i
         }
         for (int n = 1; n < stages; n++) {
             double t = (double)n / stages, total = 0, peak = -INFINITY;
-            barycentre(&w, t, n == 1, &o);
+            int done = c * (stages - 1) + n - 1, count = channels * (stages - 1);
+            barycentre(&w, t, n == 1, &o, done, count);
+            if (o.progress)
+                o.progress(o.progress_user, done + 1, count, 0, 0);
             for (size_t p = 0; p < plane; p++)
                 peak = fmax(peak, w.log_bary[p]);
             for (size_t p = 0; p < plane; p++)

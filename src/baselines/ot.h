@@ -31,6 +31,12 @@ typedef struct ld_ot_options {
     float tolerance;    /* stop when the L1 error of the input marginals, at
                            unit mass, is below this (default 1e-4) */
     int debias;         /* 1: debiased barycentres (default), 0: plain */
+    /* Called at every convergence check (every 10 iterations) and when a
+     * barycentre is done: barycentres finished (of channels x (stages - 1)),
+     * the running one's iterations so far and its marginal error. NULL
+     * (default): silent. */
+    void (*progress)(void *user, int done, int total, int iteration, double error);
+    void *progress_user;
 } ld_ot_options;
 
 void ld_ot_default_options(ld_ot_options *o);

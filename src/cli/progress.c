@@ -34,14 +34,25 @@ void ld_progress_update(ld_progress *p, int64_t step, const char *fmt, ...)
     p->last_print = now;
     double elapsed = now - p->start_time;
     double rate = elapsed > 0 ? (double)(step - p->first_step) / elapsed : 0;
-    double eta = rate > 0 ? (double)(p->total - step) / rate : 0;
-    char msg[256];
+    char msg[256], speed[64];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "step %lld/%lld  %s  %.1f steps/s  ETA %dm%02ds\n", (long long)step,
-            (long long)p->total, msg, rate, (int)eta / 60, (int)eta % 60);
+    /* slow steps (minutes each) read better as seconds per step; before the
+     * first step is done there is no time left to tell */
+    if (!(rate > 0)) {
+        snprintf(speed, sizeof speed, "ETA after the first step");
+    } else {
+        int eta = (int)((double)(p->total - step) / rate);
+        if (rate >= 0.1)
+            snprintf(speed, sizeof speed, "%.1f steps/s  ETA %dm%02ds", rate, eta / 60, eta % 60);
+        else
+            snprintf(speed, sizeof speed, "%.0f s/step  ETA %dh%02dm", 1 / rate, eta / 3600,
+                     eta / 60 % 60);
+    }
+    fprintf(stderr, "step %lld/%lld  %s  %s\n", (long long)step, (long long)p->total, msg,
+            speed);
 }
 
 int ld_dir_exists(const char *path)
