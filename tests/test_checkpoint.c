@@ -188,6 +188,40 @@ static void check_states_equal(const saved_state *a, const saved_state *b, const
     CHECK(configs_equal(&a->config, &b->config), "%s: configuration differs", what);
 }
 
+/* Numbers are stored as the shortest decimal that reads back exactly. */
+typedef struct number_settings {
+    float f[4];
+    double d[2];
+} number_settings;
+
+static void test_config_numbers(void)
+{
+    static const ld_config_field fields[] = {
+        {"a", LD_CONFIG_FLOAT, offsetof(number_settings, f[0]), 0},
+        {"b", LD_CONFIG_FLOAT, offsetof(number_settings, f[1]), 0},
+        {"c", LD_CONFIG_FLOAT, offsetof(number_settings, f[2]), 0},
+        {"d", LD_CONFIG_FLOAT, offsetof(number_settings, f[3]), 0},
+        {"e", LD_CONFIG_DOUBLE, offsetof(number_settings, d[0]), 0},
+        {"f", LD_CONFIG_DOUBLE, offsetof(number_settings, d[1]), 0},
+    };
+    number_settings want = {{0.001f, 1e-6f, 1.0f / 3.0f, 1.5f}, {0.1, 1.0 / 3.0}}, got;
+    static const char *const text[] = {"0.001", "1e-06", "0.33333334", "1.5", "0.1",
+                                       "0.3333333333333333"};
+    ld_config config;
+    ld_config_init(&config);
+    ld_err err;
+    if (ld_config_save_fields(&config, &want, fields, 6, "numbers", &err) ||
+        ld_config_load_fields(&config, &got, fields, 6, "numbers", sizeof got, &err)) {
+        TEST_FAIL("%s", err.msg);
+    } else {
+        for (int i = 0; i < 6; i++)
+            CHECK(!strcmp(ld_config_get(&config, fields[i].key), text[i]), "%s stored as '%s', want '%s'",
+                  fields[i].key, ld_config_get(&config, fields[i].key), text[i]);
+        CHECK(!memcmp(&got, &want, sizeof got), "numbers read back exactly");
+    }
+    ld_config_free(&config);
+}
+
 static void test_round_trip(void)
 {
     saved_state saved, loaded;
@@ -588,6 +622,7 @@ done:
 }
 
 LD_TEST_SUITE(checkpoint) = {
+    {"config_numbers", test_config_numbers},
     {"round_trip", test_round_trip},
     {"safetensors_layout", test_safetensors_layout},
     {"load_errors", test_load_errors},

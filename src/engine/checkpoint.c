@@ -41,6 +41,18 @@ const char *ld_config_get(const ld_config *c, const char *key)
     return NULL;
 }
 
+/* The shortest decimal that reads back as the same float (float_digits)
+ * or double: 0.001f is written "0.001", not "0.00100000005". */
+static void shortest_decimal(char *out, size_t size, double v, int float_digits)
+{
+    int most = float_digits ? 9 : 17;
+    for (int digits = 1; digits <= most; digits++) {
+        snprintf(out, size, "%.*g", digits, v);
+        if (float_digits ? strtof(out, NULL) == (float)v : strtod(out, NULL) == v)
+            return;
+    }
+}
+
 int ld_config_save_fields(ld_config *out, const void *settings, const ld_config_field *fields,
                           size_t count, const char *model, ld_err *err)
 {
@@ -50,9 +62,9 @@ int ld_config_save_fields(ld_config *out, const void *settings, const ld_config_
         if (fields[i].type == LD_CONFIG_INT)
             snprintf(value, sizeof value, "%d", *(const int *)p);
         else if (fields[i].type == LD_CONFIG_FLOAT)
-            snprintf(value, sizeof value, "%.9g", *(const float *)p);
+            shortest_decimal(value, sizeof value, *(const float *)p, 1);
         else
-            snprintf(value, sizeof value, "%.17g", *(const double *)p);
+            shortest_decimal(value, sizeof value, *(const double *)p, 0);
         if (ld_config_set(out, fields[i].key, value, err))
             return -1;
     }

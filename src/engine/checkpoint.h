@@ -57,8 +57,10 @@ typedef struct ld_config_field {
                       a checkpoint written without it loads it as 0 */
 } ld_config_field;
 
-/* Writes every field of the struct at `settings` into out as text (floats
- * to 9 digits, doubles to 17: exact round trips), and "model" = model. */
+/* Writes every field of the struct at `settings` into out as text (each
+ * number as the shortest decimal that reads back to the same float or
+ * double: exact round trips, and 0.001f reads "0.001"), and
+ * "model" = model. */
 int ld_config_save_fields(ld_config *out, const void *settings, const ld_config_field *fields,
                           size_t count, const char *model, ld_err *err);
 /* Reads them back into the (zeroed) struct; fails when "model" is not
