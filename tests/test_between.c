@@ -60,6 +60,7 @@ static ld_between_config small_config(void)
     cfg.stages = 4;
     cfg.steps = 240;
     cfg.lr_decay_every = 100;
+    cfg.shrink = 0; /* tested on its own: test_shrunk_change */
     return cfg;
 }
 
@@ -464,6 +465,66 @@ static void test_translation_end_to_end(void)
     ld_between_free(&m);
 }
 
+/* With shrink tau, every frame is the advected image plus the decoder's
+ * change to it soft-thresholded by tau: checked against the frames without
+ * shrinking (no blending, so frame n is the forward row n, whose image
+ * channel is I0 advected n stages), with and without the carried error, on
+ * an untrained model, tau the mean size of its changes. A latent without
+ * the image inside cannot be shrunk. */
+static void test_shrunk_change(void)
+{
+    ld_between_config cfg = small_config();
+    stage_case s;
+    stage_case_init(&s, &cfg, 4, 7);
+    int N = s.N;
+    size_t patch = s.patch;
+    float tau = 0.01f;
+    s.m.cfg.blend = 0;
+    for (int carry = 0; carry <= 1; carry++) {
+        ld_tensor *plain, *shrunk, *fields, *fields_s, *image[LD_BETWEEN_MAX_STAGES + 1];
+        s.m.cfg.carry_error = carry;
+        s.m.cfg.shrink = 0;
+        int rc = ld_between_forward_stages(&s.ctx, &s.m, s.x0, s.x1, &plain, &fields);
+        CHECK(rc == 0, "forward stages: %s", s.ctx.err.msg);
+        if (rc)
+            break;
+        /* tau: the mean size of the changes, so that some fall on each side */
+        double total = 0;
+        for (int n = 0; n <= N; n++) {
+            image[n] = advected(&s, s.x0, fields, 0, n);
+            for (size_t i = 0; i < patch; i++)
+                total += fabs(plain->data[n * patch + i] - image[n]->data[i]);
+        }
+        tau = (float)(total / ((double)(N + 1) * (double)patch));
+        s.m.cfg.shrink = tau;
+        rc = ld_between_forward_stages(&s.ctx, &s.m, s.x0, s.x1, &shrunk, &fields_s);
+        CHECK(rc == 0 && tau > 0, "forward stages: %s (tau %g)", s.ctx.err.msg, (double)tau);
+        if (rc)
+            break;
+        double worst = 0;
+        size_t below = 0, above = 0;
+        for (int n = 0; n <= N; n++) {
+            for (size_t i = 0; i < patch; i++) {
+                double change = plain->data[n * patch + i] - image[n]->data[i];
+                double kept = change > tau ? change - tau : change < -tau ? change + tau : 0;
+                below += fabs(change) < tau;
+                above += fabs(change) > tau;
+                worst = fmax(worst,
+                             fabs(shrunk->data[n * patch + i] - (image[n]->data[i] + kept)));
+            }
+        }
+        CHECK(worst < 1e-5 && below > 0 && above > 0,
+              "carry %d: frames = advected image + shrunk change (max diff %g; %zu changes "
+              "below tau = %g, %zu above)", carry, worst, below, (double)tau, above);
+    }
+    s.m.cfg.shrink = tau;
+    s.m.cfg.latent_skip = 0;
+    ld_err err;
+    CHECK(ld_between_config_check(&s.m.cfg, &err) < 0 && strstr(err.msg, "--shrink"),
+          "shrink without the image inside the latent is refused: %s", err.msg);
+    stage_case_free(&s);
+}
+
 LD_TEST_SUITE(between) = {
     {"presets_and_config", test_presets_and_config},
     {"loss_gradient", test_loss_gradient},
@@ -471,6 +532,7 @@ LD_TEST_SUITE(between) = {
     {"blended_stages", test_blended_stages},
     {"validity_blend", test_validity_blend},
     {"carried_error", test_carried_error},
+    {"shrunk_change", test_shrunk_change},
     {"translation_end_to_end", test_translation_end_to_end},
     {NULL, NULL},
 };

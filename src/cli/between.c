@@ -43,6 +43,7 @@ static const struct {
     {"--w-backward", offsetof(ld_between_config, w_backward), 0, 1e6},
     {"--field-scale", offsetof(ld_between_config, field_scale), 1e-3, 1e3},
     {"--lr-decay", offsetof(ld_between_config, lr_decay), 1e-3, 1},
+    {"--shrink", offsetof(ld_between_config, shrink), 0, 1},
 };
 #define N_FLOAT_OPTIONS (sizeof float_options / sizeof float_options[0])
 
@@ -91,6 +92,11 @@ static void between_usage(FILE *out)
         "  --carry-error yes|no yes: each input's auto-encoder error I - D(E(I)) moves\n"
         "                       with its direction's fields and is added to the frames,\n"
         "                       so the end frames are the inputs (quick); no: off (paper)\n"
+        "  --shrink T           the decoder's change to the advected image in each frame\n"
+        "                       is soft-thresholded by T (patch values run over [0, 1]):\n"
+        "                       below T (texture that only moves) it is dropped, above\n"
+        "                       (features being created) kept, less T (quick 0.01;\n"
+        "                       0: off, paper; needs the quick preset's latent)\n"
         "  --w-ae W             weight of the auto-encoder term (quick 1.5, paper 1)\n"
         "  --w-mag W, --w-space W, --w-time W\n"
         "                       weights of the field penalties: magnitude |v|^2,\n"

@@ -37,6 +37,8 @@ static const ld_config_field config_fields[] = {
      .optional = 1},
     {.key = "carry_error", .type = LD_CONFIG_INT,
      .offset = offsetof(ld_between_config, carry_error), .optional = 1},
+    {.key = "shrink", .type = LD_CONFIG_FLOAT, .offset = offsetof(ld_between_config, shrink),
+     .optional = 1},
 #undef INT_FIELD
 #undef FLOAT_FIELD
 };
@@ -63,9 +65,11 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
          * faster decay, gradients clipped (without, a drifting scene's
          * fields ran away after ~200 steps), both directions blended with
          * each giving way where its content entered through the border,
-         * each input's auto-encoder error carried with it, and a stronger
+         * each input's auto-encoder error carried with it, a stronger
          * auto-encoder term (the new-feature scenes need it; 2 loses the
-         * opening lead). Measured in bench/RESULTS.md. */
+         * opening lead), and the decoder's change to the advected image
+         * dropped where it is below 1% of the patch's range (where the
+         * texture only moves it is noise). Measured in bench/RESULTS.md. */
         cfg->field_input = LD_FIELD_INPUT_PAIR;
         cfg->w_backward = 1.0f;
         cfg->field_scale = 8.0f;
@@ -81,6 +85,7 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
         cfg->blend = LD_BLEND_VALID;
         cfg->carry_error = 1;
         cfg->w_ae = 1.5f;
+        cfg->shrink = 0.01f;
         return 0;
     }
     return ld_errf(err, "unknown preset '%s' (paper or quick)", name);
@@ -108,6 +113,12 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
         return ld_errf(err, "blend %d is not 0 (off), 1 (on) or 2 (by validity)", c->blend);
     if (c->carry_error != 0 && c->carry_error != 1)
         return ld_errf(err, "carry_error %d is neither 0 (off) nor 1 (on)", c->carry_error);
+    if (!(c->shrink >= 0 && c->shrink <= 1))
+        return ld_errf(err, "--shrink %g outside 0..1 (patch values run over [0, 1])",
+                       (double)c->shrink);
+    if (c->shrink > 0 && c->method == LD_BETWEEN_LATENT && !c->latent_skip)
+        return ld_errf(err, "--shrink needs the image inside the latent (latent_skip, as in "
+                            "the quick preset): it shrinks the decoder's change to it");
     if (c->encoder_layers < 0 || c->encoder_layers > LD_BETWEEN_MAX_ENCODER - 1 ||
         c->latent_channels < 1 || c->encoder_width < 1)
         return ld_errf(err, "encoder settings out of range");
@@ -411,6 +422,20 @@ static int validity_weights(ld_ctx *ctx, ld_tensor *fields, int N, ld_tensor **w
     return 0;
 }
 
+/* advected + soft_threshold(decoded - advected, tau), advected the image
+ * channels z[:C] of the latents: the decoder's change to the advected image
+ * (with carry_error, its change along the path) dropped where it is below
+ * tau, kept less tau where it is above. */
+static ld_tensor *shrink_change(ld_ctx *ctx, ld_tensor *decoded, ld_tensor *latents, int C,
+                                float tau)
+{
+    ld_tensor *advected = ld_slice(ctx, latents, 1, 0, C);
+    ld_tensor *change = ld_sub(ctx, decoded, advected);
+    ld_tensor *up = ld_relu(ctx, ld_scale(ctx, change, 1.0f, -tau));
+    ld_tensor *down = ld_relu(ctx, ld_scale(ctx, change, -1.0f, -tau));
+    return ld_add(ctx, advected, ld_sub(ctx, up, down));
+}
+
 /* weight * a + (1 - weight) * b; a and b [B, C, P, P], weight [B, 1, P, P]
  * (not recorded: the weights depend on the fields without a gradient). */
 static ld_tensor *weighted_blend(ld_ctx *ctx, ld_tensor *a, ld_tensor *b, const ld_tensor *weight)
@@ -441,7 +466,7 @@ int ld_between_forward_stages(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, l
     ld_tensor *z[2 * LD_BETWEEN_MAX_STAGES], *z0 = encode(ctx, m, i0);
     ld_tensor *z1 = c->blend ? encode(ctx, m, i1) : NULL;
     int rows = stage_rows(ctx, c, *fields, z0, z1, z);
-    ld_tensor *decoded = decode(ctx, m, ld_concat(ctx, z, rows, 0));
+    ld_tensor *latents = ld_concat(ctx, z, rows, 0), *decoded = decode(ctx, m, latents);
     /* carry_error: e0 = I0 - D(E(I0)) and, blended, e1 = I1 - D(E(I1))
      * (the first and last rows) take the latents' paths and are added to
      * their rows; the image method's decoder is the identity, nothing to
@@ -454,6 +479,8 @@ int ld_between_forward_stages(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, l
         stage_rows(ctx, c, *fields, e0, e1, e);
         decoded = ld_add(ctx, decoded, ld_concat(ctx, e, rows, 0));
     }
+    if (c->shrink > 0 && c->method != LD_BETWEEN_IMAGE)
+        decoded = shrink_change(ctx, decoded, latents, c->channels, c->shrink);
     if (!c->blend) {
         *frames = decoded;
         return *frames && *fields ? 0 : -1;

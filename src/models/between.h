@@ -62,6 +62,12 @@ typedef struct ld_between_config {
     int carry_error;      /* 1: each input's reconstruction error I - D(E(I)) is advected
                              with its latent's fields and added to the frames of its
                              direction, so the end frames are the inputs; 0: off (paper) */
+    float shrink;         /* > 0 (latent method with latent_skip): the decoder's change to
+                             the advected image in each frame, D(z^n) (+ the carried error)
+                             - z^n[:C], is soft-thresholded by this much (patch values run
+                             over [0, 1]): changes below it, where the texture only moves,
+                             are dropped, larger ones (features being created) are kept,
+                             less it. Inference only; 0: off (paper) */
 } ld_between_config;
 
 /* "paper": between.md's values; "quick": smaller and faster (see the
