@@ -46,6 +46,15 @@ int check_close(const char *what, const float *got, const float *want, size_t n,
 ld_tensor *test_random(int ndim, const int *shape, float lo, float hi, int with_grad,
                        unsigned seed);
 
+/* ---- a test's scratch folder ------------------------------------------------ */
+/* test_scratch_make(tag) makes /tmp/latdyn_<tag>_<pid> (its path in
+ * test_scratch_dir); test_scratch(name) is a path inside it (the last four
+ * returned stay valid); test_scratch_remove() deletes the folder. */
+extern char test_scratch_dir[256];
+void test_scratch_make(const char *tag);
+const char *test_scratch(const char *name);
+void test_scratch_remove(void);
+
 /* ---- PyTorch fixtures (tests/fixtures/<family>.safetensors) ---------------- */
 /* Opens tests/fixtures/NAME (relative to the source tree); fails the test
  * and returns -1 when missing. */

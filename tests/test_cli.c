@@ -13,36 +13,16 @@
 #include "data/sequences.h"
 #include "test.h"
 
-static char scratch_dir[256];
-
-static const char *scratch(const char *name)
-{
-    static char path[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/%s", scratch_dir, name);
-    return path[k];
-}
-
-static void make_scratch(void)
-{
-    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/latdyn_cli_%ld", (long)getpid());
-    mkdir(scratch_dir, 0777);
-}
-
-static void remove_scratch(void)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch_dir);
-    CHECK(system(cmd) == 0, "clean up %s", scratch_dir);
-}
-
 /* Runs latdyn with args; returns the exit status and the first stderr line. */
 static int run_latdyn(const char *args, char *first_line, size_t len)
 {
-    char cmd[2048];
-    const char *err_path = scratch("stderr.txt");
-    snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>'%s'", LD_BIN, args, err_path);
+    char cmd[4096];
+    const char *err_path = test_scratch("stderr.txt");
+    if (snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>'%s'", LD_BIN, args, err_path) >=
+        (int)sizeof cmd) {
+        TEST_FAIL("command too long: %s", args);
+        return 128;
+    }
     int status = system(cmd);
     first_line[0] = 0;
     FILE *f = fopen(err_path, "r");
@@ -63,7 +43,7 @@ static void write_image(const char *name, int h, int w, float value_nan_at)
         data[(int)value_nan_at] = NAN;
     int shape[2] = {h, w};
     ld_err err;
-    CHECK(ld_npy_write(scratch(name), data, 2, shape, &err) == 0, "write %s: %s", name, err.msg);
+    CHECK(ld_npy_write(test_scratch(name), data, 2, shape, &err) == 0, "write %s: %s", name, err.msg);
     free(data);
 }
 
@@ -71,13 +51,13 @@ static void write_image(const char *name, int h, int w, float value_nan_at)
 static void expect_error(const char *what, const char *args, const char *needle)
 {
     char line[1024], full[1600];
-    snprintf(full, sizeof full, "%s -o '%s' --quiet", args, scratch("out"));
+    snprintf(full, sizeof full, "%s -o '%s' --quiet", args, test_scratch("out"));
     int rc = run_latdyn(full, line, sizeof line);
     struct stat st;
     CHECK(rc != 0, "%s: exit status %d, expected failure", what, rc);
     CHECK(strstr(line, needle) != NULL, "%s: message '%s' lacks '%s'", what, line, needle);
     CHECK(strncmp(line, "latdyn", 6) == 0, "%s: message names the program: '%s'", what, line);
-    CHECK(stat(scratch("out"), &st) != 0, "%s: the output folder must not be created", what);
+    CHECK(stat(test_scratch("out"), &st) != 0, "%s: the output folder must not be created", what);
 }
 
 /* 1 when the program is built (it is not when only run_tests was made). */
@@ -93,45 +73,45 @@ static void test_between_bad_inputs(void)
 {
     if (!have_binary())
         return;
-    make_scratch();
+    test_scratch_make("cli");
     write_image("a.npy", 48, 48, -1);
     write_image("b.npy", 48, 48, -1);
     write_image("small.npy", 40, 56, -1);
     write_image("tiny.npy", 16, 16, -1);
     write_image("tiny2.npy", 16, 16, -1);
     write_image("nan.npy", 48, 48, 100);
-    FILE *f = fopen(scratch("text.png"), "w");
+    FILE *f = fopen(test_scratch("text.png"), "w");
     if (f) {
         fputs("not an image\n", f);
         fclose(f);
     }
     char args[1200];
-    snprintf(args, sizeof args, "between '%s' '%s'", scratch("missing.png"), scratch("b.npy"));
+    snprintf(args, sizeof args, "between '%s' '%s'", test_scratch("missing.png"), test_scratch("b.npy"));
     expect_error("missing file", args, "missing.png");
-    snprintf(args, sizeof args, "between '%s' '%s'", scratch("text.png"), scratch("b.npy"));
+    snprintf(args, sizeof args, "between '%s' '%s'", test_scratch("text.png"), test_scratch("b.npy"));
     expect_error("unreadable file", args, "text.png");
-    snprintf(args, sizeof args, "between '%s' '%s'", scratch("a.npy"), scratch("small.npy"));
+    snprintf(args, sizeof args, "between '%s' '%s'", test_scratch("a.npy"), test_scratch("small.npy"));
     expect_error("different sizes", args, "differ in size");
-    snprintf(args, sizeof args, "between '%s' '%s'", scratch("tiny.npy"), scratch("tiny2.npy"));
+    snprintf(args, sizeof args, "between '%s' '%s'", test_scratch("tiny.npy"), test_scratch("tiny2.npy"));
     expect_error("smaller than the patch", args, "smaller than the patch");
-    snprintf(args, sizeof args, "between '%s' '%s' --patch 20", scratch("a.npy"), scratch("b.npy"));
+    snprintf(args, sizeof args, "between '%s' '%s' --patch 20", test_scratch("a.npy"), test_scratch("b.npy"));
     expect_error("patch not a multiple of 8", args, "multiple of 8");
-    snprintf(args, sizeof args, "between '%s' '%s'", scratch("nan.npy"), scratch("b.npy"));
+    snprintf(args, sizeof args, "between '%s' '%s'", test_scratch("nan.npy"), test_scratch("b.npy"));
     expect_error("NaN pixel", args, "NaN");
-    snprintf(args, sizeof args, "between '%s' '%s' --steps abc", scratch("a.npy"), scratch("b.npy"));
+    snprintf(args, sizeof args, "between '%s' '%s' --steps abc", test_scratch("a.npy"), test_scratch("b.npy"));
     expect_error("non-numeric option", args, "not an integer");
-    snprintf(args, sizeof args, "between '%s' '%s' --lr fast", scratch("a.npy"), scratch("b.npy"));
+    snprintf(args, sizeof args, "between '%s' '%s' --lr fast", test_scratch("a.npy"), test_scratch("b.npy"));
     expect_error("non-numeric float option", args, "not a finite number");
-    snprintf(args, sizeof args, "between '%s' '%s' --lr-decay 1.5", scratch("a.npy"), scratch("b.npy"));
+    snprintf(args, sizeof args, "between '%s' '%s' --lr-decay 1.5", test_scratch("a.npy"), test_scratch("b.npy"));
     expect_error("learning-rate decay above 1", args, "--lr-decay: 1.5 is outside");
-    snprintf(args, sizeof args, "between '%s' '%s' --blend sometimes", scratch("a.npy"),
-             scratch("b.npy"));
+    snprintf(args, sizeof args, "between '%s' '%s' --blend sometimes", test_scratch("a.npy"),
+             test_scratch("b.npy"));
     expect_error("unknown blend", args, "'sometimes' is not one of no, yes, valid");
-    snprintf(args, sizeof args, "between '%s' '%s' --method magic", scratch("a.npy"), scratch("b.npy"));
+    snprintf(args, sizeof args, "between '%s' '%s' --method magic", test_scratch("a.npy"), test_scratch("b.npy"));
     expect_error("unknown method", args, "--method");
-    snprintf(args, sizeof args, "between '%s'", scratch("a.npy"));
+    snprintf(args, sizeof args, "between '%s'", test_scratch("a.npy"));
     expect_error("one image only", args, "two input images");
-    remove_scratch();
+    test_scratch_remove();
 }
 
 /* Runs latdyn with `args` as given; expects failure with `needle` in the
@@ -189,11 +169,11 @@ static void test_synth_eval_bad_inputs(void)
 {
     if (!have_binary())
         return;
-    make_scratch();
+    test_scratch_make("cli");
     char args[2400], out[512], truth[512], bad[512];
-    snprintf(out, sizeof out, "%s", scratch("out"));
-    snprintf(truth, sizeof truth, "%s", scratch("truth"));
-    snprintf(bad, sizeof bad, "%s", scratch("bad"));
+    snprintf(out, sizeof out, "%s", test_scratch("out"));
+    snprintf(truth, sizeof truth, "%s", test_scratch("truth"));
+    snprintf(bad, sizeof bad, "%s", test_scratch("bad"));
     snprintf(args, sizeof args, "synth between --scenario spin -o '%s'", out);
     expect_failure("unknown scenario", args, "unknown scenario 'spin'", out);
     snprintf(args, sizeof args, "synth between --scenario lead --size 8 -o '%s'", out);
@@ -207,7 +187,7 @@ static void test_synth_eval_bad_inputs(void)
     expect_failure("no output folder", "synth between --scenario shear", "-o DIR is required",
                    NULL);
     snprintf(args, sizeof args, "synth between --scenario rotate --texture '%s' -o '%s'",
-             scratch("missing.png"), out);
+             test_scratch("missing.png"), out);
     expect_failure("missing texture", args, "missing.png", out);
     expect_failure("unknown system", "synth galaxy", "unknown system", NULL);
 
@@ -215,7 +195,7 @@ static void test_synth_eval_bad_inputs(void)
     snprintf(args, sizeof args, "synth between --scenario shear --size 16 --stages 2 -o '%s'",
              truth);
     if (!expect_success("synth", args)) {
-        remove_scratch();
+        test_scratch_remove();
         return;
     }
     /* The baselines need no patch: a 16 x 16 pair is fine for them. */
@@ -225,7 +205,7 @@ static void test_synth_eval_bad_inputs(void)
     expect_success("crossfade on 16x16", args);
     snprintf(args, sizeof args, "eval between '%s' '%s'", truth, out);
     expect_success("eval on 16x16", args);
-    snprintf(args, sizeof args, "eval between '%s' '%s'", truth, scratch("nowhere"));
+    snprintf(args, sizeof args, "eval between '%s' '%s'", truth, test_scratch("nowhere"));
     expect_failure("missing OUT_DIR", args, "nowhere/frames.npy", NULL);
     snprintf(args, sizeof args, "eval between '%s'", truth);
     expect_failure("one folder only", args, "TRUTH_DIR and OUT_DIR are required", NULL);
@@ -257,7 +237,7 @@ static void test_synth_eval_bad_inputs(void)
     snprintf(args, sizeof args, "eval between '%s' '%s' --out-scale 0", truth, bad);
     expect_failure("zero scale", args, "--out-scale", NULL);
     free(data);
-    remove_scratch();
+    test_scratch_remove();
 }
 
 /* synth a 32x32 scene with 2 stages, run the crossfade, ot and flow
@@ -266,13 +246,13 @@ static void test_synth_between_eval_round_trip(void)
 {
     if (!have_binary())
         return;
-    make_scratch();
+    test_scratch_make("cli");
     char args[2400], path[600], truth[512];
-    snprintf(truth, sizeof truth, "%s", scratch("truth"));
+    snprintf(truth, sizeof truth, "%s", test_scratch("truth"));
     snprintf(args, sizeof args,
              "synth between --scenario translate --size 32 --stages 2 --seed 3 -o '%s'", truth);
     if (!expect_success("synth", args)) {
-        remove_scratch();
+        test_scratch_remove();
         return;
     }
     ld_npy_array a;
@@ -302,7 +282,7 @@ static void test_synth_between_eval_round_trip(void)
     for (int m = 0; m < 3; m++) {
         char dir[64], json_path[600], out[512];
         snprintf(dir, sizeof dir, "out_%s", methods[m]);
-        snprintf(out, sizeof out, "%s", scratch(dir));
+        snprintf(out, sizeof out, "%s", test_scratch(dir));
         snprintf(args, sizeof args,
                  "between '%s/start.npy' '%s/end.npy' -o '%s' --method %s --stages 2 --quiet",
                  truth, truth, out, methods[m]);
@@ -339,20 +319,20 @@ static void test_synth_between_eval_round_trip(void)
     }
     CHECK(psnr[2] > psnr[0] + 3, "flow (%.2f dB) must beat the cross-fade (%.2f dB)", psnr[2],
           psnr[0]);
-    remove_scratch();
+    test_scratch_remove();
 }
 
 static void test_help_and_unknown_command(void)
 {
     if (!have_binary())
         return;
-    make_scratch();
+    test_scratch_make("cli");
     char line[1024];
     CHECK(run_latdyn("--help", line, sizeof line) == 0, "--help succeeds");
     CHECK(run_latdyn("between --help", line, sizeof line) == 0, "between --help succeeds");
     CHECK(run_latdyn("frobnicate", line, sizeof line) == 2 && strstr(line, "unknown command"),
           "unknown command: '%s'", line);
-    remove_scratch();
+    test_scratch_remove();
 }
 
 /* The ladid systems: bad options fail clearly before any work, a good run
@@ -361,7 +341,7 @@ static void test_synth_systems(void)
 {
     if (!have_binary())
         return;
-    make_scratch();
+    test_scratch_make("cli");
     expect_error("unknown system", "synth lorenz", "unknown system 'lorenz'");
     expect_error("size not a multiple of 16", "synth pendulum --size 40", "multiple of 16");
     expect_error("size too small", "synth vortex --size 8", "outside 16..");
@@ -377,11 +357,11 @@ static void test_synth_systems(void)
     expect_error("non-numeric size", "synth pendulum --size big", "not an integer");
     char line[1024], args[1200];
     snprintf(args, sizeof args, "synth pendulum --n 2 --len 3 --size 16 -o '%s' --quiet",
-             scratch("no_such_dir/p.h5"));
+             test_scratch("no_such_dir/p.h5"));
     CHECK(run_latdyn(args, line, sizeof line) != 0 && strstr(line, "cannot write"),
           "unwritable output: '%s'", line);
     CHECK(run_latdyn("synth vortex --help", line, sizeof line) == 0, "synth vortex --help");
-    const char *out = scratch("p.h5");
+    const char *out = test_scratch("p.h5");
     snprintf(args, sizeof args,
              "synth pendulum --n 3 --len 5 --size 16 --irregular --seed 7 --damping 0.5 "
              "-o '%s' --quiet",
@@ -405,7 +385,7 @@ static void test_synth_systems(void)
     } else {
         TEST_FAIL("read back: %s", err.msg);
     }
-    remove_scratch();
+    test_scratch_remove();
 }
 
 LD_TEST_SUITE(cli) = {

@@ -20,30 +20,6 @@
     "GEOGCS[\"WGS 84\",DATUM[\"WGS_1984\",SPHEROID[\"WGS 84\",6378137,298.257223563]],"     \
     "PRIMEM[\"Greenwich\",0],UNIT[\"degree\",0.0174532925199433],AUTHORITY[\"EPSG\",\"4326\"]]"
 
-static char scratch_dir[256];
-
-static const char *scratch(const char *name)
-{
-    static char path[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/%s", scratch_dir, name);
-    return path[k];
-}
-
-static void make_scratch(void)
-{
-    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/latdyn_georef_%ld", (long)getpid());
-    mkdir(scratch_dir, 0777);
-}
-
-static void remove_scratch(void)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch_dir);
-    CHECK(system(cmd) == 0, "clean up %s", scratch_dir);
-}
-
 /* A smooth texture moved by (shift, 0) pixels, [bands, h, w]. */
 static float *texture(int bands, int h, int w, float shift)
 {
@@ -77,8 +53,8 @@ static int transforms_equal(const ld_georef *a, const ld_georef *b)
 
 static void test_transform_round_trip(void)
 {
-    make_scratch();
-    const char *path = scratch("map.tif");
+    test_scratch_make("georef");
+    const char *path = test_scratch("map.tif");
     int bands = 2, h = 5, w = 7;
     float *data = texture(bands, h, w, 0);
     ld_georef want = map_georef(), got, again;
@@ -112,13 +88,13 @@ static void test_transform_round_trip(void)
     ld_georef_free(&got);
     ld_georef_free(&again);
     free(data);
-    remove_scratch();
+    test_scratch_remove();
 }
 
 static void test_gcp_round_trip(void)
 {
-    make_scratch();
-    const char *path = scratch("gcps.tif");
+    test_scratch_make("georef");
+    const char *path = test_scratch("gcps.tif");
     int h = 6, w = 6;
     float *data = texture(1, h, w, 0);
     ld_georef_gcp gcps[4] = {{0, 0, -52.1, 71.4, 0},
@@ -144,31 +120,31 @@ static void test_gcp_round_trip(void)
           got.gcp_projection ? got.gcp_projection : "(none)");
     ld_georef_free(&got);
     free(data);
-    remove_scratch();
+    test_scratch_remove();
 }
 
 static void test_files_without_georef(void)
 {
-    make_scratch();
+    test_scratch_make("georef");
     ld_err err = {{0}};
     ld_georef g;
     /* a plain float TIFF (libtiff, no geo tags) */
     float *data = texture(1, 4, 4, 0);
     ld_image img = {1, 4, 4, data, 32, 1};
-    const char *tif = scratch("plain.tif");
+    const char *tif = test_scratch("plain.tif");
     CHECK(ld_image_save_tiff_float(tif, &img, &err) == 0, "save: %s", err.msg);
     CHECK(ld_georef_read(tif, &g, &err) == 0 && g.from_tiff && !ld_georef_present(&g),
           "plain TIFF: a TIFF without georeferencing (%s)", err.msg);
     ld_georef_free(&g);
     /* an .npy is not a TIFF */
     int shape[2] = {4, 4};
-    const char *npy = scratch("plain.npy");
+    const char *npy = test_scratch("plain.npy");
     CHECK(ld_npy_write(npy, data, 2, shape, &err) == 0, "npy: %s", err.msg);
     CHECK(ld_georef_read(npy, &g, &err) == 0 && !g.from_tiff && !ld_georef_present(&g),
           ".npy: no TIFF, no georeferencing");
     ld_georef_free(&g);
     /* a file that starts like a TIFF and is not one */
-    const char *broken = scratch("broken.tif");
+    const char *broken = test_scratch("broken.tif");
     FILE *f = fopen(broken, "wb");
     static const char bytes[] = "II*\0 and then no TIFF at all";
     fwrite(bytes, 1, sizeof bytes - 1, f);
@@ -177,7 +153,7 @@ static void test_files_without_georef(void)
     CHECK(ld_georef_read(broken, &g, &err) != 0 && strstr(err.msg, "broken.tif"),
           "a broken TIFF fails naming the file (%s)", err.msg);
     free(data);
-    remove_scratch();
+    test_scratch_remove();
 }
 
 /* Values of a float TIFF [bands, h, w] through libtiff; NULL on failure. */
@@ -219,22 +195,22 @@ static void check_output_tiff(const char *path, const ld_georef *want, const flo
 
 static void test_between_carries_georef(void)
 {
-    make_scratch();
+    test_scratch_make("georef");
     int h = 24, w = 24, N = 2;
     float *a = texture(1, h, w, 0), *b = texture(1, h, w, 2);
     ld_georef g = map_georef();
     ld_err err = {{0}};
-    CHECK(ld_georef_save_tiff(scratch("a.tif"), a, 1, h, w, &g, NULL, &err) == 0 &&
-              ld_georef_save_tiff(scratch("b.tif"), b, 1, h, w, &g, NULL, &err) == 0,
+    CHECK(ld_georef_save_tiff(test_scratch("a.tif"), a, 1, h, w, &g, NULL, &err) == 0 &&
+              ld_georef_save_tiff(test_scratch("b.tif"), b, 1, h, w, &g, NULL, &err) == 0,
           "inputs: %s", err.msg);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "'%s' between '%s/a.tif' '%s/b.tif' -o '%s/out' --method flow "
-             "--stages %d --quiet > /dev/null", LD_BIN, scratch_dir, scratch_dir, scratch_dir, N);
+             "--stages %d --quiet > /dev/null", LD_BIN, test_scratch_dir, test_scratch_dir, test_scratch_dir, N);
     CHECK(system(cmd) == 0, "%s", cmd);
     ld_npy_array frames_npy = {0}, fields_npy = {0};
     if (!test_failed() &&
-        (ld_npy_read(scratch("out/frames.npy"), &frames_npy, &err) != 0 ||
-         ld_npy_read(scratch("out/fields.npy"), &fields_npy, &err) != 0))
+        (ld_npy_read(test_scratch("out/frames.npy"), &frames_npy, &err) != 0 ||
+         ld_npy_read(test_scratch("out/fields.npy"), &fields_npy, &err) != 0))
         TEST_FAIL("%s", err.msg);
     const float *frames = frames_npy.data, *fields = fields_npy.data;
     if (!test_failed()) {
@@ -242,32 +218,32 @@ static void test_between_carries_georef(void)
         for (int n = 0; n <= N; n++) {
             char name[64];
             snprintf(name, sizeof name, "out/frames/frame_%03d.tif", n);
-            check_output_tiff(scratch(name), &g, frames + n * plane, 1, h, w);
+            check_output_tiff(test_scratch(name), &g, frames + n * plane, 1, h, w);
         }
         for (int n = 0; n < N; n++) {
             char name[64];
             snprintf(name, sizeof name, "out/fields/field_%03d.tif", n);
-            check_output_tiff(scratch(name), &g, fields + 2 * n * plane, 2, h, w);
+            check_output_tiff(test_scratch(name), &g, fields + 2 * n * plane, 2, h, w);
         }
     }
     /* .npy inputs: no TIFFs */
     int shape2[2] = {h, w};
-    CHECK(ld_npy_write(scratch("a.npy"), a, 2, shape2, &err) == 0 &&
-              ld_npy_write(scratch("b.npy"), b, 2, shape2, &err) == 0,
+    CHECK(ld_npy_write(test_scratch("a.npy"), a, 2, shape2, &err) == 0 &&
+              ld_npy_write(test_scratch("b.npy"), b, 2, shape2, &err) == 0,
           "npy inputs: %s", err.msg);
     snprintf(cmd, sizeof cmd, "'%s' between '%s/a.npy' '%s/b.npy' -o '%s/out_npy' --method "
-             "crossfade --stages %d --quiet > /dev/null", LD_BIN, scratch_dir, scratch_dir,
-             scratch_dir, N);
+             "crossfade --stages %d --quiet > /dev/null", LD_BIN, test_scratch_dir, test_scratch_dir,
+             test_scratch_dir, N);
     CHECK(system(cmd) == 0, "%s", cmd);
     struct stat st;
-    CHECK(stat(scratch("out_npy/frames/frame_000.png"), &st) == 0 &&
-              stat(scratch("out_npy/frames/frame_000.tif"), &st) != 0,
+    CHECK(stat(test_scratch("out_npy/frames/frame_000.png"), &st) == 0 &&
+              stat(test_scratch("out_npy/frames/frame_000.tif"), &st) != 0,
           ".npy inputs give frame PNGs and no TIFFs");
     ld_npy_free(&frames_npy);
     ld_npy_free(&fields_npy);
     free(a);
     free(b);
-    remove_scratch();
+    test_scratch_remove();
 }
 
 LD_TEST_SUITE(georef) = {

@@ -340,25 +340,14 @@ static void test_fit_end_to_end(void)
 
 /* ---- the commands -------------------------------------------------------- */
 
-static char scratch_dir[256];
-
-static const char *scratch(const char *name)
-{
-    static char path[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/%s", scratch_dir, name);
-    return path[k];
-}
-
 /* Runs latdyn with args (in the scratch folder); returns the exit status
  * and the first stderr line. */
 static int run_latdyn(const char *args, char *first_line, size_t len)
 {
     char cmd[2048];
-    const char *err_path = scratch("stderr.txt");
+    const char *err_path = test_scratch("stderr.txt");
     snprintf(cmd, sizeof cmd, "cd '%s' && OMP_NUM_THREADS=1 '%s' %s >/dev/null 2>'%s'",
-             scratch_dir, LD_BIN, args, err_path);
+             test_scratch_dir, LD_BIN, args, err_path);
     int status = system(cmd);
     first_line[0] = 0;
     FILE *f = fopen(err_path, "r");
@@ -373,12 +362,12 @@ static int run_latdyn(const char *args, char *first_line, size_t len)
 static int exists(const char *name)
 {
     struct stat st;
-    return stat(scratch(name), &st) == 0 && st.st_size > 0;
+    return stat(test_scratch(name), &st) == 0 && st.st_size > 0;
 }
 
 static int count_lines(const char *name)
 {
-    FILE *f = fopen(scratch(name), "r");
+    FILE *f = fopen(test_scratch(name), "r");
     int n = 0, c;
     if (!f)
         return -1;
@@ -409,7 +398,7 @@ static void expect_error(const char *args, const char *needle)
 static double json_mean(const char *name, const char *key)
 {
     static char text[1 << 16];
-    FILE *f = fopen(scratch(name), "r");
+    FILE *f = fopen(test_scratch(name), "r");
     size_t len = f ? fread(text, 1, sizeof text - 1, f) : 0;
     if (f)
         fclose(f);
@@ -445,7 +434,7 @@ static void check_eval_baselines(const ld_sequences *data)
     ld_err err;
     ld_sequences coarse;
     every_second_frame(data, &coarse);
-    CHECK(ld_sequences_write_h5(scratch("coarse.h5"), &coarse, &err) == 0, "write: %s", err.msg);
+    CHECK(ld_sequences_write_h5(test_scratch("coarse.h5"), &coarse, &err) == 0, "write: %s", err.msg);
     expect_ok("eval m.safetensors blobs.h5 --train blobs.h5 --json mean.json");
     size_t frame = (size_t)data->height * data->width, frames = (size_t)data->n * data->length;
     float *mean = calloc(frame, sizeof *mean);
@@ -475,16 +464,15 @@ static void check_eval_baselines(const ld_sequences *data)
 
 static void test_commands(void)
 {
-    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/latdyn_ladid_cli_%ld", (long)getpid());
-    mkdir(scratch_dir, 0777);
+    test_scratch_make("ladid_cli");
     ld_sequences data, odd;
     ld_err err;
     moving_blobs(&data, 12, 8, 16, 5);
-    CHECK(ld_sequences_write_h5(scratch("blobs.h5"), &data, &err) == 0, "write: %s", err.msg);
+    CHECK(ld_sequences_write_h5(test_scratch("blobs.h5"), &data, &err) == 0, "write: %s", err.msg);
     CHECK(ld_sequences_alloc(&odd, 4, 8, 1, 12, 12, 0, &err) == 0, "alloc: %s", err.msg);
     for (int i = 0; i < 4 * 8; i++)
         odd.times[i] = i % 8;
-    CHECK(ld_sequences_write_h5(scratch("odd.h5"), &odd, &err) == 0, "write: %s", err.msg);
+    CHECK(ld_sequences_write_h5(test_scratch("odd.h5"), &odd, &err) == 0, "write: %s", err.msg);
 
     const char *fit = "fit blobs.h5 -o m.safetensors --preset small --context 3 --batch 8 "
                       "--curriculum 1 --val-fraction 0.25 --quiet";
@@ -503,8 +491,8 @@ static void test_commands(void)
     expect_ok("predict m.safetensors blobs.h5 -o pred.npy --quiet");
     expect_ok("predict m.safetensors blobs.h5 -o at.npy --times 0.05,0.25,1.5 --quiet");
     ld_npy_array a = {0}, b = {0};
-    CHECK(ld_npy_read(scratch("pred.npy"), &a, &err) == 0 &&
-              ld_npy_read(scratch("at.npy"), &b, &err) == 0, "read: %s", err.msg);
+    CHECK(ld_npy_read(test_scratch("pred.npy"), &a, &err) == 0 &&
+              ld_npy_read(test_scratch("at.npy"), &b, &err) == 0, "read: %s", err.msg);
     CHECK(a.ndim == 5 && a.shape[0] == 12 && a.shape[1] == 5 && a.shape[3] == 16,
           "stored times: [12, 5, 1, 16, 16]");
     CHECK(b.ndim == 5 && b.shape[0] == 12 && b.shape[1] == 3, "given times: [12, 3, 1, 16, 16]");
@@ -547,8 +535,7 @@ static void test_commands(void)
     expect_error("finetune m.safetensors blobs.h5 -o f.safetensors", "--n-train");
     ld_sequences_free(&data);
     ld_sequences_free(&odd);
-    snprintf(args, sizeof args, "rm -rf '%s'", scratch_dir);
-    CHECK(system(args) == 0, "clean up");
+    test_scratch_remove();
 }
 
 LD_TEST_SUITE(ladid) = {

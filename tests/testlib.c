@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine/backend.h"
 
@@ -303,4 +305,31 @@ void check_gradients(const char *name, test_forward_fn f, ld_tensor **inputs, in
     free(r);
     ld_ctx_reset(ctx);
     ctx->rng = rng0;
+}
+
+/* ---- scratch folder ----------------------------------------------------------- */
+
+char test_scratch_dir[256];
+
+void test_scratch_make(const char *tag)
+{
+    snprintf(test_scratch_dir, sizeof test_scratch_dir, "/tmp/latdyn_%s_%ld", tag,
+             (long)getpid());
+    mkdir(test_scratch_dir, 0777);
+}
+
+const char *test_scratch(const char *name)
+{
+    static char path[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/%s", test_scratch_dir, name);
+    return path[k];
+}
+
+void test_scratch_remove(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_scratch_dir);
+    CHECK(system(cmd) == 0, "clean up %s", test_scratch_dir);
 }
