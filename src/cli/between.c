@@ -340,8 +340,7 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
             .width = i0->width, .frames = frames, .fields = fields, .input0 = i0->data,
             .input1 = i1->data, .loss_steps = steps, .losses = losses, .n_losses = log->count,
             .n_settings = settings.count, .setting_keys = (const char *const *)settings.keys,
-            .setting_values = (const char *const *)settings.values,
-            .write_tiffs = geo->from_tiff, .georef = geo};
+            .setting_values = (const char *const *)settings.values, .georef = geo};
         ld_between_output_ranges(i0, i1, &o);
         rc = ld_between_write_outputs(a->out_dir, &o, err);
     }

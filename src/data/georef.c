@@ -1,16 +1,15 @@
 /* GeoTIFF georeferencing through GDAL: see georef.h. */
 #include "data/georef.h"
 
-#include <cpl_conv.h>
 #include <cpl_error.h>
 #include <cpl_vsi.h>
 #include <gdal.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "data/image.h"
 #include "engine/atomic_file.h"
 
 #define GDAL_MSG_LEN 256
@@ -42,20 +41,6 @@ static void gdal_end(void) { CPLPopErrorHandler(); }
 /* The captured message, or `fallback` when GDAL gave none. */
 static const char *gdal_reason(const char *fallback) { return gdal_msg[0] ? gdal_msg : fallback; }
 
-static int is_tiff_file(const char *path)
-{
-    unsigned char magic[4] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    size_t n = fread(magic, 1, sizeof magic, f);
-    fclose(f);
-    return n == 4 && ((magic[0] == 'I' && magic[1] == 'I' && magic[2] == 42 && magic[3] == 0) ||
-                      (magic[0] == 'M' && magic[1] == 'M' && magic[2] == 0 && magic[3] == 42) ||
-                      (magic[0] == 'I' && magic[1] == 'I' && magic[2] == 43 && magic[3] == 0) ||
-                      (magic[0] == 'M' && magic[1] == 'M' && magic[2] == 0 && magic[3] == 43));
-}
-
 /* A copy of a WKT string, NULL for none or empty. */
 static int copy_wkt(char **out, const char *wkt, ld_err *err)
 {
@@ -72,7 +57,7 @@ static int copy_wkt(char **out, const char *wkt, ld_err *err)
 int ld_georef_read(const char *path, ld_georef *g, ld_err *err)
 {
     memset(g, 0, sizeof *g);
-    if (!is_tiff_file(path))
+    if (!ld_image_is_tiff(path))
         return 0;
     g->from_tiff = 1;
     gdal_begin();

@@ -556,6 +556,17 @@ static file_format detect_format(const unsigned char *magic, size_t n)
     return FORMAT_UNKNOWN;
 }
 
+int ld_image_is_tiff(const char *path)
+{
+    unsigned char magic[8];
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 0;
+    size_t n = fread(magic, 1, sizeof magic, fp);
+    fclose(fp);
+    return detect_format(magic, n) == FORMAT_TIFF;
+}
+
 /* The message for a file whose first bytes match no supported format. */
 static int unknown_format_error(const char *path, size_t n, ld_err *err)
 {

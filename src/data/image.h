@@ -40,6 +40,9 @@ int ld_image_expand_channels(ld_image *img, int channels, ld_err *err);
  * that is not an image, a corrupt or truncated one, an unsupported layout,
  * and NaN or infinite pixel values. */
 int ld_image_load(const char *path, ld_image *img, ld_err *err);
+/* 1 when the file starts with a TIFF (or BigTIFF) header, as ld_image_load
+ * tells formats apart; 0 otherwise or when it cannot be read. */
+int ld_image_is_tiff(const char *path);
 
 /* Writes a 1-channel (grey) or 3-channel (RGB) image as an 8- or 16-bit PNG:
  * values are clamped to [lo, hi] and mapped linearly onto 0..2^bit_depth-1

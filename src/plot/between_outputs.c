@@ -143,6 +143,12 @@ static int write_arrays(writer *w, ld_err *err)
     return 0;
 }
 
+/* The inputs were TIFFs: frames and fields go out as float TIFFs too. */
+static int write_tiffs(const ld_between_outputs *o)
+{
+    return o->georef && o->georef->from_tiff;
+}
+
 /* Full-resolution frame PNGs of the displayed bands at the input's depth and,
  * for TIFF inputs, float TIFFs of every band. */
 static int write_frame_files(writer *w, ld_err *err)
@@ -158,7 +164,7 @@ static int write_frame_files(writer *w, ld_err *err)
         if (set_path(w, "frames/frame_%03d.png", n, err) != 0 ||
             ld_image_save_png(w->path, &shown, o->bit_depth, o->lo, o->hi, err) != 0)
             return -1;
-        if (o->write_tiffs &&
+        if (write_tiffs(o) &&
             (set_path(w, "frames/frame_%03d.tif", n, err) != 0 ||
              ld_georef_save_tiff(w->path, o->frames + (size_t)n * frame_size, o->channels,
                                  o->height, o->width, o->georef, NULL, err) != 0))
@@ -244,7 +250,7 @@ static int write_field_plots(writer *w, ld_err *err)
             return -1;
         static const char *const velocity_names[2] = {"x velocity (pixels per unit time)",
                                                       "y velocity (pixels per unit time)"};
-        if (o->write_tiffs &&
+        if (write_tiffs(o) &&
             (set_path(w, "fields/field_%03d.tif", n, err) != 0 ||
              ld_georef_save_tiff(w->path, o->fields + (size_t)n * field_size, 2, o->height,
                                  o->width, o->georef, velocity_names, err) != 0))

@@ -15,7 +15,7 @@
  *   report.html         one self-contained page: inputs, time slider over
  *                       the frames and fields, streamlines, loss curve,
  *                       settings
- * and, when the inputs were TIFFs (write_tiffs):
+ * and, when the inputs were TIFFs (georef->from_tiff):
  *   frames/frame_000.tif .. frame_N.tif   float32, every band, the input's
  *                       units
  *   fields/field_000.tif .. field_{N-1}.tif  float32, bands x and y
@@ -44,8 +44,8 @@ typedef struct ld_between_outputs {
     int n_settings;                      /* the settings table of the report */
     const char *const *setting_keys, *const *setting_values;
     const char *title, *caption;         /* of the report; NULL: defaults */
-    int write_tiffs;                     /* also the float32 TIFFs above */
-    const ld_georef *georef;             /* carried into them, or NULL */
+    const ld_georef *georef;             /* of the inputs, or NULL; with from_tiff the
+                                            float32 TIFFs above are written too, carrying it */
 } ld_between_outputs;
 
 /* bit_depth, lo, hi, display_lo and display_hi for a pair of inputs:
