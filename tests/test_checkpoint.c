@@ -6,23 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "engine/backend.h"
 #include "engine/checkpoint.h"
 #include "ops/elementwise.h"
 #include "test.h"
-
-/* A path in the temporary folder, unique to this process and tag. */
-static const char *temp_path(const char *tag)
-{
-    static char path[4][256];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "/tmp/latdyn_test_checkpoint_%ld_%s.safetensors",
-             (long)getpid(), tag);
-    return p;
-}
 
 /* ---- a registry, optimiser and state to save ------------------------------ */
 
@@ -225,7 +213,8 @@ static void test_config_numbers(void)
 static void test_round_trip(void)
 {
     saved_state saved, loaded;
-    const char *path = temp_path("round_trip");
+    test_scratch_make("checkpoint");
+    const char *path = test_scratch("round_trip.safetensors");
     ld_err err;
     memset(&loaded, 0, sizeof loaded);
     if (build_state(&saved, model_spec, MODEL_TENSORS, 1) ||
@@ -256,7 +245,7 @@ static void test_round_trip(void)
     }
     ld_config_free(&config);
 done:
-    remove(path);
+    test_scratch_remove();
     free_state(&saved);
     free_state(&loaded);
 }
@@ -296,7 +285,8 @@ static unsigned char *read_bytes(const char *path, size_t *n)
 static void test_safetensors_layout(void)
 {
     saved_state s;
-    const char *path = temp_path("layout");
+    test_scratch_make("checkpoint");
+    const char *path = test_scratch("layout.safetensors");
     ld_st_file f;
     ld_err err;
     if (build_state(&s, model_spec, MODEL_TENSORS, 3) || save_state(&s, path))
@@ -337,7 +327,7 @@ static void test_safetensors_layout(void)
           "format tag and configuration metadata");
     ld_st_free(&f);
 done:
-    remove(path);
+    test_scratch_remove();
     free_state(&s);
 }
 
@@ -369,7 +359,8 @@ static void expect_load_error(saved_state *target, const char *path, const char 
 static void test_load_errors(void)
 {
     saved_state good, target, other;
-    const char *path = temp_path("good"), *bad = temp_path("bad");
+    test_scratch_make("checkpoint");
+    const char *path = test_scratch("good.safetensors"), *bad = test_scratch("bad.safetensors");
     unsigned char *bytes = NULL;
     size_t n = 0;
     ld_err err;
@@ -470,8 +461,7 @@ static void test_load_errors(void)
         check_states_equal(&good, &target, "load after failures");
 done:
     free(bytes);
-    remove(path);
-    remove(bad);
+    test_scratch_remove();
     free_state(&good);
     free_state(&target);
 }
@@ -567,7 +557,8 @@ static void test_resume_equals_uninterrupted(void)
     ld_config config, config_read;
     ld_err err;
     int64_t step = 0;
-    const char *path = temp_path("resume");
+    test_scratch_make("checkpoint");
+    const char *path = test_scratch("resume.safetensors");
     ld_config_init(&config);
     ld_config_init(&config_read);
     memset(&first, 0, sizeof first);
@@ -613,7 +604,7 @@ static void test_resume_equals_uninterrupted(void)
               schedules_equal(&straight.sched, &resumed.sched),
           "resumed RNG and schedule match");
 done:
-    remove(path);
+    test_scratch_remove();
     tiny_free(&straight);
     tiny_free(&first);
     tiny_free(&resumed);

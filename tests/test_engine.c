@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "engine/params.h"
 #include "engine/rng.h"
@@ -108,13 +107,6 @@ static void test_params_registry(void)
     ld_params_free(&p);
 }
 
-static char *temp_path(const char *tag)
-{
-    static char buf[256];
-    snprintf(buf, sizeof buf, "/tmp/latdyn_test_%s_%ld.safetensors", tag, (long)getpid());
-    return buf;
-}
-
 static void write_bytes(const char *path, const void *data, size_t n)
 {
     FILE *fp = fopen(path, "wb");
@@ -135,7 +127,8 @@ static void test_safetensors_round_trip_and_errors(void)
     CHECK(ld_st_add(&f, "a", LD_ST_F32, 2, sa, a, &err) == 0, "add");
     CHECK(ld_st_add(&f, "d", LD_ST_F64, 1, sd, d, &err) == 0, "add");
     CHECK(ld_st_set_meta(&f, "note", "quote \" backslash \\ newline \n", &err) == 0, "meta");
-    const char *path = temp_path("rt");
+    test_scratch_make("engine");
+    const char *path = test_scratch("round_trip.safetensors");
     CHECK(ld_st_write(&f, path, &err) == 0, "write: %s", err.msg);
     ld_st_free(&f);
 
@@ -160,7 +153,7 @@ static void test_safetensors_round_trip_and_errors(void)
     if (fp)
         fclose(fp);
     ld_st_free(&g);
-    const char *bad = temp_path("bad");
+    const char *bad = test_scratch("bad.safetensors");
     write_bytes(bad, whole, n - 5);
     CHECK(ld_st_read(bad, &g, &err) < 0 && strstr(err.msg, "truncated"),
           "truncated file: %s", err.msg);
@@ -183,8 +176,7 @@ static void test_safetensors_round_trip_and_errors(void)
     CHECK(ld_st_read("/nonexistent/x.safetensors", &g, &err) < 0 &&
               strstr(err.msg, "cannot open"),
           "missing file: %s", err.msg);
-    remove(path);
-    remove(bad);
+    test_scratch_remove();
 }
 
 LD_TEST_SUITE(engine) = {
