@@ -11,6 +11,7 @@
 
 #include "data/npy.h"
 #include "data/sequences.h"
+#include "models/between.h"
 #include "test.h"
 
 /* Runs latdyn with args; returns the exit status and the first stderr line. */
@@ -322,6 +323,36 @@ static void test_synth_between_eval_round_trip(void)
     test_scratch_remove();
 }
 
+/* The training options given on the command line are the ones the model
+ * was trained with: they are in its checkpoint's config. */
+static void test_between_options_reach_the_model(void)
+{
+    if (!have_binary())
+        return;
+    test_scratch_make("cli");
+    write_image("a.npy", 32, 32, -1);
+    write_image("b.npy", 32, 32, -1);
+    char args[1600];
+    snprintf(args, sizeof args, "between '%s' '%s' --lr-decay-every 0", test_scratch("a.npy"),
+             test_scratch("b.npy"));
+    expect_error("decay period 0", args, "--lr-decay-every");
+    snprintf(args, sizeof args,
+             "between '%s' '%s' -o '%s' --steps 2 --batch 2 --lr-decay 0.25 --lr-decay-every 7 "
+             "--w-time 0.5 --quiet",
+             test_scratch("a.npy"), test_scratch("b.npy"), test_scratch("out"));
+    ld_between_config cfg;
+    ld_err err;
+    if (expect_success("two-step run", args)) {
+        CHECK(ld_between_read_config(test_scratch("out/model.safetensors"), &cfg, &err) == 0,
+              "read config: %s", err.msg);
+        CHECK(cfg.steps == 2 && cfg.batch == 2 && cfg.lr_decay == 0.25f &&
+                  cfg.lr_decay_every == 7 && cfg.w_time == 0.5f,
+              "config: steps %d, batch %d, decay %g every %d, w_time %g", cfg.steps, cfg.batch,
+              (double)cfg.lr_decay, cfg.lr_decay_every, (double)cfg.w_time);
+    }
+    test_scratch_remove();
+}
+
 static void test_help_and_unknown_command(void)
 {
     if (!have_binary())
@@ -393,6 +424,7 @@ LD_TEST_SUITE(cli) = {
     {"synth_eval_bad_inputs", test_synth_eval_bad_inputs},
     {"synth_between_eval_round_trip", test_synth_between_eval_round_trip},
     {"synth_systems", test_synth_systems},
+    {"between_options_reach_the_model", test_between_options_reach_the_model},
     {"help_and_unknown_command", test_help_and_unknown_command},
     {NULL, NULL},
 };

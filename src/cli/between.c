@@ -50,7 +50,7 @@ static const struct {
 typedef struct between_args {
     const char *input0, *input1, *out_dir, *resume, *preset;
     method_kind method;
-    int stages, patch, stride, steps, batch, threads, field_input, blend, carry_error, quiet,
+    int stages, patch, stride, steps, decay_every, batch, threads, field_input, blend, carry_error, quiet,
         tiles;
     float lr;
     float floats[N_FLOAT_OPTIONS]; /* < 0: the preset's */
@@ -81,8 +81,8 @@ static void between_usage(FILE *out)
         "  --steps K            training steps (preset's)\n"
         "  --batch B            patch pairs per step (16)\n"
         "  --lr RATE            Adam learning rate (1e-3)\n"
-        "  --lr-decay F         learning rate times F every 150 steps (quick; 0.5) or\n"
-        "                       500 (paper; 0.9)\n"
+        "  --lr-decay F         learning rate times F every K steps (quick 0.5, paper 0.9)\n"
+        "  --lr-decay-every K   the K of --lr-decay (quick 150, paper 500)\n"
         "  --field-input WHAT   i0 (as in the paper) or pair (I0 and I1 stacked)\n"
         "  --blend MODE         yes: each stage's frame blends I0 advected forward and\n"
         "                       I1 advected back, weights (1-t, t); valid (quick): the\n"
@@ -122,7 +122,7 @@ static void between_usage(FILE *out)
 static int parse_between_args(int argc, char **argv, between_args *a, ld_err *err)
 {
     *a = (between_args){.preset = "quick", .method = METHOD_LATENT, .seed = 1,
-                        .stages = -1, .patch = -1, .stride = -1, .steps = -1, .batch = -1,
+                        .stages = -1, .patch = -1, .stride = -1, .steps = -1, .decay_every = -1, .batch = -1,
                         .field_input = -1, .blend = -1, .carry_error = -1, .lr = -1};
     static const char *const field_inputs[] = {"i0", "pair", NULL}; /* ld_field_input order */
     static const char *const no_yes[] = {"no", "yes", NULL};
@@ -136,6 +136,7 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         LD_INT("--patch", &a->patch, 8, 1024),
         LD_INT("--stride", &a->stride, 1, 1024),
         LD_INT("--steps", &a->steps, 0, 100000000),
+        LD_INT("--lr-decay-every", &a->decay_every, 1, 100000000),
         LD_INT("--batch", &a->batch, 1, 4096),
         LD_FLOAT("--lr", &a->lr, 1e-8, 10),
         LD_U64("--seed", &a->seed),
@@ -245,6 +246,8 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
         cfg->infer_stride = cfg->patch;
     if (a->steps >= 0)
         cfg->steps = a->steps;
+    if (a->decay_every > 0)
+        cfg->lr_decay_every = a->decay_every;
     if (a->batch > 0)
         cfg->batch = a->batch;
     if (a->lr > 0)
