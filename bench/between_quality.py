@@ -14,10 +14,16 @@ their scores exist (delete the folder to start over).
 --extra passes more options to the trained methods (latent, image), e.g.
 --extra "--w-time 1e-4" for a weight sweep (use its own --work folder).
 
+--seeds 1,2,3 trains the learned methods once per training seed (the scenes
+stay the same; seed 1's runs are the plain table's, the others go to
+METHOD_seedK) and tabulates each row's mean PSNR over the seeds with its
+range, and on how many seeds latent beats each other method there; with
+--write the table goes to the section between_seeds instead.
+
 usage: make && /usr/bin/python3 bench/between_quality.py [--size 64] [--stages 8]
        [--methods latent,image,ot,crossfade,flow] [--scenarios translate,...]
        [--threads 2] [--extra OPTIONS] [--work DIR] [--write bench/RESULTS.md]
-       [--binary build/latdyn]
+       [--binary build/latdyn] [--seeds 1,2,3]
 """
 import argparse
 import json
@@ -43,6 +49,54 @@ def latdyn(args):
                    stdout=subprocess.DEVNULL)
 
 
+TRAINED = ("latent", "image")
+
+
+def run_method(args, truth, method, seed):
+    """Runs one method (a trained one with training seed `seed`) on the
+    scene in `truth`, unless its scores exist; returns its mean scores."""
+    name = method if seed == 1 else f"{method}_seed{seed}"
+    out = os.path.join(os.path.dirname(truth), name)
+    scores = os.path.join(out, "scores.json")
+    if not os.path.exists(scores):
+        t0 = time.time()
+        trained = shlex.split(args.extra) + ([] if seed == 1 else ["--seed", str(seed)])
+        latdyn(["between", os.path.join(truth, "start.npy"), os.path.join(truth, "end.npy"),
+                "-o", out, "--method", method, "--preset", "quick", "--stages",
+                str(args.stages), "--threads", str(args.threads), "--quiet"] +
+               (trained if method in TRAINED else []))
+        latdyn(["eval", "between", truth, out, "--json", scores])
+        print(f"{os.path.relpath(out, args.work)}: {time.time() - t0:.0f} s", file=sys.stderr)
+    with open(scores) as f:
+        return json.load(f)["mean"]
+
+
+def seed_table(args, textures, methods, seeds, results):
+    """Mean PSNR over the training seeds (min..max) per method, and on how
+    many seeds latent is ahead of each other method."""
+    others = [m for m in methods if m != "latent"]
+    lines = []
+    for tex_name, _ in textures:
+        lines += ["", f"Texture: {tex_name}", "",
+                  "| scenario | " + " | ".join(methods) + " | " +
+                  " | ".join(f"latent > {m}" for m in others) + " |",
+                  "|---|" + "---:|" * (len(methods) + len(others))]
+        for scen in args.scenarios.split(","):
+            def psnrs(m):
+                return [results[tex_name, scen, m, s if m in TRAINED else 1]["psnr"]
+                        for s in seeds]
+            cells = []
+            for m in methods:
+                v = psnrs(m)
+                mean = sum(v) / len(v)
+                cells.append(f"{mean:.2f} ({min(v):.2f}..{max(v):.2f})" if m in TRAINED
+                             else f"{mean:.2f}")
+            ahead = [sum(a > b for a, b in zip(psnrs("latent"), psnrs(m))) for m in others]
+            lines.append(f"| {scen} | " + " | ".join(cells) + " | " +
+                         " | ".join(f"{k}/{len(seeds)}" for k in ahead) + " |")
+    return lines
+
+
 def main():
     global BINARY
     ap = argparse.ArgumentParser()
@@ -55,9 +109,11 @@ def main():
     ap.add_argument("--extra", default="")
     ap.add_argument("--write")
     ap.add_argument("--binary", default=BINARY, help="the latdyn to run (default build/latdyn)")
+    ap.add_argument("--seeds", default="1", help="training seeds of latent and image (1)")
     args = ap.parse_args()
     BINARY = args.binary
     methods = args.methods.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
     textures = [("noise", "noise")]
     if os.path.exists(SAR):
         textures.insert(0, ("SAR", SAR))
@@ -72,44 +128,43 @@ def main():
                 latdyn(["synth", "between", "--scenario", scen, "--texture", tex, "--size",
                         str(args.size), "--stages", str(args.stages), "-o", truth])
             for m in methods:
-                out = os.path.join(args.work, tex_name, scen, m)
-                scores = os.path.join(out, "scores.json")
-                if not os.path.exists(scores):
-                    t0 = time.time()
-                    latdyn(["between", os.path.join(truth, "start.npy"),
-                            os.path.join(truth, "end.npy"), "-o", out, "--method", m,
-                            "--preset", "quick", "--stages", str(args.stages), "--threads",
-                            str(args.threads), "--quiet"] +
-                           (shlex.split(args.extra) if m in ("latent", "image") else []))
-                    latdyn(["eval", "between", truth, out, "--json", scores])
-                    print(f"{tex_name} {scen} {m}: {time.time() - t0:.0f} s", file=sys.stderr)
-                with open(scores) as f:
-                    results[tex_name, scen, m] = json.load(f)["mean"]
+                for seed in seeds if m in TRAINED else [1]:
+                    results[tex_name, scen, m, seed] = run_method(args, truth, m, seed)
     lines = [f"Machine: {cpu_name()}, {os.cpu_count()} cores, {args.threads} threads. Scenes "
              f"{args.size}x{args.size}, N = {args.stages} stages, `--preset quick` for the "
-             "trained methods; mean over the intermediate frames 1..N-1 (PSNR dB / SSIM) and "
-             "over the stages (field EPE, px per unit time; - where a method has no fields).",
+             "trained methods; " +
+             ("mean over the intermediate frames 1..N-1 (PSNR dB / SSIM) and over the stages "
+              "(field EPE, px per unit time; - where a method has no fields)." if len(seeds) == 1
+              else f"mean intermediate-frame PSNR dB over the training seeds {args.seeds} of "
+              "the trained methods (lowest..highest), and the seeds on which latent is ahead."),
              f"Command: `make && /usr/bin/python3 bench/between_quality.py --size {args.size} "
              f"--stages {args.stages} --threads {args.threads}"
-             + (f" --extra \"{args.extra}\"" if args.extra else "") + "`"]
-    for tex_name, _ in textures:
+             + (f" --extra \"{args.extra}\"" if args.extra else "")
+             + (f" --methods {args.methods} --scenarios {args.scenarios} --seeds {args.seeds}"
+                if len(seeds) > 1 else "") + "`"]
+    if len(seeds) > 1:
+        lines += seed_table(args, textures, methods, seeds, results)
+    for tex_name, _ in textures if len(seeds) == 1 else []:
         lines += ["", f"Texture: {tex_name}", "",
                   "| scenario | " + " | ".join(methods) + " |",
                   "|---|" + "---:|" * len(methods)]
         for scen in args.scenarios.split(","):
             cells = []
-            best = max(results[tex_name, scen, m]["psnr"] for m in methods)
+            best = max(results[tex_name, scen, m, 1]["psnr"] for m in methods)
             for m in methods:
-                r = results[tex_name, scen, m]
+                r = results[tex_name, scen, m, 1]
                 psnr = f"**{r['psnr']:.2f}**" if r["psnr"] == best else f"{r['psnr']:.2f}"
                 epe = f"{r['epe']:.2f}" if r.get("epe") is not None else "-"
                 cells.append(f"{psnr} / {r['ssim']:.3f} / {epe}")
             lines.append(f"| {scen} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print(table)
-    if args.write:
+    if args.write and len(seeds) == 1:
         write_section(args.write, "between_quality", "between: quality on synthetic ground truth",
                       table)
+    elif args.write:
+        write_section(args.write, "between_seeds",
+                      "between: the deciding rows over training seeds", table)
 
 
 if __name__ == "__main__":
