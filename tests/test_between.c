@@ -141,6 +141,7 @@ static void test_loss_gradient(void)
     cfg.encoder_layers = 1;
     cfg.encoder_width = 3;
     cfg.slope = 0.2f;
+    cfg.w_image = 0.5f; /* every term of the loss in the check */
     ld_between_model m;
     ld_err err;
     CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
@@ -149,6 +150,49 @@ static void test_loss_gradient(void)
     ld_tensor *i0 = test_random(4, shape, 0, 1, 1, 21), *i1 = test_random(4, shape, 0, 1, 0, 22);
     loss_user lu = {&m, i1};
     check_gradients("between loss w.r.t. I0", fwd_loss, &i0, 1, &lu, 1e-3, 2e-2, 40);
+    ld_tensor_heap_free(i0);
+    ld_tensor_heap_free(i1);
+    ld_between_free(&m);
+}
+
+/* The image term scores the advected latents' image channels alone: with
+ * the decoder's U-Net silenced (D(z) = z[:C]) it equals the dynamics and
+ * time-symmetry terms, and it adds w_image times itself to the total. */
+static void test_image_term(void)
+{
+    ld_between_config cfg = small_config();
+    cfg.batch = 2;
+    cfg.stages = 2;
+    ld_between_model m;
+    ld_err err;
+    CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
+    ld_between_init_weights(&m, 5);
+    for (int i = 0; i < m.params.count; i++)
+        if (!strncmp(m.params.info[i].name, "decoder", 7))
+            memset(m.params.data + m.params.info[i].offset, 0,
+                   m.params.info[i].numel * sizeof(float));
+    int shape[4] = {2, 1, 16, 16};
+    ld_tensor *i0 = test_random(4, shape, 0, 1, 0, 31), *i1 = test_random(4, shape, 0, 1, 0, 32);
+    ld_ctx ctx;
+    ld_ctx_init(&ctx, ld_backend_cpu(), 1);
+    ld_between_losses off, on;
+    m.cfg.w_image = 0;
+    CHECK(ld_between_loss(&ctx, &m, i0, i1, &off) != NULL, "loss: %s", ctx.err.msg);
+    ld_ctx_reset(&ctx);
+    m.cfg.w_image = 2;
+    CHECK(ld_between_loss(&ctx, &m, i0, i1, &on) != NULL, "loss: %s", ctx.err.msg);
+    CHECK(off.image == 0 && on.image > 1e-4f &&
+              fabsf(on.image - (on.dynamics + on.backward)) < 1e-6f * (1 + on.image),
+          "image term %g = dynamics %g + backward %g with D(z) = z[:C]", (double)on.image,
+          (double)on.dynamics, (double)on.backward);
+    CHECK(fabsf(on.total - (off.total + 2 * on.image)) < 1e-5f * (1 + on.total),
+          "total %g = %g + 2 x %g", (double)on.total, (double)off.total, (double)on.image);
+    cfg.latent_skip = 0;
+    cfg.latent_channels = 4;
+    cfg.w_image = 1;
+    CHECK(ld_between_config_check(&cfg, &err) < 0 && strstr(err.msg, "--w-image"),
+          "refused without the image in the latent: %s", err.msg);
+    ld_ctx_free(&ctx);
     ld_tensor_heap_free(i0);
     ld_tensor_heap_free(i1);
     ld_between_free(&m);
@@ -526,6 +570,7 @@ static void test_shrunk_change(void)
 }
 
 LD_TEST_SUITE(between) = {
+    {"image_term", test_image_term},
     {"presets_and_config", test_presets_and_config},
     {"loss_gradient", test_loss_gradient},
     {"resume_equals_uninterrupted", test_resume_equals_uninterrupted},

@@ -44,6 +44,7 @@ static const struct {
     {"--field-scale", offsetof(ld_between_config, field_scale), 1e-3, 1e3},
     {"--lr-decay", offsetof(ld_between_config, lr_decay), 1e-3, 1},
     {"--shrink", offsetof(ld_between_config, shrink), 0, 1},
+    {"--w-image", offsetof(ld_between_config, w_image), 0, 1e6},
 };
 #define N_FLOAT_OPTIONS (sizeof float_options / sizeof float_options[0])
 
@@ -103,6 +104,9 @@ static void between_usage(FILE *out)
         "                       spatial smoothness, smoothness over the stages\n"
         "                       (preset's; see bench/RESULTS.md for the tuning)\n"
         "  --w-backward W       weight of the time-symmetry term (preset's)\n"
+        "  --w-image W          weight of the image term: the image channels of the\n"
+        "                       advected latents alone must match the other input, the\n"
+        "                       image method's loss (0; needs the quick preset's latent)\n"
         "  --field-scale X      factor on the field network's output (preset's)\n"
         "  --tiles              stitch non-overlapping tiles (default: blended overlap)\n"
         "  --seed S             random seed (1); same seed, same result\n"
@@ -298,13 +302,13 @@ static int write_log_csv(const char *path, const train_log *log, ld_err *err)
     if (ld_atomic_open(&f, path, err))
         return -1;
     fprintf(f.fp, "step,loss,dynamics,autoencoder,magnitude,smooth_space,smooth_time,backward,"
-                  "lr,wall_s\n");
+                  "image,lr,wall_s\n");
     for (int i = 0; i < log->count; i++) {
         const ld_between_losses *l = &log->losses[i];
-        fprintf(f.fp, "%lld,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.3f\n",
+        fprintf(f.fp, "%lld,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.3f\n",
                 (long long)(log->first_step + i + 1), l->total, l->dynamics, l->autoencoder,
-                l->magnitude, l->smooth_space, l->smooth_time, l->backward, log->lr[i],
-                log->wall[i]);
+                l->magnitude, l->smooth_space, l->smooth_time, l->backward, l->image,
+                log->lr[i], log->wall[i]);
     }
     return ld_atomic_commit(&f, err);
 }
@@ -416,8 +420,9 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
         log->wall[log->count] = (float)(ld_now_seconds() - start);
         log->count++;
         ld_progress_update(&prog, t.step, "loss %.4g (dyn %.3g ae %.3g back %.3g mag %.3g "
-                                          "sx %.3g st %.3g)", l.total, l.dynamics, l.autoencoder,
-                           l.backward, l.magnitude, l.smooth_space, l.smooth_time);
+                                          "sx %.3g st %.3g img %.3g)", l.total, l.dynamics,
+                           l.autoencoder, l.backward, l.magnitude, l.smooth_space, l.smooth_time,
+                           l.image);
         if (t.step % 500 == 0 && t.step < cfg->steps && ld_between_save(&t, ckpt, err))
             goto done;
     }

@@ -39,6 +39,8 @@ static const ld_config_field config_fields[] = {
      .offset = offsetof(ld_between_config, carry_error), .optional = 1},
     {.key = "shrink", .type = LD_CONFIG_FLOAT, .offset = offsetof(ld_between_config, shrink),
      .optional = 1},
+    {.key = "w_image", .type = LD_CONFIG_FLOAT, .offset = offsetof(ld_between_config, w_image),
+     .optional = 1},
 #undef INT_FIELD
 #undef FLOAT_FIELD
 };
@@ -116,6 +118,11 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
     if (!(c->shrink >= 0 && c->shrink <= 1))
         return ld_errf(err, "--shrink %g outside 0..1 (patch values run over [0, 1])",
                        (double)c->shrink);
+    if (!(c->w_image >= 0) || isinf(c->w_image))
+        return ld_errf(err, "--w-image %g must be a finite weight >= 0", (double)c->w_image);
+    if (c->w_image > 0 && c->method == LD_BETWEEN_LATENT && !c->latent_skip)
+        return ld_errf(err, "--w-image needs the image inside the latent (latent_skip, as in "
+                            "the quick preset): it scores the latent's image channels");
     if (c->shrink > 0 && c->method == LD_BETWEEN_LATENT && !c->latent_skip)
         return ld_errf(err, "--shrink needs the image inside the latent (latent_skip, as in "
                             "the quick preset): it shrinks the decoder's change to it");
@@ -294,6 +301,14 @@ ld_tensor *ld_between_loss(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_t
         dec_in[n_dec++] = zb;
     }
     ld_tensor *decoded = decode(ctx, m, ld_concat(ctx, dec_in, n_dec, 0));
+    /* the image term: the advected image channels alone against the target */
+    ld_tensor *image = NULL;
+    if (c->w_image > 0 && c->method == LD_BETWEEN_LATENT) {
+        int C = c->channels;
+        image = ld_mse(ctx, ld_slice(ctx, z, 1, 0, C), i1);
+        if (n_dec == 4) /* and E(I1) advected back against I0 */
+            image = ld_add(ctx, image, ld_mse(ctx, ld_slice(ctx, dec_in[3], 1, 0, C), i0));
+    }
     ld_tensor *target = ld_concat(ctx, targets, n_dec, 0);
     /* per-part MSEs: slices of one decoded batch */
     ld_tensor *mse[4];
@@ -325,6 +340,8 @@ ld_tensor *ld_between_loss(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_t
         total = ld_add(ctx, total, weighted(ctx, time, c->w_time));
     if (back)
         total = ld_add(ctx, total, weighted(ctx, back, c->w_backward));
+    if (image)
+        total = ld_add(ctx, total, weighted(ctx, image, c->w_image));
     if (!total)
         return NULL;
     if (parts) {
@@ -332,7 +349,7 @@ ld_tensor *ld_between_loss(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_t
             .total = total->data[0], .dynamics = dynamics->data[0],
             .autoencoder = ae ? ae->data[0] : 0, .magnitude = magnitude->data[0],
             .smooth_space = space->data[0], .smooth_time = time ? time->data[0] : 0,
-            .backward = back ? back->data[0] : 0};
+            .backward = back ? back->data[0] : 0, .image = image ? image->data[0] : 0};
     }
     return total;
 }

@@ -62,6 +62,10 @@ typedef struct ld_between_config {
     int carry_error;      /* 1: each input's reconstruction error I - D(E(I)) is advected
                              with its latent's fields and added to the frames of its
                              direction, so the end frames are the inputs; 0: off (paper) */
+    float w_image;        /* > 0 (latent method with latent_skip): weight of the image
+                             term, the image channels of the advected latents alone
+                             matching the other input (z^N[:C] ~ I1, zb^0[:C] ~ I0), the
+                             image method's loss, so F gets its direct signal; 0: off */
     float shrink;         /* > 0 (latent method with latent_skip): the decoder's change to
                              the advected image in each frame, D(z^n) (+ the carried error)
                              - z^n[:C], is soft-thresholded by this much (patch values run
@@ -92,7 +96,7 @@ void ld_between_init_weights(ld_between_model *m, uint64_t seed);
 void ld_between_free(ld_between_model *m);
 
 typedef struct ld_between_losses {
-    float total, dynamics, autoencoder, magnitude, smooth_space, smooth_time, backward;
+    float total, dynamics, autoencoder, magnitude, smooth_space, smooth_time, backward, image;
 } ld_between_losses;
 
 /* The training loss of a batch of normalised patch pairs i0, i1
