@@ -71,6 +71,26 @@ def run_method(args, truth, method, seed):
         return json.load(f)["mean"]
 
 
+def plain_table(args, textures, methods, results):
+    """PSNR / SSIM / field EPE per method on training seed 1, the best PSNR
+    of each row in bold."""
+    lines = []
+    for tex_name, _ in textures:
+        lines += ["", f"Texture: {tex_name}", "",
+                  "| scenario | " + " | ".join(methods) + " |",
+                  "|---|" + "---:|" * len(methods)]
+        for scen in args.scenarios.split(","):
+            cells = []
+            best = max(results[tex_name, scen, m, 1]["psnr"] for m in methods)
+            for m in methods:
+                r = results[tex_name, scen, m, 1]
+                psnr = f"**{r['psnr']:.2f}**" if r["psnr"] == best else f"{r['psnr']:.2f}"
+                epe = f"{r['epe']:.2f}" if r.get("epe") is not None else "-"
+                cells.append(f"{psnr} / {r['ssim']:.3f} / {epe}")
+            lines.append(f"| {scen} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def seed_table(args, textures, methods, seeds, results):
     """Mean PSNR over the training seeds (min..max) per method, and on how
     many seeds latent is ahead of each other method."""
@@ -144,27 +164,14 @@ def main():
                 if len(seeds) > 1 else "") + "`"]
     if len(seeds) > 1:
         lines += seed_table(args, textures, methods, seeds, results)
-    for tex_name, _ in textures if len(seeds) == 1 else []:
-        lines += ["", f"Texture: {tex_name}", "",
-                  "| scenario | " + " | ".join(methods) + " |",
-                  "|---|" + "---:|" * len(methods)]
-        for scen in args.scenarios.split(","):
-            cells = []
-            best = max(results[tex_name, scen, m, 1]["psnr"] for m in methods)
-            for m in methods:
-                r = results[tex_name, scen, m, 1]
-                psnr = f"**{r['psnr']:.2f}**" if r["psnr"] == best else f"{r['psnr']:.2f}"
-                epe = f"{r['epe']:.2f}" if r.get("epe") is not None else "-"
-                cells.append(f"{psnr} / {r['ssim']:.3f} / {epe}")
-            lines.append(f"| {scen} | " + " | ".join(cells) + " |")
+        section = ("between_seeds", "between: the deciding rows over training seeds")
+    else:
+        lines += plain_table(args, textures, methods, results)
+        section = ("between_quality", "between: quality on synthetic ground truth")
     table = "\n".join(lines)
     print(table)
-    if args.write and len(seeds) == 1:
-        write_section(args.write, "between_quality", "between: quality on synthetic ground truth",
-                      table)
-    elif args.write:
-        write_section(args.write, "between_seeds",
-                      "between: the deciding rows over training seeds", table)
+    if args.write:
+        write_section(args.write, *section, table)
 
 
 if __name__ == "__main__":

@@ -51,8 +51,8 @@ static const struct {
 typedef struct between_args {
     const char *input0, *input1, *out_dir, *resume, *preset;
     method_kind method;
-    int stages, patch, stride, steps, decay_every, batch, threads, field_input, blend, carry_error, quiet,
-        tiles;
+    int stages, patch, stride, steps, decay_every, batch, threads, field_input, blend,
+        carry_error, quiet, tiles;
     float lr;
     float floats[N_FLOAT_OPTIONS]; /* < 0: the preset's */
     uint64_t seed;
@@ -126,8 +126,9 @@ static void between_usage(FILE *out)
 static int parse_between_args(int argc, char **argv, between_args *a, ld_err *err)
 {
     *a = (between_args){.preset = "quick", .method = METHOD_LATENT, .seed = 1,
-                        .stages = -1, .patch = -1, .stride = -1, .steps = -1, .decay_every = -1, .batch = -1,
-                        .field_input = -1, .blend = -1, .carry_error = -1, .lr = -1};
+                        .stages = -1, .patch = -1, .stride = -1, .steps = -1,
+                        .decay_every = -1, .batch = -1, .field_input = -1, .blend = -1,
+                        .carry_error = -1, .lr = -1};
     static const char *const field_inputs[] = {"i0", "pair", NULL}; /* ld_field_input order */
     static const char *const no_yes[] = {"no", "yes", NULL};
     static const char *const blends[] = {"no", "yes", "valid", NULL}; /* ld_blend order */

@@ -120,12 +120,10 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
                        (double)c->shrink);
     if (!(c->w_image >= 0) || isinf(c->w_image))
         return ld_errf(err, "--w-image %g must be a finite weight >= 0", (double)c->w_image);
-    if (c->w_image > 0 && c->method == LD_BETWEEN_LATENT && !c->latent_skip)
-        return ld_errf(err, "--w-image needs the image inside the latent (latent_skip, as in "
-                            "the quick preset): it scores the latent's image channels");
-    if (c->shrink > 0 && c->method == LD_BETWEEN_LATENT && !c->latent_skip)
-        return ld_errf(err, "--shrink needs the image inside the latent (latent_skip, as in "
-                            "the quick preset): it shrinks the decoder's change to it");
+    if ((c->w_image > 0 || c->shrink > 0) && c->method == LD_BETWEEN_LATENT && !c->latent_skip)
+        return ld_errf(err, "%s needs the image inside the latent (latent_skip, as in the "
+                            "quick preset): it works on the latent's image channels",
+                       c->w_image > 0 ? "--w-image" : "--shrink");
     if (c->encoder_layers < 0 || c->encoder_layers > LD_BETWEEN_MAX_ENCODER - 1 ||
         c->latent_channels < 1 || c->encoder_width < 1)
         return ld_errf(err, "encoder settings out of range");
