@@ -13,7 +13,7 @@
 
 int main(int argc, char **argv)
 {
-    int batch = 16, patch = 32, stages = 8, steps = 20;
+    int batch = 16, patch = 32, stages = 8, steps = 20, width = 0, decoder_width = 0;
     const char *preset = "paper";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads"))
@@ -28,6 +28,10 @@ int main(int argc, char **argv)
             steps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--preset"))
             preset = argv[i + 1];
+        else if (!strcmp(argv[i], "--width"))
+            width = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--decoder-width"))
+            decoder_width = atoi(argv[i + 1]);
     }
     ld_err err = {{0}};
     ld_between_config cfg;
@@ -37,6 +41,10 @@ int main(int argc, char **argv)
     cfg.batch = batch;
     cfg.patch = patch;
     cfg.stages = stages;
+    if (width > 0) /* the U-Nets' widths, as latdyn between's options */
+        ld_between_widths(cfg.unet_widths, width);
+    if (decoder_width > 0)
+        ld_between_widths(cfg.decoder_widths, decoder_width);
     if (ld_between_create(&model, &cfg, &err))
         goto fail;
     ld_between_init_weights(&model, 1);

@@ -114,6 +114,54 @@ static void test_presets_and_config(void)
           "patch not a multiple of 8: %s", err.msg);
 }
 
+/* The decoder's widths: unset, D has F's (the same networks as F's widths
+ * set explicitly); set, D alone changes (its first convolution's outputs,
+ * the parameter count), F stays as it was and the checkpoint's
+ * configuration keeps them; set only in part, the configuration is
+ * refused. */
+static void test_decoder_widths(void)
+{
+    ld_between_config cfg, explicit;
+    ld_err err;
+    ld_between_preset("quick", 1, &cfg, &err);
+    explicit = cfg;
+    ld_between_widths(explicit.decoder_widths, 16);
+    CHECK(ld_between_same_networks(&cfg, &explicit), "the preset's widths set explicitly: same");
+    ld_between_model same, narrow;
+    CHECK(ld_between_create(&same, &cfg, &err) == 0, "default widths: %s", err.msg);
+    ld_between_widths(cfg.decoder_widths, 4);
+    CHECK(ld_between_create(&narrow, &cfg, &err) == 0, "narrow decoder: %s", err.msg);
+    CHECK(!ld_between_same_networks(&cfg, &explicit), "narrow decoder: other networks");
+    int d_same = ld_params_find(&same.params, "decoder.down0.conv0.weight"),
+        d_narrow = ld_params_find(&narrow.params, "decoder.down0.conv0.weight"),
+        f_same = ld_params_find(&same.params, "field.bottleneck.conv1.weight"),
+        f_narrow = ld_params_find(&narrow.params, "field.bottleneck.conv1.weight");
+    CHECK(d_same >= 0 && d_narrow >= 0 && f_same >= 0 && f_narrow >= 0, "parameters found");
+    if (d_same >= 0 && d_narrow >= 0 && f_same >= 0 && f_narrow >= 0) {
+        CHECK(same.params.views[d_same].shape[0] == 16 &&
+                  narrow.params.views[d_narrow].shape[0] == 4,
+              "decoder's first convolution: %d outputs by default, %d narrowed",
+              same.params.views[d_same].shape[0], narrow.params.views[d_narrow].shape[0]);
+        CHECK(narrow.params.views[f_narrow].numel == same.params.views[f_same].numel &&
+                  same.params.views[f_same].shape[0] == 128,
+              "field network unchanged");
+    }
+    CHECK(narrow.params.total < same.params.total, "fewer parameters: %zu against %zu",
+          narrow.params.total, same.params.total);
+    ld_between_free(&same);
+    ld_between_free(&narrow);
+    ld_config c;
+    ld_between_config back;
+    ld_config_init(&c);
+    CHECK(ld_between_config_save(&cfg, &c, &err) == 0 && ld_between_config_load(&c, &back, &err) == 0 &&
+              back.decoder_widths[0] == 4 && back.decoder_widths[3] == 32,
+          "decoder widths kept in the checkpoint's configuration: %s", err.msg);
+    ld_config_free(&c);
+    cfg.decoder_widths[2] = 0;
+    CHECK(ld_between_config_check(&cfg, &err) < 0 && strstr(err.msg, "decoder widths"),
+          "decoder widths set in part: %s", err.msg);
+}
+
 /* The whole loss as a function of the first input patch. */
 typedef struct loss_user {
     ld_between_model *model;
@@ -563,6 +611,7 @@ static void test_shrunk_change(void)
     }
     s.m.cfg.shrink = tau;
     s.m.cfg.latent_skip = 0;
+    s.m.cfg.w_image = 0; /* the quick preset's image term needs it too */
     ld_err err;
     CHECK(ld_between_config_check(&s.m.cfg, &err) < 0 && strstr(err.msg, "--shrink"),
           "shrink without the image inside the latent is refused: %s", err.msg);
@@ -571,6 +620,7 @@ static void test_shrunk_change(void)
 
 LD_TEST_SUITE(between) = {
     {"image_term", test_image_term},
+    {"decoder_widths", test_decoder_widths},
     {"presets_and_config", test_presets_and_config},
     {"loss_gradient", test_loss_gradient},
     {"resume_equals_uninterrupted", test_resume_equals_uninterrupted},

@@ -338,17 +338,26 @@ static void test_between_options_reach_the_model(void)
     expect_error("decay period 0", args, "--lr-decay-every");
     snprintf(args, sizeof args,
              "between '%s' '%s' -o '%s' --steps 2 --batch 2 --lr-decay 0.25 --lr-decay-every 7 "
-             "--w-time 0.5 --quiet",
-             test_scratch("a.npy"), test_scratch("b.npy"), test_scratch("out"));
+             "--w-time 0.5 --width 12 --decoder-width 4 --quiet",
+             test_scratch("a.npy"), test_scratch("b.npy"), test_scratch("run"));
     ld_between_config cfg;
     ld_err err;
     if (expect_success("two-step run", args)) {
-        CHECK(ld_between_read_config(test_scratch("out/model.safetensors"), &cfg, &err) == 0,
+        CHECK(ld_between_read_config(test_scratch("run/model.safetensors"), &cfg, &err) == 0,
               "read config: %s", err.msg);
         CHECK(cfg.steps == 2 && cfg.batch == 2 && cfg.lr_decay == 0.25f &&
                   cfg.lr_decay_every == 7 && cfg.w_time == 0.5f,
               "config: steps %d, batch %d, decay %g every %d, w_time %g", cfg.steps, cfg.batch,
               (double)cfg.lr_decay, cfg.lr_decay_every, (double)cfg.w_time);
+        CHECK(cfg.unet_widths[0] == 12 && cfg.unet_widths[3] == 96 &&
+                  cfg.decoder_widths[0] == 4 && cfg.decoder_widths[3] == 32,
+              "widths: field network %d..%d, decoder %d..%d", cfg.unet_widths[0],
+              cfg.unet_widths[3], cfg.decoder_widths[0], cfg.decoder_widths[3]);
+        /* resuming it with other networks fails before any output */
+        snprintf(args, sizeof args, "between '%s' '%s' --steps 4 --resume '%s' --width 8",
+                 test_scratch("a.npy"), test_scratch("b.npy"),
+                 test_scratch("run/model.safetensors"));
+        expect_error("resumed with another width", args, "other shapes");
     }
     test_scratch_remove();
 }

@@ -51,8 +51,8 @@ static const struct {
 typedef struct between_args {
     const char *input0, *input1, *out_dir, *resume, *preset;
     method_kind method;
-    int stages, patch, stride, steps, decay_every, batch, threads, field_input, blend,
-        carry_error, quiet, tiles;
+    int stages, patch, stride, steps, decay_every, batch, width, decoder_width, threads,
+        field_input, blend, carry_error, quiet, tiles;
     float lr;
     float floats[N_FLOAT_OPTIONS]; /* < 0: the preset's */
     uint64_t seed;
@@ -81,6 +81,10 @@ static void between_usage(FILE *out)
         "  --stride S           training patch stride (preset's)\n"
         "  --steps K            training steps (preset's)\n"
         "  --batch B            patch pairs per step (16)\n"
+        "  --width W            channels of the field network's and decoder's U-Nets\n"
+        "                       at full resolution, doubling down each of the 3 levels\n"
+        "                       (16); the convolutions' work grows as W^2\n"
+        "  --decoder-width W    the decoder's alone (as --width)\n"
         "  --lr RATE            Adam learning rate (1e-3)\n"
         "  --lr-decay F         learning rate times F every K steps (quick 0.5, paper 0.9)\n"
         "  --lr-decay-every K   the K of --lr-decay (quick 150, paper 500)\n"
@@ -106,7 +110,8 @@ static void between_usage(FILE *out)
         "  --w-backward W       weight of the time-symmetry term (preset's)\n"
         "  --w-image W          weight of the image term: the image channels of the\n"
         "                       advected latents alone must match the other input, the\n"
-        "                       image method's loss (0; needs the quick preset's latent)\n"
+        "                       image method's loss (quick 0.3, paper 0; needs the\n"
+        "                       quick preset's latent)\n"
         "  --field-scale X      factor on the field network's output (preset's)\n"
         "  --tiles              stitch non-overlapping tiles (default: blended overlap)\n"
         "  --seed S             random seed (1); same seed, same result\n"
@@ -127,8 +132,8 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
 {
     *a = (between_args){.preset = "quick", .method = METHOD_LATENT, .seed = 1,
                         .stages = -1, .patch = -1, .stride = -1, .steps = -1,
-                        .decay_every = -1, .batch = -1, .field_input = -1, .blend = -1,
-                        .carry_error = -1, .lr = -1};
+                        .decay_every = -1, .batch = -1, .width = -1, .decoder_width = -1,
+                        .field_input = -1, .blend = -1, .carry_error = -1, .lr = -1};
     static const char *const field_inputs[] = {"i0", "pair", NULL}; /* ld_field_input order */
     static const char *const no_yes[] = {"no", "yes", NULL};
     static const char *const blends[] = {"no", "yes", "valid", NULL}; /* ld_blend order */
@@ -143,6 +148,8 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         LD_INT("--steps", &a->steps, 0, 100000000),
         LD_INT("--lr-decay-every", &a->decay_every, 1, 100000000),
         LD_INT("--batch", &a->batch, 1, 4096),
+        LD_INT("--width", &a->width, 1, 512),
+        LD_INT("--decoder-width", &a->decoder_width, 1, 512),
         LD_FLOAT("--lr", &a->lr, 1e-8, 10),
         LD_U64("--seed", &a->seed),
         LD_INT("--threads", &a->threads, 1, 4096),
@@ -226,9 +233,11 @@ static int load_pair(const between_args *a, ld_image *i0, ld_image *i1, ld_geore
  * resumed) and the options. */
 static int make_config(const between_args *a, int channels, ld_between_config *cfg, ld_err *err)
 {
+    ld_between_config trained = {0};
     if (a->resume) {
         if (ld_between_read_config(a->resume, cfg, err))
             return -1;
+        trained = *cfg;
         if (cfg->channels != channels)
             return ld_errf(err, "%s was trained on %d-channel images, these have %d", a->resume,
                            cfg->channels, channels);
@@ -255,6 +264,10 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
         cfg->lr_decay_every = a->decay_every;
     if (a->batch > 0)
         cfg->batch = a->batch;
+    if (a->width > 0)
+        ld_between_widths(cfg->unet_widths, a->width);
+    if (a->decoder_width > 0)
+        ld_between_widths(cfg->decoder_widths, a->decoder_width);
     if (a->lr > 0)
         cfg->lr = a->lr;
     if (a->field_input >= 0)
@@ -266,6 +279,10 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
     for (size_t k = 0; k < N_FLOAT_OPTIONS; k++)
         if (a->floats[k] >= 0)
             *(float *)((char *)cfg + float_options[k].offset) = a->floats[k];
+    if (a->resume && !ld_between_same_networks(&trained, cfg))
+        return ld_errf(err, "%s holds networks of other shapes than these options ask for "
+                            "(--method, --stages, --field-input, --width, --decoder-width); "
+                            "resume it without changing them", a->resume);
     return ld_between_config_check(cfg, err);
 }
 

@@ -33,14 +33,13 @@ static const ld_config_field config_fields[] = {
     FLOAT_FIELD(clip_norm),
     /* added after the first release of the format: checkpoints without
      * them load with these off, as they were made */
-    {.key = "blend", .type = LD_CONFIG_INT, .offset = offsetof(ld_between_config, blend),
-     .optional = 1},
-    {.key = "carry_error", .type = LD_CONFIG_INT,
-     .offset = offsetof(ld_between_config, carry_error), .optional = 1},
-    {.key = "shrink", .type = LD_CONFIG_FLOAT, .offset = offsetof(ld_between_config, shrink),
-     .optional = 1},
-    {.key = "w_image", .type = LD_CONFIG_FLOAT, .offset = offsetof(ld_between_config, w_image),
-     .optional = 1},
+#define OPTIONAL(kind, name)                                                                   \
+    {.key = #name, .type = LD_CONFIG_##kind, .offset = offsetof(ld_between_config, name),      \
+     .optional = 1}
+    OPTIONAL(INT, blend), OPTIONAL(INT, carry_error), OPTIONAL(FLOAT, shrink),
+    OPTIONAL(FLOAT, w_image), OPTIONAL(INT, decoder_widths[0]), OPTIONAL(INT, decoder_widths[1]),
+    OPTIONAL(INT, decoder_widths[2]), OPTIONAL(INT, decoder_widths[3]),
+#undef OPTIONAL
 #undef INT_FIELD
 #undef FLOAT_FIELD
 };
@@ -71,7 +70,11 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
          * auto-encoder term (the new-feature scenes need it; 2 loses the
          * opening lead), and the decoder's change to the advected image
          * dropped where it is below 1% of the patch's range (where the
-         * texture only moves it is noise). Measured in bench/RESULTS.md. */
+         * texture only moves it is noise), and the image channels of the
+         * advected latents scored against the other input (the image
+         * term: F's direct signal; it took the rotating scene's fields
+         * from a third of the motion to most of it). Measured in
+         * bench/RESULTS.md. */
         cfg->field_input = LD_FIELD_INPUT_PAIR;
         cfg->w_backward = 1.0f;
         cfg->field_scale = 8.0f;
@@ -88,9 +91,16 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
         cfg->carry_error = 1;
         cfg->w_ae = 1.5f;
         cfg->shrink = 0.01f;
+        cfg->w_image = 0.3f;
         return 0;
     }
     return ld_errf(err, "unknown preset '%s' (paper or quick)", name);
+}
+
+void ld_between_widths(int widths[4], int first)
+{
+    for (int k = 0; k < 4; k++)
+        widths[k] = first << k;
 }
 
 int ld_between_config_check(const ld_between_config *c, ld_err *err)
@@ -127,6 +137,10 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
     if (c->encoder_layers < 0 || c->encoder_layers > LD_BETWEEN_MAX_ENCODER - 1 ||
         c->latent_channels < 1 || c->encoder_width < 1)
         return ld_errf(err, "encoder settings out of range");
+    for (int k = 0; k < 4; k++)
+        if (c->decoder_widths[k] < 0 || (c->decoder_widths[k] > 0) != (c->decoder_widths[0] > 0))
+            return ld_errf(err, "decoder widths must be all 0 (as the field network's) or all "
+                                "positive");
     if (c->field_kernel % 2 == 0 || c->decoder_kernel % 2 == 0)
         return ld_errf(err, "U-Net kernels must be odd");
     if (c->w_ae < 0 || c->w_mag < 0 || c->w_space < 0 || c->w_time < 0 || c->w_backward < 0)
@@ -137,6 +151,23 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
         return ld_errf(err, "a latent with the image inside needs more than %d channels (has %d)",
                        c->channels, c->latent_channels);
     return 0;
+}
+
+/* The decoder's U-Net widths in effect. */
+static const int *decoder_widths(const ld_between_config *c)
+{
+    return c->decoder_widths[0] > 0 ? c->decoder_widths : c->unet_widths;
+}
+
+int ld_between_same_networks(const ld_between_config *a, const ld_between_config *b)
+{
+    return a->method == b->method && a->field_input == b->field_input &&
+           a->channels == b->channels && a->latent_channels == b->latent_channels &&
+           a->stages == b->stages && a->encoder_layers == b->encoder_layers &&
+           a->encoder_width == b->encoder_width && a->field_kernel == b->field_kernel &&
+           a->decoder_kernel == b->decoder_kernel && a->latent_skip == b->latent_skip &&
+           !memcmp(a->unet_widths, b->unet_widths, sizeof a->unet_widths) &&
+           !memcmp(decoder_widths(a), decoder_widths(b), sizeof a->unet_widths);
 }
 
 int ld_between_config_save(const ld_between_config *cfg, ld_config *out, ld_err *err)
@@ -187,6 +218,7 @@ int ld_between_create(ld_between_model *m, const ld_between_config *cfg, ld_err 
         d.in_ch = cfg->latent_channels;
         d.out_ch = C;
         d.kernel = cfg->decoder_kernel;
+        memcpy(d.widths, decoder_widths(cfg), sizeof d.widths);
         if (ld_unet_create(&m->decoder, &m->params, "decoder", &d, err))
             return -1;
     }

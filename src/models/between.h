@@ -43,7 +43,8 @@ typedef struct ld_between_config {
     int lr_decay_every;
     int encoder_layers, encoder_width; /* hidden 3x3 convs of E */
     int field_kernel, decoder_kernel;  /* U-Net kernels of F and D */
-    int unet_widths[4];   /* three levels and the bottleneck */
+    int unet_widths[4];   /* three levels and the bottleneck (F, and D unless below) */
+    int decoder_widths[4]; /* D's, when > 0; 0: unet_widths (paper) */
     float slope;          /* leaky ReLU */
     float w_ae, w_mag, w_space, w_time; /* loss weights (between.md) */
     float w_backward;     /* time symmetry: E(I1) advected back with -v matches I0 */
@@ -79,6 +80,12 @@ typedef struct ld_between_config {
 int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld_err *err);
 /* Checks ranges (patch a multiple of 8, and so on) with a clear message. */
 int ld_between_config_check(const ld_between_config *cfg, ld_err *err);
+/* U-Net widths doubling from `first` down the levels: W, 2W, 4W, 8W (the
+ * presets' are 16, 32, 64, 128). */
+void ld_between_widths(int widths[4], int first);
+/* 1 when both configurations build networks of the same shapes, so that a
+ * checkpoint of one loads into a model of the other. */
+int ld_between_same_networks(const ld_between_config *a, const ld_between_config *b);
 /* To and from the key/value configuration stored in checkpoints. */
 int ld_between_config_save(const ld_between_config *cfg, ld_config *out, ld_err *err);
 int ld_between_config_load(const ld_config *in, ld_between_config *cfg, ld_err *err);
