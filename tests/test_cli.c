@@ -324,7 +324,9 @@ static void test_synth_between_eval_round_trip(void)
 }
 
 /* The training options given on the command line are the ones the model
- * was trained with: they are in its checkpoint's config. */
+ * was trained with: they are in its checkpoint's config. Resuming that
+ * checkpoint with options that change its networks (or its method) fails
+ * before any output, naming what to do. */
 static void test_between_options_reach_the_model(void)
 {
     if (!have_binary())
@@ -358,6 +360,10 @@ static void test_between_options_reach_the_model(void)
                  test_scratch("a.npy"), test_scratch("b.npy"),
                  test_scratch("run/model.safetensors"));
         expect_error("resumed with another width", args, "other shapes");
+        snprintf(args, sizeof args, "between '%s' '%s' --steps 4 --resume '%s' --method image",
+                 test_scratch("a.npy"), test_scratch("b.npy"),
+                 test_scratch("run/model.safetensors"));
+        expect_error("a latent model resumed as an image one", args, "--method latent");
     }
     test_scratch_remove();
 }

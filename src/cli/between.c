@@ -244,8 +244,8 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
     } else if (ld_between_preset(a->preset, channels, cfg, err)) {
         return -1;
     }
-    if (a->method == METHOD_IMAGE)
-        cfg->method = LD_BETWEEN_IMAGE;
+    if (is_model(a->method)) /* a resumed image model stays one only with --method image */
+        cfg->method = a->method == METHOD_IMAGE ? LD_BETWEEN_IMAGE : LD_BETWEEN_LATENT;
     if (a->stages > 0)
         cfg->stages = a->stages;
     if (a->patch > 0)
@@ -279,7 +279,12 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
     for (size_t k = 0; k < N_FLOAT_OPTIONS; k++)
         if (a->floats[k] >= 0)
             *(float *)((char *)cfg + float_options[k].offset) = a->floats[k];
-    if (a->resume && !ld_between_same_networks(&trained, cfg))
+    if (a->resume && is_model(a->method) && trained.method != cfg->method) {
+        const char *name = trained.method == LD_BETWEEN_IMAGE ? "image" : "latent";
+        return ld_errf(err, "%s holds a model of the %s method: resume it with --method %s",
+                       a->resume, name, name);
+    }
+    if (a->resume && is_model(a->method) && !ld_between_same_networks(&trained, cfg))
         return ld_errf(err, "%s holds networks of other shapes than these options ask for "
                             "(--method, --stages, --field-input, --width, --decoder-width); "
                             "resume it without changing them", a->resume);
