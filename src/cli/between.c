@@ -286,7 +286,7 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
     }
     if (a->resume && is_model(a->method) && !ld_between_same_networks(&trained, cfg))
         return ld_errf(err, "%s holds networks of other shapes than these options ask for "
-                            "(--method, --stages, --field-input, --width, --decoder-width); "
+                            "(--stages, --field-input, --width, --decoder-width); "
                             "resume it without changing them", a->resume);
     return ld_between_config_check(cfg, err);
 }
