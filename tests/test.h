@@ -47,6 +47,11 @@ ld_tensor *test_random(int ndim, const int *shape, float lo, float hi, int with_
                        unsigned seed);
 
 /* ---- a test's scratch folder ------------------------------------------------ */
+/* Writes n bytes to path (a failed check when it cannot; -1), or reads
+ * a whole file (malloc'ed, its size in *n; NULL when unreadable). */
+int test_write_bytes(const char *path, const void *bytes, size_t n);
+unsigned char *test_read_bytes(const char *path, size_t *n);
+
 /* test_scratch_make(tag) makes /tmp/latdyn_<tag>_<pid> (its path in
  * test_scratch_dir); test_scratch(name) is a path inside it (the last four
  * returned stay valid); test_scratch_remove() deletes the folder. */

@@ -250,34 +250,6 @@ done:
     free_state(&loaded);
 }
 
-static int write_bytes(const char *path, const void *bytes, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    int ok = fp && fwrite(bytes, 1, n, fp) == n;
-    if (fp && fclose(fp))
-        ok = 0;
-    if (!ok)
-        TEST_FAIL("cannot write %s", path);
-    return ok ? 0 : -1;
-}
-
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    *n = (size_t)ftell(fp);
-    rewind(fp);
-    unsigned char *b = malloc(*n);
-    if (b && fread(b, 1, *n, fp) != *n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(fp);
-    return b;
-}
-
 /* The layout numpy / PyTorch safetensors readers expect: an 8-byte
  * little-endian header length (a multiple of 8 here), the JSON header, then
  * the raw float32 data, first tensor first, filling the rest of the file;
@@ -304,7 +276,7 @@ static void test_safetensors_layout(void)
     const ld_st_tensor *t = ld_st_find(&f, "conv.weight");
     const ld_st_tensor *m = ld_st_find(&f, "optim.m/w");
     size_t file_bytes = 0;
-    unsigned char *raw = read_bytes(path, &file_bytes);
+    unsigned char *raw = test_read_bytes(path, &file_bytes);
     CHECK(header_len % 8 == 0 && f.buffer[8] == '{' && file_bytes == 8 + header_len + data_bytes,
           "header length %llu, %zu data bytes, file %zu bytes", (unsigned long long)header_len,
           data_bytes, file_bytes);
@@ -368,15 +340,15 @@ static void test_load_errors(void)
     memset(&target, 0, sizeof target);
     if (build_state(&good, model_spec, MODEL_TENSORS, 1) ||
         build_state(&target, model_spec, MODEL_TENSORS, 2) || save_state(&good, path) ||
-        !(bytes = read_bytes(path, &n)))
+        !(bytes = test_read_bytes(path, &n)))
         goto done;
 
     expect_load_error(&target, "/nonexistent/dir/ckpt.safetensors", "missing file",
                       (const char *[]){"/nonexistent/dir/ckpt.safetensors", "cannot open", NULL});
 
-    write_bytes(bad, bytes, n - 20);
+    test_write_bytes(bad, bytes, n - 20);
     expect_load_error(&target, bad, "truncated data", (const char *[]){bad, "truncated", NULL});
-    write_bytes(bad, bytes, 100);
+    test_write_bytes(bad, bytes, 100);
     expect_load_error(&target, bad, "truncated header", (const char *[]){bad, "truncated", NULL});
 
     unsigned char garbage[300];
@@ -384,11 +356,11 @@ static void test_load_errors(void)
     ld_rng_init(&r, 77);
     for (size_t i = 0; i < sizeof garbage; i++)
         garbage[i] = (unsigned char)ld_rng_below(&r, 256);
-    write_bytes(bad, garbage, sizeof garbage);
+    test_write_bytes(bad, garbage, sizeof garbage);
     expect_load_error(&target, bad, "garbage bytes",
                       (const char *[]){bad, "not a safetensors", NULL});
     memcpy(bytes + 8, garbage, 40); /* a plausible length, then a garbage header */
-    write_bytes(bad, bytes, n);
+    test_write_bytes(bad, bytes, n);
     expect_load_error(&target, bad, "garbage header", (const char *[]){bad, "corrupt", NULL});
 
     /* shapes and names: saved from a model with different tensors */

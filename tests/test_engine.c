@@ -107,15 +107,6 @@ static void test_params_registry(void)
     ld_params_free(&p);
 }
 
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    if (fp) {
-        fwrite(data, 1, n, fp);
-        fclose(fp);
-    }
-}
-
 static void test_safetensors_round_trip_and_errors(void)
 {
     float a[6] = {1, 2, 3, 4, 5, 6};
@@ -154,10 +145,10 @@ static void test_safetensors_round_trip_and_errors(void)
         fclose(fp);
     ld_st_free(&g);
     const char *bad = test_scratch("bad.safetensors");
-    write_bytes(bad, whole, n - 5);
+    test_write_bytes(bad, whole, n - 5);
     CHECK(ld_st_read(bad, &g, &err) < 0 && strstr(err.msg, "truncated"),
           "truncated file: %s", err.msg);
-    write_bytes(bad, whole, 4);
+    test_write_bytes(bad, whole, 4);
     CHECK(ld_st_read(bad, &g, &err) < 0 && strstr(err.msg, "truncated"), "4-byte file: %s",
           err.msg);
     unsigned char garbage[300];
@@ -166,11 +157,11 @@ static void test_safetensors_round_trip_and_errors(void)
     garbage[0] = 200; /* header length 200 + small high bytes: inside, but not JSON */
     for (int i = 1; i < 8; i++)
         garbage[i] = 0;
-    write_bytes(bad, garbage, sizeof garbage);
+    test_write_bytes(bad, garbage, sizeof garbage);
     CHECK(ld_st_read(bad, &g, &err) < 0 && strstr(err.msg, "corrupt"), "garbage: %s", err.msg);
     for (int i = 0; i < 8; i++)
         garbage[i] = 0xff;
-    write_bytes(bad, garbage, sizeof garbage);
+    test_write_bytes(bad, garbage, sizeof garbage);
     CHECK(ld_st_read(bad, &g, &err) < 0 && strstr(err.msg, "not a safetensors"),
           "huge header length: %s", err.msg);
     CHECK(ld_st_read("/nonexistent/x.safetensors", &g, &err) < 0 &&

@@ -307,6 +307,36 @@ void check_gradients(const char *name, test_forward_fn f, ld_tensor **inputs, in
     ctx->rng = rng0;
 }
 
+/* ---- whole files ------------------------------------------------------------- */
+
+int test_write_bytes(const char *path, const void *bytes, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    int ok = fp && fwrite(bytes, 1, n, fp) == n;
+    if (fp && fclose(fp))
+        ok = 0;
+    if (!ok)
+        TEST_FAIL("cannot write %s", path);
+    return ok ? 0 : -1;
+}
+
+unsigned char *test_read_bytes(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    *n = (size_t)ftell(fp);
+    rewind(fp);
+    unsigned char *b = malloc(*n);
+    if (b && fread(b, 1, *n, fp) != *n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(fp);
+    return b;
+}
+
 /* ---- scratch folder ----------------------------------------------------------- */
 
 char test_scratch_dir[256];
