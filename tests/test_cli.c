@@ -325,8 +325,8 @@ static void test_synth_between_eval_round_trip(void)
 
 /* The training options given on the command line are the ones the model
  * was trained with: they are in its checkpoint's config. Resuming that
- * checkpoint with options that change its networks (or its method) fails
- * before any output, naming what to do. */
+ * checkpoint with options that change its networks or its method, or
+ * resuming a damaged copy, fails before any output folder is made. */
 static void test_between_options_reach_the_model(void)
 {
     if (!have_binary())
@@ -359,11 +359,21 @@ static void test_between_options_reach_the_model(void)
         snprintf(args, sizeof args, "between '%s' '%s' --steps 4 --resume '%s' --width 8",
                  test_scratch("a.npy"), test_scratch("b.npy"),
                  test_scratch("run/model.safetensors"));
-        expect_error("resumed with another width", args, "other shapes");
+        expect_error("resumed with another width", args, "has shape");
         snprintf(args, sizeof args, "between '%s' '%s' --steps 4 --resume '%s' --method image",
                  test_scratch("a.npy"), test_scratch("b.npy"),
                  test_scratch("run/model.safetensors"));
         expect_error("a latent model resumed as an image one", args, "--method latent");
+        size_t n = 0; /* a damaged checkpoint: header intact, data cut */
+        unsigned char *bytes = test_read_bytes(test_scratch("run/model.safetensors"), &n);
+        const char *cut = test_scratch("cut.safetensors");
+        CHECK(bytes && n > 100, "checkpoint read back");
+        if (bytes && n > 100 && test_write_bytes(cut, bytes, n - 100) == 0) {
+            snprintf(args, sizeof args, "between '%s' '%s' --steps 4 --resume '%s'",
+                     test_scratch("a.npy"), test_scratch("b.npy"), cut);
+            expect_error("a damaged checkpoint resumed", args, "truncated");
+        }
+        free(bytes);
     }
     test_scratch_remove();
 }

@@ -233,11 +233,11 @@ static int load_pair(const between_args *a, ld_image *i0, ld_image *i1, ld_geore
  * resumed) and the options. */
 static int make_config(const between_args *a, int channels, ld_between_config *cfg, ld_err *err)
 {
-    ld_between_config trained = {0};
+    int trained_method = -1;
     if (a->resume) {
         if (ld_between_read_config(a->resume, cfg, err))
             return -1;
-        trained = *cfg;
+        trained_method = cfg->method;
         if (cfg->channels != channels)
             return ld_errf(err, "%s was trained on %d-channel images, these have %d", a->resume,
                            cfg->channels, channels);
@@ -279,15 +279,11 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
     for (size_t k = 0; k < N_FLOAT_OPTIONS; k++)
         if (a->floats[k] >= 0)
             *(float *)((char *)cfg + float_options[k].offset) = a->floats[k];
-    if (a->resume && is_model(a->method) && trained.method != cfg->method) {
-        const char *name = trained.method == LD_BETWEEN_IMAGE ? "image" : "latent";
+    if (a->resume && is_model(a->method) && trained_method != cfg->method) {
+        const char *name = trained_method == LD_BETWEEN_IMAGE ? "image" : "latent";
         return ld_errf(err, "%s holds a model of the %s method: resume it with --method %s",
                        a->resume, name, name);
     }
-    if (a->resume && is_model(a->method) && !ld_between_same_networks(&trained, cfg))
-        return ld_errf(err, "%s holds networks of other shapes than these options ask for "
-                            "(--stages, --field-input, --width, --decoder-width); "
-                            "resume it without changing them", a->resume);
     return ld_between_config_check(cfg, err);
 }
 
@@ -415,7 +411,9 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
         ld_between_free(&model);
         return -1;
     }
-    if (a->resume && ld_between_resume(&t, a->resume, err))
+    /* the folder only once a resumed checkpoint has loaded: every way it
+     * can fail (other shapes, a damaged file) leaves no folder behind */
+    if ((a->resume && ld_between_resume(&t, a->resume, err)) || make_dirs(a->out_dir, err))
         goto done;
     int64_t todo = cfg->steps - t.step;
     log->first_step = t.step;
@@ -498,7 +496,7 @@ int ld_cmd_between(int argc, char **argv)
         ld_errf(&err, "out of memory for %d frames of %dx%d", N + 1, i0.width, i0.height);
         goto done;
     }
-    if (make_dirs(a.out_dir, &err))
+    if (!is_model(a.method) && make_dirs(a.out_dir, &err)) /* the models make it in run_model */
         goto done;
     double start = ld_now_seconds();
     int has_fields = 1;

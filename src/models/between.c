@@ -153,23 +153,6 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
     return 0;
 }
 
-/* The decoder's U-Net widths in effect. */
-static const int *decoder_widths(const ld_between_config *c)
-{
-    return c->decoder_widths[0] > 0 ? c->decoder_widths : c->unet_widths;
-}
-
-int ld_between_same_networks(const ld_between_config *a, const ld_between_config *b)
-{
-    return a->method == b->method && a->field_input == b->field_input &&
-           a->channels == b->channels && a->latent_channels == b->latent_channels &&
-           a->stages == b->stages && a->encoder_layers == b->encoder_layers &&
-           a->encoder_width == b->encoder_width && a->field_kernel == b->field_kernel &&
-           a->decoder_kernel == b->decoder_kernel && a->latent_skip == b->latent_skip &&
-           !memcmp(a->unet_widths, b->unet_widths, sizeof a->unet_widths) &&
-           !memcmp(decoder_widths(a), decoder_widths(b), sizeof a->unet_widths);
-}
-
 int ld_between_config_save(const ld_between_config *cfg, ld_config *out, ld_err *err)
 {
     return ld_config_save_fields(out, cfg, config_fields, CONFIG_FIELD_COUNT, "between", err);
@@ -218,7 +201,8 @@ int ld_between_create(ld_between_model *m, const ld_between_config *cfg, ld_err 
         d.in_ch = cfg->latent_channels;
         d.out_ch = C;
         d.kernel = cfg->decoder_kernel;
-        memcpy(d.widths, decoder_widths(cfg), sizeof d.widths);
+        if (cfg->decoder_widths[0] > 0)
+            memcpy(d.widths, cfg->decoder_widths, sizeof d.widths);
         if (ld_unet_create(&m->decoder, &m->params, "decoder", &d, err))
             return -1;
     }

@@ -83,9 +83,6 @@ int ld_between_config_check(const ld_between_config *cfg, ld_err *err);
 /* U-Net widths doubling from `first` down the levels: W, 2W, 4W, 8W (the
  * presets' are 16, 32, 64, 128). */
 void ld_between_widths(int widths[4], int first);
-/* 1 when both configurations build networks of the same shapes, so that a
- * checkpoint of one loads into a model of the other. */
-int ld_between_same_networks(const ld_between_config *a, const ld_between_config *b);
 /* To and from the key/value configuration stored in checkpoints. */
 int ld_between_config_save(const ld_between_config *cfg, ld_config *out, ld_err *err);
 int ld_between_config_load(const ld_config *in, ld_between_config *cfg, ld_err *err);
