@@ -1,10 +1,12 @@
 /* Tests of the engine core: Philox known-answer vectors, RNG determinism,
  * arena reuse, the tape, the parameter registry, safetensors round trip and
- * its error paths. */
+ * its error paths, the JSON writers. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/json.h"
 #include "engine/params.h"
 #include "engine/rng.h"
 #include "engine/safetensors.h"
@@ -170,6 +172,30 @@ static void test_safetensors_round_trip_and_errors(void)
     test_scratch_remove();
 }
 
+/* Paths with quotes, backslashes and control characters stay valid JSON
+ * strings; non-finite numbers become null. */
+static void test_json_writers(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    if (!fp) {
+        TEST_FAIL("open_memstream failed");
+        return;
+    }
+    ld_json_string(fp, "a \"b\"\\c\n\td/\xc3\xa9");
+    fputc(' ', fp);
+    ld_json_number(fp, "%.3g", 0.123456);
+    fputc(' ', fp);
+    ld_json_number(fp, "%.3g", NAN);
+    fputc(' ', fp);
+    ld_json_number(fp, "%.3g", -INFINITY);
+    fclose(fp);
+    const char *want = "\"a \\\"b\\\"\\\\c\\u000a\\u0009d/\xc3\xa9\" 0.123 null null";
+    CHECK(text && !strcmp(text, want), "wrote [%s], want [%s]", text ? text : "", want);
+    free(text);
+}
+
 LD_TEST_SUITE(engine) = {
     {"philox_known_answers", test_philox_known_answers},
     {"rng_streams", test_rng_streams},
@@ -177,5 +203,6 @@ LD_TEST_SUITE(engine) = {
     {"tape_accumulates_shared_inputs", test_tape_accumulates_shared_inputs},
     {"params_registry", test_params_registry},
     {"safetensors_round_trip_and_errors", test_safetensors_round_trip_and_errors},
+    {"json_writers", test_json_writers},
     {NULL, NULL},
 };

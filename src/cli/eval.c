@@ -16,6 +16,7 @@
 #include "data/metrics.h"
 #include "data/npy.h"
 #include "engine/atomic_file.h"
+#include "engine/json.h"
 
 typedef struct eval_between_args {
     const char *truth_dir, *out_dir, *json;
@@ -195,15 +196,6 @@ static void scores_free(between_scores *s)
     free(s->epe);
 }
 
-/* A number, or null when it is not finite (an infinite PSNR: equal frames). */
-static void json_number(FILE *fp, double v)
-{
-    if (isfinite(v))
-        fprintf(fp, "%.6g", v);
-    else
-        fputs("null", fp);
-}
-
 static void write_scores_json(FILE *fp, const between_scores *s)
 {
     const int N = s->stages;
@@ -213,9 +205,9 @@ static void write_scores_json(FILE *fp, const between_scores *s)
     for (int n = 0; n <= N; n++) {
         fprintf(fp, "%s\n    {\"n\": %d, \"t\": %.6g, \"end\": %s, \"psnr\": ", n ? "," : "", n,
                 (double)n / N, n == 0 || n == N ? "true" : "false");
-        json_number(fp, s->psnr[n]);
+        ld_json_number(fp, "%.6g", s->psnr[n]);
         fputs(", \"ssim\": ", fp);
-        json_number(fp, s->ssim[n]);
+        ld_json_number(fp, "%.6g", s->ssim[n]);
         fputc('}', fp);
     }
     fputs("\n  ],\n  \"fields\": ", fp);
@@ -223,7 +215,7 @@ static void write_scores_json(FILE *fp, const between_scores *s)
         fputc('[', fp);
         for (int n = 0; n < N; n++) {
             fprintf(fp, "%s\n    {\"stage\": %d, \"epe\": ", n ? "," : "", n);
-            json_number(fp, s->epe[n]);
+            ld_json_number(fp, "%.6g", s->epe[n]);
             fputc('}', fp);
         }
         fputs("\n  ]", fp);
@@ -231,11 +223,11 @@ static void write_scores_json(FILE *fp, const between_scores *s)
         fputs("null", fp);
     }
     fputs(",\n  \"mean\": {\"psnr\": ", fp);
-    json_number(fp, s->mean_psnr);
+    ld_json_number(fp, "%.6g", s->mean_psnr);
     fputs(", \"ssim\": ", fp);
-    json_number(fp, s->mean_ssim);
+    ld_json_number(fp, "%.6g", s->mean_ssim);
     fputs(", \"epe\": ", fp);
-    json_number(fp, s->mean_epe);
+    ld_json_number(fp, "%.6g", s->mean_epe);
     fputs("}\n}\n", fp);
 }
 

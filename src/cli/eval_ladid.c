@@ -20,6 +20,7 @@
 #include "cli/options.h"
 #include "data/metrics.h"
 #include "engine/atomic_file.h"
+#include "engine/json.h"
 #include "plot/canvas.h"
 #include "plot/lineplot.h"
 
@@ -97,29 +98,41 @@ static double ratio_or_nan(double sum, int count) { return count ? sum / count :
 
 static void write_json(FILE *fp, const eval_args *a, const scores *s)
 {
-    fprintf(fp, "{\n  \"model\": \"%s\",\n  \"data\": \"%s\",\n  \"context\": %d,\n"
-                "  \"trajectories\": %d,\n  \"frames\": [", a->model, a->input, s->context, s->n);
+    fputs("{\n  \"model\": ", fp);
+    ld_json_string(fp, a->model);
+    fputs(",\n  \"data\": ", fp);
+    ld_json_string(fp, a->input);
+    fprintf(fp, ",\n  \"context\": %d,\n  \"trajectories\": %d,\n  \"frames\": [", s->context,
+            s->n);
     for (int k = 0; k < s->Q; k++) {
-        fprintf(fp, "%s\n    {\"k\": %d, \"t\": %.9g, \"nmse\": %.6g, \"repeat_last\": %.6g",
-                k ? "," : "", k + 1, s->t[k], s->model[k], s->repeat[k]);
-        if (s->have_mean_frame)
-            fprintf(fp, ", \"mean_frame\": %.6g", s->mean_frame[k]);
+        fprintf(fp, "%s\n    {\"k\": %d, \"t\": %.9g, \"nmse\": ", k ? "," : "", k + 1,
+                s->t[k]);
+        ld_json_number(fp, "%.6g", s->model[k]);
+        fputs(", \"repeat_last\": ", fp);
+        ld_json_number(fp, "%.6g", s->repeat[k]);
+        if (s->have_mean_frame) {
+            fputs(", \"mean_frame\": ", fp);
+            ld_json_number(fp, "%.6g", s->mean_frame[k]);
+        }
         if (s->have_truth)
             fprintf(fp, ", \"between_samples\": %s", s->between[k] ? "true" : "false");
-        fprintf(fp, "}");
+        fputc('}', fp);
     }
-    fprintf(fp, "\n  ],\n  \"mean\": {\"nmse\": %.6g, \"repeat_last\": %.6g", s->mean_model,
-            s->mean_repeat);
-    if (s->have_mean_frame)
-        fprintf(fp, ", \"mean_frame\": %.6g", s->mean_mean_frame);
-    if (s->have_truth) /* JSON has no NaN: null when a kind has no frame */
+    fputs("\n  ],\n  \"mean\": {\"nmse\": ", fp);
+    ld_json_number(fp, "%.6g", s->mean_model);
+    fputs(", \"repeat_last\": ", fp);
+    ld_json_number(fp, "%.6g", s->mean_repeat);
+    if (s->have_mean_frame) {
+        fputs(", \"mean_frame\": ", fp);
+        ld_json_number(fp, "%.6g", s->mean_mean_frame);
+    }
+    if (s->have_truth) /* null when a kind has no frame */
         for (int kind = 0; kind < 2; kind++) {
-            double v = kind ? ratio_or_nan(s->between_sum, s->between_count)
-                            : ratio_or_nan(s->grid_sum, s->grid_count);
-            fprintf(fp, isnan(v) ? ", \"%s\": null" : ", \"%s\": %.6g",
-                    kind ? "nmse_between_samples" : "nmse_on_grid", v);
+            fprintf(fp, ", \"%s\": ", kind ? "nmse_between_samples" : "nmse_on_grid");
+            ld_json_number(fp, "%.6g", kind ? ratio_or_nan(s->between_sum, s->between_count)
+                                             : ratio_or_nan(s->grid_sum, s->grid_count));
         }
-    fprintf(fp, "}\n}\n");
+    fputs("}\n}\n", fp);
 }
 
 static void print_table(FILE *fp, const eval_args *a, const scores *s)

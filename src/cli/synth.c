@@ -13,6 +13,7 @@
 #include "data/npy.h"
 #include "data/synth_between.h"
 #include "engine/atomic_file.h"
+#include "engine/json.h"
 
 typedef struct between_synth_args {
     ld_synth_between_config cfg;
@@ -89,22 +90,6 @@ static int make_dir(const char *path, ld_err *err)
     return 0;
 }
 
-/* A JSON string literal. */
-static void write_json_string(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(fp, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(fp, "\\u%04x", ch);
-        else
-            fputc(ch, fp);
-    }
-    fputc('"', fp);
-}
-
 static int write_truth_json(const char *path, const between_synth_args *a, int channels,
                             ld_err *err)
 {
@@ -117,7 +102,7 @@ static int write_truth_json(const char *path, const between_synth_args *a, int c
                   "  \"magnitude\": %.9g,\n  \"texture\": ",
             ld_synth_scenario_name(c->scenario), c->stages, c->size, channels,
             (unsigned long long)c->seed, (double)c->magnitude);
-    write_json_string(f.fp, a->texture);
+    ld_json_string(f.fp, a->texture);
     fprintf(f.fp, ",\n  \"frames\": \"frames.npy [N+1, C, H, W], values in [0, 1]\",\n"
                   "  \"fields\": \"fields.npy [N, 2, H, W], u(x, t_n + dt/2), x component "
                   "first, pixels per unit time\"\n}\n");

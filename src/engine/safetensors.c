@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/atomic_file.h"
+#include "engine/json.h"
 
 /* The largest header accepted, as in the reference implementation. */
 #define ST_MAX_HEADER (100u << 20)
@@ -467,21 +468,6 @@ int ld_st_read(const char *path, ld_st_file *f, ld_err *err)
 
 /* ---- writing ------------------------------------------------------------ */
 
-static void put_json_string(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(fp, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(fp, "\\u%04x", ch);
-        else
-            fputc(ch, fp);
-    }
-    fputc('"', fp);
-}
-
 /* Writes the header JSON into fp (a memory stream) with the data offsets. */
 static void put_header(FILE *fp, const ld_st_file *f)
 {
@@ -492,9 +478,9 @@ static void put_header(FILE *fp, const ld_st_file *f)
         for (int i = 0; i < f->meta_count; i++) {
             if (i)
                 fputc(',', fp);
-            put_json_string(fp, f->meta[i].key);
+            ld_json_string(fp, f->meta[i].key);
             fputc(':', fp);
-            put_json_string(fp, f->meta[i].value);
+            ld_json_string(fp, f->meta[i].value);
         }
         fputc('}', fp);
     }
@@ -502,7 +488,7 @@ static void put_header(FILE *fp, const ld_st_file *f)
         const ld_st_tensor *t = &f->tensors[i];
         if (i || f->meta_count)
             fputc(',', fp);
-        put_json_string(fp, t->name);
+        ld_json_string(fp, t->name);
         fprintf(fp, ":{\"dtype\":\"%s\",\"shape\":[", ld_st_dtype_name(t->dtype));
         for (int d = 0; d < t->ndim; d++)
             fprintf(fp, d ? ",%lld" : "%lld", (long long)t->shape[d]);
