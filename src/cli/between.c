@@ -379,17 +379,17 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
 static void report_ot(void *user, int done, int total, int iteration, double error)
 {
     if (iteration > 0)
-        ld_progress_update(user, done, "barycentres; the next at iteration %d, marginal error "
-                                       "%.2e", iteration, error);
+        ld_progress_update(user, done, "the next at iteration %d, marginal error %.2e",
+                           iteration, error);
     else
-        ld_progress_update(user, done, "barycentres");
+        ld_progress_update(user, done, "%s", "");
     (void)total;
 }
 
 static void report_patches(void *user, int done, int total)
 {
     ld_progress *p = user;
-    ld_progress_update(p, done, "inference patches");
+    ld_progress_update(p, done, "inference");
     (void)total;
 }
 
@@ -430,7 +430,7 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
                 ld_params_trainable(&model.params), omp_get_max_threads(),
                 ld_patch_count(&t.grid), cfg->patch, cfg->patch, (long long)t.step, cfg->steps);
     ld_progress prog;
-    ld_progress_start(&prog, t.step, cfg->steps, a->quiet);
+    ld_progress_start(&prog, t.step, cfg->steps, "step", "steps", a->quiet);
     double start = ld_now_seconds();
     while (t.step < cfg->steps) {
         ld_between_losses l;
@@ -450,7 +450,7 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
     if (ld_between_save(&t, ckpt, err))
         goto done;
     ld_between_trainer_free(&t); /* its arena and Adam moments are not needed for inference */
-    ld_progress_start(&prog, 0, 0, a->quiet);
+    ld_progress_start(&prog, 0, 0, "patch", "patches", a->quiet);
     ld_patch_grid grid;
     if (ld_patch_grid_init(&grid, i0->height, i0->width, cfg->patch, cfg->infer_stride, err))
         goto done;
@@ -514,7 +514,8 @@ int ld_cmd_between(int argc, char **argv)
         ld_ot_options ot;
         ld_ot_default_options(&ot);
         ld_progress progress;
-        ld_progress_start(&progress, 0, (int64_t)C * (N - 1), a.quiet);
+        ld_progress_start(&progress, 0, (int64_t)C * (N - 1), "barycentre", "barycentres",
+                          a.quiet);
         ot.progress = report_ot;
         ot.progress_user = &progress;
         rc = ld_baseline_ot(i0.data, i1.data, C, i0.height, i0.width, N, &ot, frames, &err);

@@ -107,7 +107,8 @@ int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *tra
                 train->length, c->channels, c->size, c->size, t.epoch + 1, c->epochs,
                 c->context, c->curriculum_every);
     ld_progress prog;
-    ld_progress_start(&prog, t.step, t.step + planned_steps(&t, t.epoch, c->epochs), job->quiet);
+    ld_progress_start(&prog, t.step, t.step + planned_steps(&t, t.epoch, c->epochs), "step",
+                      "steps", job->quiet);
     double start = ld_now_seconds();
     while (t.epoch < c->epochs) {
         int epoch = t.epoch;

@@ -15,8 +15,11 @@ double ld_now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void ld_progress_start(ld_progress *p, int64_t first_step, int64_t total, int quiet)
+void ld_progress_start(ld_progress *p, int64_t first_step, int64_t total, const char *unit,
+                       const char *units, int quiet)
 {
+    p->unit = unit;
+    p->units = units;
     p->start_time = ld_now_seconds();
     p->last_print = 0;
     p->first_step = first_step;
@@ -39,20 +42,21 @@ void ld_progress_update(ld_progress *p, int64_t step, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    /* slow steps (minutes each) read better as seconds per step; before the
-     * first step is done there is no time left to tell */
+    /* slow units (minutes each) read better as seconds per unit; before the
+     * first is done there is no time left to tell */
     if (!(rate > 0)) {
-        snprintf(speed, sizeof speed, "ETA after the first step");
+        snprintf(speed, sizeof speed, "ETA after the first %s", p->unit);
     } else {
         int eta = (int)((double)(p->total - step) / rate);
         if (rate >= 0.1)
-            snprintf(speed, sizeof speed, "%.1f steps/s  ETA %dm%02ds", rate, eta / 60, eta % 60);
+            snprintf(speed, sizeof speed, "%.1f %s/s  ETA %dm%02ds", rate, p->units, eta / 60,
+                     eta % 60);
         else
-            snprintf(speed, sizeof speed, "%.0f s/step  ETA %dh%02dm", 1 / rate, eta / 3600,
-                     eta / 60 % 60);
+            snprintf(speed, sizeof speed, "%.0f s/%s  ETA %dh%02dm", 1 / rate, p->unit,
+                     eta / 3600, eta / 60 % 60);
     }
-    fprintf(stderr, "step %lld/%lld  %s  %s\n", (long long)step, (long long)p->total, msg,
-            speed);
+    fprintf(stderr, "%s %lld/%lld  %s%s%s\n", p->unit, (long long)step, (long long)p->total, msg,
+            *msg ? "  " : "", speed);
 }
 
 int ld_dir_exists(const char *path)

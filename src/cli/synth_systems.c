@@ -175,7 +175,7 @@ static int parse(int argc, char **argv, system_args *a, ld_err *err)
 static void report_progress(void *user, int done, int total)
 {
     (void)total;
-    ld_progress_update(user, done, "instances");
+    ld_progress_update(user, done, "%s", "");
 }
 
 static int generate(system_args *a, ld_sequences *s, ld_progress *p, ld_err *err)
@@ -223,7 +223,7 @@ int ld_cmd_synth_system(int argc, char **argv)
     ld_sequences s;
     memset(&s, 0, sizeof s);
     ld_progress p;
-    ld_progress_start(&p, 0, a.grid->n, a.quiet);
+    ld_progress_start(&p, 0, a.grid->n, "instance", "instances", a.quiet);
     double start = ld_now_seconds();
     if (generate(&a, &s, &p, &err) || ld_sequences_write_h5(a.out, &s, &err)) {
         fprintf(stderr, "latdyn synth %s: %s\n", a.name, err.msg);
