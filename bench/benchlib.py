@@ -10,14 +10,23 @@ import sys
 
 
 def cpu_name():
+    """The CPU's model name and its widest vector unit (AVX-512 or AVX2):
+    machines sold under one name ("AMD EPYC" in a VM) differ there, and
+    oneDNN picks its kernels by it."""
+    name, flags = platform.processor() or "unknown CPU", set()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    name = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
     except OSError:
         pass
-    return platform.processor() or "unknown CPU"
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else None
+    return f"{name} ({isa})" if isa else name
 
 
 def write_section(path, name, title, body):

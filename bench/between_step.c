@@ -8,8 +8,19 @@
 #include <omp.h>
 
 #include "engine/backend.h"
-#include "timing.h"
 #include "models/between.h"
+#include "train_step.h"
+
+typedef struct between_batch {
+    ld_between_model *model;
+    ld_tensor *i0, *i1;
+} between_batch;
+
+static ld_tensor *between_loss(ld_ctx *ctx, void *arg)
+{
+    between_batch *b = arg;
+    return ld_between_loss(ctx, b->model, b->i0, b->i1, NULL);
+}
 
 int main(int argc, char **argv)
 {
@@ -59,25 +70,9 @@ int main(int argc, char **argv)
     for (int b = 0; b < batch * patch; b++) /* I1: I0 rolled 2 pixels along x */
         for (int x = 0; x < patch; x++)
             i1->data[b * patch + (x + 2) % patch] = i0->data[b * patch + x];
-    double *times = calloc((size_t)steps, sizeof *times);
-    float loss = 0;
-    for (int s = 0; s < steps + 3; s++) {
-        double t0 = bench_now();
-        ld_ctx_reset(&ctx);
-        ld_tensor *l = ld_between_loss(&ctx, &model, i0, i1, NULL);
-        ld_params_zero_grad(&model.params);
-        if (!l || ld_backward(&ctx, l) || ld_optim_step(&opt, &model.params, &err)) {
-            snprintf(err.msg, sizeof err.msg, "%s", ctx.err.msg);
-            goto fail;
-        }
-        loss = l->data[0];
-        if (s >= 3)
-            times[s - 3] = bench_now() - t0;
-    }
-    printf("{\"impl\": \"latdyn\", \"parameters\": %zu, \"step_s\": %.6f, \"loss\": %.6f, "
-           "\"arena_peak_mb\": %.1f}\n",
-           ld_params_trainable(&model.params), bench_median(times, (size_t)steps), loss,
-           (double)ctx.arena.peak / (1 << 20));
+    between_batch b = {&model, i0, i1};
+    if (bench_train_steps(&ctx, &model.params, &opt, between_loss, &b, steps, &err))
+        goto fail;
     return 0;
 fail:
     fprintf(stderr, "between_step: %s\n", err.msg);

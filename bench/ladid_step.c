@@ -11,8 +11,21 @@
 #include <omp.h>
 
 #include "engine/backend.h"
-#include "timing.h"
 #include "models/ladid.h"
+#include "train_step.h"
+
+typedef struct ladid_batch {
+    ld_ladid_model *model;
+    ld_tensor *x;
+    const float *times;
+    int blocks, queries;
+} ladid_batch;
+
+static ld_tensor *ladid_loss(ld_ctx *ctx, void *arg)
+{
+    ladid_batch *b = arg;
+    return ld_ladid_loss(ctx, b->model, b->x, b->times, b->blocks, b->queries, NULL);
+}
 
 int main(int argc, char **argv)
 {
@@ -54,26 +67,9 @@ int main(int argc, char **argv)
     float *times = malloc((size_t)batch * frames * sizeof *times);
     for (int i = 0; i < batch * frames; i++)
         times[i] = ld_ladid_normalise_time(&cfg, 0.1 * (i % frames));
-    double *elapsed = calloc((size_t)steps, sizeof *elapsed);
-    float loss = 0;
-    for (int s = 0; s < steps + 3; s++) {
-        double t0 = bench_now();
-        ld_ctx_reset(&ctx);
-        ld_tensor *l = ld_ladid_loss(&ctx, &model, x, times, batch, frames - context, NULL);
-        ld_params_zero_grad(&model.params);
-        if (!l || ld_backward(&ctx, l) || ld_optim_step(&opt, &model.params, &err)) {
-            snprintf(err.msg, sizeof err.msg, "%s", ctx.err.msg);
-            goto fail;
-        }
-        loss = l->data[0];
-        if (s >= 3)
-            elapsed[s - 3] = bench_now() - t0;
-    }
-    printf("{\"impl\": \"latdyn\", \"parameters\": %zu, \"step_s\": %.6f, \"loss\": %.6g, "
-           "\"arena_peak_mb\": %.1f}\n",
-           ld_params_trainable(&model.params), bench_median(elapsed, (size_t)steps), loss,
-           (double)ctx.arena.peak / (1 << 20));
-    free(elapsed);
+    ladid_batch b = {&model, x, times, batch, frames - context};
+    if (bench_train_steps(&ctx, &model.params, &opt, ladid_loss, &b, steps, &err))
+        goto fail;
     free(times);
     ld_tensor_heap_free(x);
     ld_ctx_free(&ctx);
