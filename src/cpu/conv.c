@@ -1,7 +1,8 @@
 /* CPU convolution kernels (see ops/conv.h): oneDNN's (cpu/dnnl.c), except
  * for stride-1 'same' convolutions to fewer than DIRECT_MAX_OUT output
  * channels (a decoder's last layer: grey or RGB frames), which run as
- * direct loops here. oneDNN's blocked kernels pad the few channels to 16:
+ * direct loops here; and the activation's backward of both, which also
+ * writes dz in the layout the backward passes read (ld_cpu_conv_act_grad). oneDNN's blocked kernels pad the few channels to 16:
  * for LaDID's 5x5 conv from 8 channels to 1 at 32x32 (batch 800, one
  * thread) its forward took 40 ms, its data gradient 82 ms and its weight
  * gradient 40 ms, plus 15 ms of layout reorders.
@@ -86,15 +87,22 @@ static size_t wgrad_chunks(const ld_conv_problem *p)
 /* Per-thread planes, then (weight gradient) the chunks' partial sums. */
 static size_t thread_floats(const ld_conv_problem *p) { return 2 * geom_of(p).len; }
 
+/* Bytes of a direct backward's dz (NCHW), before its planes. */
+static size_t dz_bytes(const ld_conv_problem *p)
+{
+    size_t bytes = (size_t)p->n * p->cout * p->oh * p->ow * sizeof(float);
+    return (bytes + 63) / 64 * 64;
+}
+
 static int conv_scratch_bytes(const ld_conv_problem *p, ld_conv_pass which, size_t *bytes,
                               ld_err *err)
 {
-    if (!direct(p) || which == LD_CONV_ACT_BACKWARD)
+    if (!direct(p))
         return DNNL->scratch_bytes(p, which, bytes, err);
-    size_t sums = (size_t)p->cout * (p->cin * p->k * p->k + 1); /* weights and biases */
     *bytes = (size_t)omp_get_max_threads() * thread_floats(p) * sizeof(float);
-    if (which == LD_CONV_BACKWARD_WEIGHTS)
-        *bytes += wgrad_chunks(p) * sums * sizeof(double);
+    if (which == LD_CONV_BACKWARD) /* dz, the planes, the weight gradient's partial sums */
+        *bytes += dz_bytes(p) + wgrad_chunks(p) * (size_t)p->cout * (p->cin * p->k * p->k + 1) *
+                                    sizeof(double);
     return 0;
 }
 
@@ -136,17 +144,9 @@ static int conv_forward(const ld_conv_problem *p, float *y, const float *x, cons
     return 0;
 }
 
-static int conv_act_backward(const ld_conv_problem *p, float *dz, const float *dy,
-                             const float *y, void *scratch, ld_err *err)
+static void direct_backward_data(const ld_conv_problem *p, float *dx, int add, const float *dz,
+                                 const float *w, void *scratch)
 {
-    return DNNL->act_backward(p, dz, dy, y, scratch, err);
-}
-
-static int conv_backward_data(const ld_conv_problem *p, float *dx, int add, const float *dz,
-                              const float *w, void *scratch, ld_err *err)
-{
-    if (!direct(p))
-        return DNNL->backward_data(p, dx, add, dz, w, scratch, err);
     const plane_geom g = geom_of(p);
     const int C = p->cin, O = p->cout;
     const size_t plane = (size_t)p->h * p->w, kk = (size_t)p->k * p->k;
@@ -167,15 +167,11 @@ static int conv_backward_data(const ld_conv_problem *p, float *dx, int add, cons
                 }
         }
     }
-    return 0;
 }
 
-static int conv_backward_weights(const ld_conv_problem *p, float *dw, int dw_add, float *db,
-                                 int db_add, const float *dz, const float *x, void *scratch,
-                                 ld_err *err)
+static void direct_backward_weights(const ld_conv_problem *p, float *dw, int dw_add, float *db,
+                                    int db_add, const float *dz, const float *x, void *scratch)
 {
-    if (!direct(p))
-        return DNNL->backward_weights(p, dw, dw_add, db, db_add, dz, x, scratch, err);
     const plane_geom g = geom_of(p);
     const int K = p->k, C = p->cin, O = p->cout;
     const size_t plane = (size_t)p->h * p->w, weights = (size_t)O * C * K * K;
@@ -222,10 +218,49 @@ static int conv_backward_weights(const ld_conv_problem *p, float *dw, int dw_add
         if (out)
             *out = accumulate ? *out + (float)total : (float)total;
     }
+}
+
+void ld_cpu_conv_act_grad(const ld_conv_problem *p, int block, float *dz, const float *dy,
+                          const float *y)
+{
+    const int C = p->cout, groups = (C + block - 1) / block;
+    const size_t plane = (size_t)p->oh * p->ow;
+    const int act = p->act.kind != LD_ACT_NONE;
+    const float slope = p->act.kind == LD_ACT_LEAKY_RELU ? p->act.slope : 0.0f;
+#pragma omp parallel for collapse(2) schedule(static) \
+    if ((size_t)p->n * C * plane > LD_CPU_PARALLEL_MIN)
+    for (int n = 0; n < p->n; n++)
+        for (int gr = 0; gr < groups; gr++) {
+            float *out = dz + ((size_t)n * groups + gr) * plane * block;
+            for (int c = 0; c < block; c++) {
+                const int ch = gr * block + c;
+                if (ch >= C) { /* the last group's padding */
+                    for (size_t i = 0; i < plane; i++)
+                        out[i * block + c] = 0.0f;
+                    continue;
+                }
+                const float *dyc = dy + ((size_t)n * C + ch) * plane;
+                const float *yc = y + ((size_t)n * C + ch) * plane;
+                for (size_t i = 0; i < plane; i++)
+                    out[i * block + c] = act && !(yc[i] > 0.0f) ? slope * dyc[i] : dyc[i];
+            }
+        }
+}
+
+static int conv_backward(const ld_conv_problem *p, const ld_conv_grads *g, void *scratch,
+                         ld_err *err)
+{
+    if (!direct(p))
+        return DNNL->backward(p, g, scratch, err);
+    float *dz = scratch;
+    void *planes = (char *)scratch + dz_bytes(p);
+    ld_cpu_conv_act_grad(p, 1, dz, g->dy, g->y);
+    if (g->dx)
+        direct_backward_data(p, g->dx, g->dx_add, dz, g->w, planes);
+    if (g->dw || (p->has_bias && g->db))
+        direct_backward_weights(p, g->dw, g->dw_add, g->db, g->db_add, dz, g->x, planes);
     return 0;
 }
 
-const struct ld_conv_kernels ld_cpu_conv_kernels = {
-    conv_scratch_bytes, conv_forward, conv_act_backward, conv_backward_data,
-    conv_backward_weights,
-};
+const struct ld_conv_kernels ld_cpu_conv_kernels = {conv_scratch_bytes, conv_forward,
+                                                    conv_backward};

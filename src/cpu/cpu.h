@@ -24,6 +24,16 @@ extern const struct ld_advect_kernels ld_cpu_advect_kernels;           /* cpu/ad
 extern const struct ld_loss_kernels ld_cpu_loss_kernels;               /* cpu/loss.c */
 extern const struct ld_random_kernels ld_cpu_random_kernels;           /* cpu/random.c */
 
+struct ld_conv_problem;
+
+/* A convolution's dz = dy * act'(y) (dy itself without activation; y, dy
+ * NCHW), written in NCHW (block 1) or in oneDNN's channel-blocked layout
+ * nChw8c / nChw16c (block 8 / 16: channels in groups of `block`, each
+ * pixel's group contiguous, the last group padded with zeros), which the
+ * backward passes then read without a reorder (cpu/conv.c). */
+void ld_cpu_conv_act_grad(const struct ld_conv_problem *p, int block, float *dz,
+                          const float *dy, const float *y);
+
 /* oneDNN layer norm (cpu/dnnl.c) for the table in cpu/norm.c; see
  * struct ld_norm_kernels in ops/norm.h. */
 int ld_dnnl_layernorm_forward(float *y, float *mean, float *var, const float *x,

@@ -9,7 +9,9 @@
  *     layouts and the (often blocked) layouts oneDNN picks for speed; the
  *     reordered copies and oneDNN's scratchpad live in caller-given scratch
  *     (the op's ld_scratch), and gradient outputs can be added into the
- *     caller's buffer by a reorder with a sum post-op;
+ *     caller's buffer by a reorder with a sum post-op; an input the caller
+ *     already holds in the primitive's layout (a convolution's dz, written
+ *     blocked by ld_cpu_conv_act_grad) goes in as it is;
  *   - a cache of built problems keyed by the problem's integers, so a
  *     repeated call does no creation work (only a lookup).
  * Then the kernel tables built on it: convolution and transposed convolution
@@ -246,10 +248,12 @@ static int run_reorder(dnnl_primitive_t prim, dnnl_memory_t from, dnnl_memory_t 
 
 /* Runs a built pass on the caller's buffers: ptr[i] for operand i (NULL for
  * an unwanted OPERAND_OUT_ADD output), add[i] = 1 to add an OPERAND_OUT_ADD
- * output into ptr[i] (add may be NULL: overwrite everything). `scratch`
- * holds ps->scratch_bytes (NULL when that is 0). */
-static int pass_run(const pass *ps, void *const *ptr, const int *add, void *scratch,
-                    ld_err *err)
+ * output into ptr[i] (add may be NULL: overwrite everything), ready[i] = 1
+ * when input ptr[i] is already in the primitive's layout (ready may be
+ * NULL: every input in the caller's). `scratch` holds ps->scratch_bytes
+ * (NULL when that is 0). */
+static int pass_run_ready(const pass *ps, void *const *ptr, const int *add, const int *ready,
+                          void *scratch, ld_err *err)
 {
     int rc = 0;
     dnnl_memory_t user[PASS_MAX_OPERANDS] = {0}, copy[PASS_MAX_OPERANDS] = {0};
@@ -264,6 +268,11 @@ static int pass_run(const pass *ps, void *const *ptr, const int *add, void *scra
     for (int i = 0; i < ps->n_op; i++) {
         const operand *o = &ps->op[i];
         adds[i] = o->role == OPERAND_OUT_ADD && add && add[i];
+        if (o->role == OPERAND_IN && ready && ready[i]) {
+            DNNL_TRY(dnnl_memory_create(&user[i], &o->prim_md, cpu_engine, ptr[i]));
+            args[n_args++] = (dnnl_exec_arg_t){o->arg, user[i]};
+            continue;
+        }
         if (ptr[i])
             DNNL_TRY(dnnl_memory_create(&user[i], &o->user_md, cpu_engine, ptr[i]));
         if (!o->same_layout || adds[i] || !ptr[i]) {
@@ -296,6 +305,12 @@ done:
     if (scratchpad)
         dnnl_memory_destroy(scratchpad);
     return rc;
+}
+
+static int pass_run(const pass *ps, void *const *ptr, const int *add, void *scratch,
+                    ld_err *err)
+{
+    return pass_run_ready(ps, ptr, add, NULL, scratch, err);
 }
 
 /* ---- cache of built problems ------------------------------------------------ */
@@ -344,7 +359,6 @@ static int cache_add(problem_cache *c, const int *key, void *value, ld_err *err)
 typedef struct problem_entry {
     pass part[ENTRY_MAX_PASSES];
     int built[ENTRY_MAX_PASSES];
-    dnnl_primitive_desc_t extra_hint; /* a forward pd only needed as a hint (eltwise) */
 } problem_entry;
 
 /* Builds pass `which` of the entry for `problem` (a kernel family's builder). */
@@ -354,8 +368,6 @@ static void entry_free(problem_entry *e)
 {
     for (int i = ENTRY_MAX_PASSES; i-- > 0;)
         pass_destroy(&e->part[i]);
-    if (e->extra_hint)
-        dnnl_primitive_desc_destroy(e->extra_hint);
     free(e);
 }
 
@@ -486,14 +498,13 @@ static int conv_mds_init(const ld_conv_problem *p, conv_mds *m, ld_err *err)
            md_init(&m->w_any, 4, w, dnnl_format_tag_any, err);
 }
 
-/* Slot of the transposed convolution's epilogue. oneDNN's deconvolution
- * adds the bias and applies post-ops in slow reference loops (at 64
- * channels the bias costs 2.5x and a ReLU post-op 25x the deconvolution
- * itself), so they run as a separate binary add (with the activation as its
- * post-op) or eltwise, in place on y. */
-#define CONV_EPILOGUE 4
-_Static_assert(LD_CONV_BACKWARD_WEIGHTS < CONV_EPILOGUE && CONV_EPILOGUE < ENTRY_MAX_PASSES,
-               "the epilogue needs its own pass slot");
+/* A convolution's passes. The epilogue is the transposed convolution's:
+ * oneDNN's deconvolution adds the bias and applies post-ops in slow
+ * reference loops (at 64 channels the bias costs 2.5x and a ReLU post-op
+ * 25x the deconvolution itself), so they run as a separate binary add (with
+ * the activation as its post-op) or eltwise, in place on y. */
+enum { CONV_FORWARD, CONV_BACKWARD_DATA, CONV_BACKWARD_WEIGHTS, CONV_EPILOGUE };
+_Static_assert(CONV_EPILOGUE < ENTRY_MAX_PASSES, "a convolution's passes fit in an entry");
 
 /* The activation as post-ops (NULL without activation). */
 static int conv_post_ops(const ld_conv_problem *p, dnnl_post_ops_t *post_ops, ld_err *err)
@@ -558,36 +569,17 @@ static int conv_build_forward(problem_entry *e, const ld_conv_problem *p, const 
                             {DNNL_ARG_DST, OPERAND_OUT, &m->y},
                             {DNNL_ARG_BIAS, OPERAND_IN, &m->b}};
     if (p->transposed) {
-        rc = pass_build(&e->part[LD_CONV_FORWARD], &d, NULL, NULL, spec, 3, SCRATCHPAD_CALLER,
+        rc = pass_build(&e->part[CONV_FORWARD], &d, NULL, NULL, spec, 3, SCRATCHPAD_CALLER,
                         err);
         if (!rc && (p->has_bias || post_ops))
             rc = conv_build_epilogue(e, p, m, post_ops, err);
     } else {
-        rc = pass_build(&e->part[LD_CONV_FORWARD], &d, post_ops, NULL, spec, 3 + p->has_bias,
+        rc = pass_build(&e->part[CONV_FORWARD], &d, post_ops, NULL, spec, 3 + p->has_bias,
                         SCRATCHPAD_CALLER, err);
     }
 done:
     if (post_ops)
         dnnl_post_ops_destroy(post_ops);
-    return rc;
-}
-
-/* dz = dy * act'(y), the mask read from y (oneDNN's *_use_dst_for_bwd). */
-static int conv_build_act_backward(problem_entry *e, const ld_conv_problem *p,
-                                   const conv_mds *m, ld_err *err)
-{
-    int rc = 0;
-    dnnl_eltwise_desc_t fwd;
-    float alpha = act_alpha(p->act);
-    DNNL_TRY(dnnl_eltwise_forward_desc_init(&fwd, dnnl_forward_training,
-                                            dnnl_eltwise_relu_use_dst_for_bwd, &m->y, alpha,
-                                            0.0f));
-    if (!e->extra_hint)
-        DNNL_TRY(dnnl_primitive_desc_create(&e->extra_hint, &fwd, NULL, cpu_engine, NULL));
-    rc = eltwise_backward_build(&e->part[LD_CONV_ACT_BACKWARD],
-                                dnnl_eltwise_relu_use_dst_for_bwd, &m->y, alpha, e->extra_hint,
-                                SCRATCHPAD_CALLER, err);
-done:
     return rc;
 }
 
@@ -606,8 +598,8 @@ static int conv_build_backward_data(problem_entry *e, const ld_conv_problem *p,
     operand_spec spec[3] = {{DNNL_ARG_DIFF_DST, OPERAND_IN, &m->y},
                             {DNNL_ARG_WEIGHTS, OPERAND_IN, &m->w},
                             {DNNL_ARG_DIFF_SRC, OPERAND_OUT_ADD, &m->x}};
-    rc = pass_build(&e->part[LD_CONV_BACKWARD_DATA], &d, NULL, e->part[LD_CONV_FORWARD].pd,
-                    spec, 3, SCRATCHPAD_CALLER, err);
+    rc = pass_build(&e->part[CONV_BACKWARD_DATA], &d, NULL, e->part[CONV_FORWARD].pd, spec, 3,
+                    SCRATCHPAD_CALLER, err);
 done:
     return rc;
 }
@@ -629,8 +621,8 @@ static int conv_build_backward_weights(problem_entry *e, const ld_conv_problem *
                             {DNNL_ARG_DIFF_DST, OPERAND_IN, &m->y},
                             {DNNL_ARG_DIFF_WEIGHTS, OPERAND_OUT_ADD, &m->w},
                             {DNNL_ARG_DIFF_BIAS, OPERAND_OUT_ADD, &m->b}};
-    rc = pass_build(&e->part[LD_CONV_BACKWARD_WEIGHTS], &d, NULL, e->part[LD_CONV_FORWARD].pd,
-                    spec, 3 + p->has_bias, SCRATCHPAD_CALLER, err);
+    rc = pass_build(&e->part[CONV_BACKWARD_WEIGHTS], &d, NULL, e->part[CONV_FORWARD].pd, spec,
+                    3 + p->has_bias, SCRATCHPAD_CALLER, err);
 done:
     return rc;
 }
@@ -650,7 +642,7 @@ static int conv_build_backward(problem_entry *e, const ld_conv_problem *p, const
     const_dnnl_op_desc_t desc = NULL;
     dnnl_alg_kind_t alg = CONV_ALGORITHM;
     if (!p->transposed &&
-        dnnl_primitive_desc_query(e->part[LD_CONV_FORWARD].pd, dnnl_query_convolution_d, 0,
+        dnnl_primitive_desc_query(e->part[CONV_FORWARD].pd, dnnl_query_convolution_d, 0,
                                   &desc) == dnnl_success &&
         desc)
         alg = ((const dnnl_convolution_desc_t *)desc)->alg_kind;
@@ -665,26 +657,64 @@ static int conv_build(problem_entry *e, const void *problem, int which, ld_err *
     conv_mds m;
     if (conv_mds_init(p, &m, err))
         return -1;
-    switch ((ld_conv_pass)which) {
-    case LD_CONV_FORWARD:
+    switch (which) {
+    case CONV_FORWARD:
         return conv_build_forward(e, p, &m, err);
-    case LD_CONV_ACT_BACKWARD:
-        return conv_build_act_backward(e, p, &m, err);
-    case LD_CONV_BACKWARD_DATA:
+    case CONV_BACKWARD_DATA:
         return conv_build_backward(e, p, &m, conv_build_backward_data, err);
-    case LD_CONV_BACKWARD_WEIGHTS:
+    case CONV_BACKWARD_WEIGHTS:
         return conv_build_backward(e, p, &m, conv_build_backward_weights, err);
     }
     return ld_errf(err, "convolution: unknown pass %d", which);
 }
 
-static const problem_entry *conv_entry(const ld_conv_problem *p, ld_conv_pass which,
+/* The problem's entry with the passes of `pass` built (the backward: both
+ * gradient passes). */
+static const problem_entry *conv_entry(const ld_conv_problem *p, ld_conv_pass pass,
                                        ld_err *err)
 {
     int key[CACHE_KEY_INTS] = {p->transposed, p->n, p->cin, p->h, p->w, p->cout, p->k,
                                p->stride, p->pad, p->has_bias, (int)p->act.kind,
                                float_bits(act_alpha(p->act))};
-    return cached_entry(&conv_cache, key, p, which, conv_build, err);
+    if (pass == LD_CONV_FORWARD)
+        return cached_entry(&conv_cache, key, p, CONV_FORWARD, conv_build, err);
+    if (!cached_entry(&conv_cache, key, p, CONV_BACKWARD_DATA, conv_build, err))
+        return NULL;
+    return cached_entry(&conv_cache, key, p, CONV_BACKWARD_WEIGHTS, conv_build, err);
+}
+
+/* The layout both gradient passes read dz in, as the block of
+ * ld_cpu_conv_act_grad (1: NCHW, 8 or 16: nChw8c, nChw16c), or 0 when
+ * they differ or it is another layout (then dz goes in NCHW and each pass
+ * reorders it). */
+static int conv_dz_block(const ld_conv_problem *p, const problem_entry *e)
+{
+    /* DIFF_DST is operand 0 of the data pass, 1 of the weights pass */
+    const dnnl_memory_desc_t *md = &e->part[CONV_BACKWARD_DATA].op[0].prim_md;
+    if (!dnnl_memory_desc_equal(md, &e->part[CONV_BACKWARD_WEIGHTS].op[1].prim_md))
+        return 0;
+    static const struct {
+        dnnl_format_tag_t tag;
+        int block;
+    } layouts[] = {{dnnl_nchw, 1}, {dnnl_aBcd8b, 8}, {dnnl_aBcd16b, 16}};
+    dnnl_dims_t dims = {p->n, p->cout, p->oh, p->ow};
+    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
+        dnnl_memory_desc_t want;
+        if (dnnl_memory_desc_init_by_tag(&want, 4, dims, dnnl_f32, layouts[i].tag) ==
+                dnnl_success &&
+            dnnl_memory_desc_equal(md, &want))
+            return layouts[i].block;
+    }
+    return 0;
+}
+
+/* The backward's scratch: dz (in the passes' layout, or NCHW), then the
+ * larger of the two passes' scratch. */
+static size_t conv_dz_bytes(const ld_conv_problem *p, const problem_entry *e)
+{
+    size_t plain = (size_t)p->n * p->cout * p->oh * p->ow * sizeof(float);
+    size_t blocked = dnnl_memory_desc_get_size(&e->part[CONV_BACKWARD_DATA].op[0].prim_md);
+    return align_up(conv_dz_block(p, e) ? blocked : plain);
 }
 
 static int conv_scratch_bytes(const ld_conv_problem *p, ld_conv_pass which, size_t *bytes,
@@ -693,9 +723,16 @@ static int conv_scratch_bytes(const ld_conv_problem *p, ld_conv_pass which, size
     const problem_entry *e = conv_entry(p, which, err);
     if (!e)
         return -1;
-    *bytes = e->part[which].scratch_bytes;
-    if (which == LD_CONV_FORWARD && e->part[CONV_EPILOGUE].scratch_bytes > *bytes)
-        *bytes = e->part[CONV_EPILOGUE].scratch_bytes;
+    const pass *part = e->part;
+    if (which == LD_CONV_FORWARD) {
+        *bytes = part[CONV_FORWARD].scratch_bytes;
+        if (part[CONV_EPILOGUE].scratch_bytes > *bytes)
+            *bytes = part[CONV_EPILOGUE].scratch_bytes;
+    } else {
+        size_t data = part[CONV_BACKWARD_DATA].scratch_bytes;
+        size_t weights = part[CONV_BACKWARD_WEIGHTS].scratch_bytes;
+        *bytes = conv_dz_bytes(p, e) + (data > weights ? data : weights);
+    }
     return 0;
 }
 
@@ -704,7 +741,7 @@ static int conv_forward(const ld_conv_problem *p, float *y, const float *x, cons
 {
     const problem_entry *e = conv_entry(p, LD_CONV_FORWARD, err);
     void *ptr[4] = {(void *)x, (void *)w, y, (void *)b};
-    if (!e || pass_run(&e->part[LD_CONV_FORWARD], ptr, NULL, scratch, err))
+    if (!e || pass_run(&e->part[CONV_FORWARD], ptr, NULL, scratch, err))
         return -1;
     /* the epilogue's operands: y, b, y with bias; y, y without */
     void *epilogue_ptr[3] = {y, b ? (void *)b : y, y};
@@ -713,37 +750,35 @@ static int conv_forward(const ld_conv_problem *p, float *y, const float *x, cons
     return 0;
 }
 
-static int conv_act_backward(const ld_conv_problem *p, float *dz, const float *dy,
-                             const float *y, void *scratch, ld_err *err)
+/* dz once, in the layout both passes read where it is one of
+ * ld_cpu_conv_act_grad's (no reorders, no separate activation pass), then
+ * the data and weight gradients from it. */
+static int conv_backward(const ld_conv_problem *p, const ld_conv_grads *g, void *scratch,
+                         ld_err *err)
 {
-    const problem_entry *e = conv_entry(p, LD_CONV_ACT_BACKWARD, err);
-    void *ptr[3] = {(void *)y, (void *)dy, dz};
-    return e ? pass_run(&e->part[LD_CONV_ACT_BACKWARD], ptr, NULL, scratch, err) : -1;
+    const problem_entry *e = conv_entry(p, LD_CONV_BACKWARD, err);
+    if (!e)
+        return -1;
+    int block = conv_dz_block(p, e), ready = block > 0;
+    float *dz = scratch;
+    void *rest = (char *)scratch + conv_dz_bytes(p, e);
+    ld_cpu_conv_act_grad(p, ready ? block : 1, dz, g->dy, g->y);
+    if (g->dx) {
+        void *ptr[3] = {dz, (void *)g->w, g->dx};
+        int adds[3] = {0, 0, g->dx_add}, readies[3] = {ready, 0, 0};
+        if (pass_run_ready(&e->part[CONV_BACKWARD_DATA], ptr, adds, readies, rest, err))
+            return -1;
+    }
+    if (g->dw || (p->has_bias && g->db)) {
+        void *ptr[4] = {(void *)g->x, dz, g->dw, g->db};
+        int adds[4] = {0, 0, g->dw_add, g->db_add}, readies[4] = {0, ready, 0, 0};
+        return pass_run_ready(&e->part[CONV_BACKWARD_WEIGHTS], ptr, adds, readies, rest, err);
+    }
+    return 0;
 }
 
-static int conv_backward_data(const ld_conv_problem *p, float *dx, int add, const float *dz,
-                              const float *w, void *scratch, ld_err *err)
-{
-    const problem_entry *e = conv_entry(p, LD_CONV_BACKWARD_DATA, err);
-    void *ptr[3] = {(void *)dz, (void *)w, dx};
-    int adds[3] = {0, 0, add};
-    return e ? pass_run(&e->part[LD_CONV_BACKWARD_DATA], ptr, adds, scratch, err) : -1;
-}
-
-static int conv_backward_weights(const ld_conv_problem *p, float *dw, int dw_add, float *db,
-                                 int db_add, const float *dz, const float *x, void *scratch,
-                                 ld_err *err)
-{
-    const problem_entry *e = conv_entry(p, LD_CONV_BACKWARD_WEIGHTS, err);
-    void *ptr[4] = {(void *)x, (void *)dz, dw, db};
-    int adds[4] = {0, 0, dw_add, db_add};
-    return e ? pass_run(&e->part[LD_CONV_BACKWARD_WEIGHTS], ptr, adds, scratch, err) : -1;
-}
-
-const struct ld_conv_kernels ld_dnnl_conv_kernels = {
-    conv_scratch_bytes, conv_forward, conv_act_backward, conv_backward_data,
-    conv_backward_weights,
-};
+const struct ld_conv_kernels ld_dnnl_conv_kernels = {conv_scratch_bytes, conv_forward,
+                                                     conv_backward};
 
 /* ---- max pooling ------------------------------------------------------------- */
 

@@ -80,20 +80,15 @@ static int conv_problem(ld_ctx *ctx, const char *name, int transposed, const ld_
     return 0;
 }
 
-/* Scratch (ld_scratch) large enough for each of the n passes (run one after the
- * other); NULL after ld_fail. */
+/* Scratch (ld_scratch) for one pass; NULL after ld_fail. */
 static void *conv_scratch(ld_ctx *ctx, const char *name, const ld_conv_problem *p,
-                          const ld_conv_pass *passes, int n)
+                          ld_conv_pass pass)
 {
-    size_t most = 0;
-    for (int i = 0; i < n; i++) {
-        size_t bytes;
-        ld_err err;
-        if (KERNELS(ctx)->scratch_bytes(p, passes[i], &bytes, &err))
-            return ld_fail(ctx, "%s: %s", name, err.msg);
-        most = bytes > most ? bytes : most;
-    }
-    return ld_scratch(ctx, most);
+    size_t bytes;
+    ld_err err;
+    if (KERNELS(ctx)->scratch_bytes(p, pass, &bytes, &err))
+        return ld_fail(ctx, "%s: %s", name, err.msg);
+    return ld_scratch(ctx, bytes);
 }
 
 static void conv_backward(ld_ctx *ctx, void *rec)
@@ -101,51 +96,18 @@ static void conv_backward(ld_ctx *ctx, void *rec)
     conv_rec *r = rec;
     if (!r->y->grad)
         return;
-    int want_x = r->x->requires_grad, want_w = r->w->requires_grad;
-    int want_b = r->b && r->b->requires_grad, act = r->p.act.kind != LD_ACT_NONE;
-    ld_conv_pass passes[3];
-    int n = 0;
-    if (act)
-        passes[n++] = LD_CONV_ACT_BACKWARD;
-    if (want_x)
-        passes[n++] = LD_CONV_BACKWARD_DATA;
-    if (want_w || want_b)
-        passes[n++] = LD_CONV_BACKWARD_WEIGHTS;
-    void *scratch = conv_scratch(ctx, r->name, &r->p, passes, n);
-    if (!scratch)
+    ld_conv_grads g = {.dy = r->y->grad, .y = r->y->data, .x = r->x->data, .w = r->w->data};
+    int want_b = r->b && r->b->requires_grad;
+    if ((r->x->requires_grad && !(g.dx = ld_grad_dest(ctx, r->x, &g.dx_add))) ||
+        (r->w->requires_grad && !(g.dw = ld_grad_dest(ctx, r->w, &g.dw_add))) ||
+        (want_b && !(g.db = ld_grad_dest(ctx, r->b, &g.db_add))))
         return;
+    if (!g.dx && !g.dw && !g.db)
+        return;
+    void *scratch = conv_scratch(ctx, r->name, &r->p, LD_CONV_BACKWARD);
     ld_err err;
-    const float *dz = r->y->grad; /* gradient before the activation */
-    if (act) {
-        float *buf = ld_alloc(ctx, r->y->numel * sizeof *buf);
-        if (!buf)
-            return;
-        if (KERNELS(ctx)->act_backward(&r->p, buf, r->y->grad, r->y->data, scratch, &err)) {
-            ld_fail(ctx, "%s backward: %s", r->name, err.msg);
-            return;
-        }
-        dz = buf;
-    }
-    if (want_x) {
-        int add;
-        float *dx = ld_grad_dest(ctx, r->x, &add);
-        if (!dx)
-            return;
-        if (KERNELS(ctx)->backward_data(&r->p, dx, add, dz, r->w->data, scratch, &err)) {
-            ld_fail(ctx, "%s backward: %s", r->name, err.msg);
-            return;
-        }
-    }
-    if (want_w || want_b) {
-        int w_add = 0, b_add = 0;
-        float *dw = want_w ? ld_grad_dest(ctx, r->w, &w_add) : NULL;
-        float *db = want_b ? ld_grad_dest(ctx, r->b, &b_add) : NULL;
-        if ((want_w && !dw) || (want_b && !db))
-            return;
-        if (KERNELS(ctx)->backward_weights(&r->p, dw, w_add, db, b_add, dz, r->x->data, scratch,
-                                           &err))
-            ld_fail(ctx, "%s backward: %s", r->name, err.msg);
-    }
+    if (scratch && KERNELS(ctx)->backward(&r->p, &g, scratch, &err))
+        ld_fail(ctx, "%s backward: %s", r->name, err.msg);
 }
 
 static ld_tensor *conv(ld_ctx *ctx, const char *name, int transposed, ld_tensor *x,
@@ -157,8 +119,7 @@ static ld_tensor *conv(ld_ctx *ctx, const char *name, int transposed, ld_tensor 
     if (conv_problem(ctx, name, transposed, x, w, b, opts, &p))
         return NULL;
     ld_tensor *y = ld_tensor_4d(ctx, p.n, p.cout, p.oh, p.ow);
-    const ld_conv_pass forward = LD_CONV_FORWARD;
-    void *scratch = y ? conv_scratch(ctx, name, &p, &forward, 1) : NULL;
+    void *scratch = y ? conv_scratch(ctx, name, &p, LD_CONV_FORWARD) : NULL;
     if (!scratch)
         return NULL;
     ld_err err;

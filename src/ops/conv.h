@@ -38,32 +38,31 @@ typedef struct ld_conv_problem {
     ld_activation act;
 } ld_conv_problem;
 
-/* The parts of a convolution's forward and backward. z is the output before
- * the activation: dz = dy * act'(y). */
+/* A convolution's two passes. */
 typedef enum {
-    LD_CONV_FORWARD,          /* y = act(conv(x, w) + b) */
-    LD_CONV_ACT_BACKWARD,     /* dz from dy and y (not used without activation) */
-    LD_CONV_BACKWARD_DATA,    /* dx from dz and w */
-    LD_CONV_BACKWARD_WEIGHTS, /* dw and db from dz and x */
+    LD_CONV_FORWARD,  /* y = act(conv(x, w) + b) */
+    LD_CONV_BACKWARD, /* dz = dy * act'(y), then dx from dz and w, dw and db from dz and x */
 } ld_conv_pass;
+
+/* The backward's operands: what it reads, and the gradients it writes
+ * (NULL: not wanted; db is ignored without bias), each overwritten
+ * (*_add = 0) or added into (*_add = 1, ld_grad_dest's flag). */
+typedef struct ld_conv_grads {
+    const float *dy, *y, *x, *w;
+    float *dx, *dw, *db;
+    int dx_add, dw_add, db_add;
+} ld_conv_grads;
 
 /* Kernels on raw pointers; each returns 0, or -1 with a message in err.
  * Every pass needs `scratch` of scratch_bytes(pass) bytes, which the op
- * allocates. Gradient outputs are overwritten (add = 0) or added into
- * (add = 1); the op passes ld_grad_dest's flag. A NULL gradient output is
- * not wanted (backward_weights: dw or db; db is ignored without bias). */
+ * allocates. */
 struct ld_conv_kernels {
     int (*scratch_bytes)(const ld_conv_problem *p, ld_conv_pass pass, size_t *bytes,
                          ld_err *err);
     int (*forward)(const ld_conv_problem *p, float *y, const float *x, const float *w,
                    const float *b, void *scratch, ld_err *err);
-    int (*act_backward)(const ld_conv_problem *p, float *dz, const float *dy, const float *y,
-                        void *scratch, ld_err *err);
-    int (*backward_data)(const ld_conv_problem *p, float *dx, int add, const float *dz,
-                         const float *w, void *scratch, ld_err *err);
-    int (*backward_weights)(const ld_conv_problem *p, float *dw, int dw_add, float *db,
-                            int db_add, const float *dz, const float *x, void *scratch,
-                            ld_err *err);
+    int (*backward)(const ld_conv_problem *p, const ld_conv_grads *g, void *scratch,
+                    ld_err *err);
 };
 
 ld_tensor *ld_conv2d(ld_ctx *ctx, ld_tensor *x, ld_tensor *w, ld_tensor *b, ld_conv_opts opts);
