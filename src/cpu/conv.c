@@ -2,10 +2,11 @@
  * for stride-1 'same' convolutions to fewer than DIRECT_MAX_OUT output
  * channels (a decoder's last layer: grey or RGB frames), which run as
  * direct loops here; and the activation's backward of both, which also
- * writes dz in the layout the backward passes read (ld_cpu_conv_act_grad). oneDNN's blocked kernels pad the few channels to 16:
- * for LaDID's 5x5 conv from 8 channels to 1 at 32x32 (batch 800, one
- * thread) its forward took 40 ms, its data gradient 82 ms and its weight
- * gradient 40 ms, plus 15 ms of layout reorders.
+ * writes dz in the layout the backward passes read (ld_cpu_conv_act_grad).
+ * oneDNN's blocked kernels pad the few channels to 16: for LaDID's 5x5
+ * conv from 8 channels to 1 at 32x32 (batch 800, one thread) its forward
+ * took 40 ms, its data gradient 82 ms and its weight gradient 40 ms, plus
+ * 15 ms of layout reorders.
  *
  * The loops run in parallel over images (forward, data gradient) or over
  * fixed chunks of images whose partial sums are added in order (weight
