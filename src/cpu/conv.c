@@ -15,6 +15,7 @@
 #include <omp.h>
 
 #include "cpu/cpu.h"
+#include "engine/arena.h"
 #include "ops/conv.h"
 
 #define DNNL (&ld_dnnl_conv_kernels)
@@ -91,8 +92,7 @@ static size_t thread_floats(const ld_conv_problem *p) { return 2 * geom_of(p).le
 /* Bytes of a direct backward's dz (NCHW), before its planes. */
 static size_t dz_bytes(const ld_conv_problem *p)
 {
-    size_t bytes = (size_t)p->n * p->cout * p->oh * p->ow * sizeof(float);
-    return (bytes + 63) / 64 * 64;
+    return ld_align_up((size_t)p->n * p->cout * p->oh * p->ow * sizeof(float));
 }
 
 static int conv_scratch_bytes(const ld_conv_problem *p, ld_conv_pass which, size_t *bytes,

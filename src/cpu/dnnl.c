@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "engine/arena.h"
 #include "engine/error.h"
 #include "ops/act.h"
 #include "ops/conv.h"
@@ -108,7 +109,6 @@ done:
 /* ---- passes: a primitive with reorders to and from the caller's layouts --- */
 
 #define PASS_MAX_OPERANDS 9 /* layer norm backward */
-#define SCRATCH_ALIGN 64
 
 typedef enum {
     OPERAND_IN,      /* read */
@@ -151,8 +151,6 @@ typedef struct pass {
     size_t scratch_bytes; /* copies + oneDNN scratchpad */
 } pass;
 
-static size_t align_up(size_t n) { return (n + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN; }
-
 static void pass_destroy(pass *ps)
 {
     for (int i = 0; i < ps->n_op; i++) {
@@ -192,7 +190,7 @@ static int operand_build(operand *o, const operand_spec *spec, const_dnnl_primit
         return -1;
     if (!o->same_layout || o->role == OPERAND_OUT_ADD) {
         o->copy_offset = *offset;
-        *offset += align_up(dnnl_memory_desc_get_size(&o->prim_md));
+        *offset += ld_align_up(dnnl_memory_desc_get_size(&o->prim_md));
     }
     return 0;
 }
@@ -714,7 +712,7 @@ static size_t conv_dz_bytes(const ld_conv_problem *p, const problem_entry *e)
 {
     size_t plain = (size_t)p->n * p->cout * p->oh * p->ow * sizeof(float);
     size_t blocked = dnnl_memory_desc_get_size(&e->part[CONV_BACKWARD_DATA].op[0].prim_md);
-    return align_up(conv_dz_block(p, e) ? blocked : plain);
+    return ld_align_up(conv_dz_block(p, e) ? blocked : plain);
 }
 
 static int conv_scratch_bytes(const ld_conv_problem *p, ld_conv_pass which, size_t *bytes,

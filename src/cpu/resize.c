@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "engine/arena.h"
 #include "ops/resize.h"
 
 /* Along one axis, output pixel `dst` reads (1 - w1) x[i0] + w1 x[i1]. */
@@ -83,10 +84,10 @@ static int resize_planes(float *x, float *y, ld_resize_mode mode, const ld_resiz
     const size_t in_w = (size_t)s->in_w, out_w = (size_t)s->out_w;
     const size_t in_plane = (size_t)s->in_h * in_w, out_plane = (size_t)s->out_h * out_w;
     const int nearest = mode == LD_RESIZE_NEAREST;
-    /* each thread's row on cache lines of its own (64 bytes) */
-    const size_t row_stride = (in_w + 15) / 16 * 16;
+    /* each thread's row on cache lines of its own */
+    const size_t row_stride = ld_align_up(in_w * sizeof(float)) / sizeof(float);
     resize_tap *tx = malloc((out_w + (size_t)s->out_h) * sizeof *tx), *ty = tx + out_w;
-    float *rows = aligned_alloc(64, (size_t)omp_get_max_threads() * row_stride * sizeof *rows);
+    float *rows = aligned_alloc(LD_ALIGN, (size_t)omp_get_max_threads() * row_stride * sizeof *rows);
     if (!tx || !rows) {
         free(tx);
         free(rows);

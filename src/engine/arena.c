@@ -47,7 +47,7 @@ static ld_arena_chunk *chunk_new(size_t size)
 
 void *ld_arena_alloc(ld_arena *a, size_t bytes)
 {
-    bytes = (bytes + LD_ALIGN - 1) / LD_ALIGN * LD_ALIGN;
+    bytes = ld_align_up(bytes);
     if (bytes == 0)
         bytes = LD_ALIGN;
     while (a->current && a->used + bytes > a->current->size) {

@@ -8,6 +8,13 @@
 
 #define LD_ALIGN 64
 
+/* bytes rounded up to a multiple of LD_ALIGN (a cache line): the size of a
+ * buffer after which the next one starts aligned. */
+static inline size_t ld_align_up(size_t bytes)
+{
+    return (bytes + LD_ALIGN - 1) / LD_ALIGN * LD_ALIGN;
+}
+
 typedef struct ld_arena_chunk ld_arena_chunk;
 
 typedef struct ld_arena {

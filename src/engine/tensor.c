@@ -59,7 +59,7 @@ void *ld_alloc(ld_ctx *ctx, size_t bytes)
 void *ld_scratch(ld_ctx *ctx, size_t bytes)
 {
     if (bytes > ctx->scratch_bytes) {
-        size_t size = (bytes + LD_ALIGN - 1) / LD_ALIGN * LD_ALIGN;
+        size_t size = ld_align_up(bytes);
         void *grown = aligned_alloc(LD_ALIGN, size);
         if (!grown)
             return ld_fail(ctx, "out of memory allocating %zu bytes of scratch", bytes);

@@ -14,8 +14,7 @@
  * (rounded up so that each buffer starts LD_ALIGN-aligned). */
 static size_t scratch_floats(const ld_tensor *t)
 {
-    size_t align = LD_ALIGN / sizeof(float);
-    return (t->numel + align - 1) / align * align;
+    return ld_align_up(t->numel * sizeof(float)) / sizeof(float);
 }
 
 int ld_grad_outs_begin(ld_ctx *ctx, int n, ld_grad_out *g, ld_tensor *const *ts)
