@@ -338,9 +338,15 @@ static void test_between_options_reach_the_model(void)
     snprintf(args, sizeof args, "between '%s' '%s' --lr-decay-every 0", test_scratch("a.npy"),
              test_scratch("b.npy"));
     expect_error("decay period 0", args, "--lr-decay-every");
+    snprintf(args, sizeof args, "between '%s' '%s' --infer-stride 40", test_scratch("a.npy"),
+             test_scratch("b.npy"));
+    expect_error("inference stride above the patch", args, "strides must be in 1..patch");
+    snprintf(args, sizeof args, "between '%s' '%s' --infer-stride 8 --tiles", test_scratch("a.npy"),
+             test_scratch("b.npy"));
+    expect_error("inference stride and tiles", args, "give one");
     snprintf(args, sizeof args,
              "between '%s' '%s' -o '%s' --steps 2 --batch 2 --lr-decay 0.25 --lr-decay-every 7 "
-             "--w-time 0.5 --width 12 --decoder-width 4 --quiet",
+             "--w-time 0.5 --width 12 --decoder-width 4 --infer-stride 24 --quiet",
              test_scratch("a.npy"), test_scratch("b.npy"), test_scratch("run"));
     ld_between_config cfg;
     ld_err err;
@@ -348,9 +354,10 @@ static void test_between_options_reach_the_model(void)
         CHECK(ld_between_read_config(test_scratch("run/model.safetensors"), &cfg, &err) == 0,
               "read config: %s", err.msg);
         CHECK(cfg.steps == 2 && cfg.batch == 2 && cfg.lr_decay == 0.25f &&
-                  cfg.lr_decay_every == 7 && cfg.w_time == 0.5f,
-              "config: steps %d, batch %d, decay %g every %d, w_time %g", cfg.steps, cfg.batch,
-              (double)cfg.lr_decay, cfg.lr_decay_every, (double)cfg.w_time);
+                  cfg.lr_decay_every == 7 && cfg.w_time == 0.5f && cfg.infer_stride == 24,
+              "config: steps %d, batch %d, decay %g every %d, w_time %g, inference stride %d",
+              cfg.steps, cfg.batch, (double)cfg.lr_decay, cfg.lr_decay_every, (double)cfg.w_time,
+              cfg.infer_stride);
         CHECK(cfg.unet_widths[0] == 12 && cfg.unet_widths[3] == 96 &&
                   cfg.decoder_widths[0] == 4 && cfg.decoder_widths[3] == 32,
               "widths: field network %d..%d, decoder %d..%d", cfg.unet_widths[0],

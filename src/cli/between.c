@@ -51,7 +51,7 @@ static const struct {
 typedef struct between_args {
     const char *input0, *input1, *out_dir, *resume, *preset;
     method_kind method;
-    int stages, patch, stride, steps, decay_every, batch, width, decoder_width, threads,
+    int stages, patch, stride, infer_stride, steps, decay_every, batch, width, decoder_width, threads,
         field_input, blend, carry_error, quiet, tiles;
     float lr;
     float floats[N_FLOAT_OPTIONS]; /* < 0: the preset's */
@@ -79,6 +79,9 @@ static void between_usage(FILE *out)
         "  --stages N           intermediate stages N (frames 0..N; default 8)\n"
         "  --patch P            training/inference patch size, a multiple of 8 (32)\n"
         "  --stride S           training patch stride (preset's)\n"
+        "  --infer-stride S     inference patch stride, 1..P (preset's; P/2 with --patch):\n"
+        "                       patches overlap by P - S and are blended; fewer patches\n"
+        "                       (a larger S) make inference faster\n"
         "  --steps K            training steps (preset's)\n"
         "  --batch B            patch pairs per step (16)\n"
         "  --width W            channels of the field network's and decoder's U-Nets\n"
@@ -131,7 +134,7 @@ static void between_usage(FILE *out)
 static int parse_between_args(int argc, char **argv, between_args *a, ld_err *err)
 {
     *a = (between_args){.preset = "quick", .method = METHOD_LATENT, .seed = 1,
-                        .stages = -1, .patch = -1, .stride = -1, .steps = -1,
+                        .stages = -1, .patch = -1, .stride = -1, .infer_stride = -1, .steps = -1,
                         .decay_every = -1, .batch = -1, .width = -1, .decoder_width = -1,
                         .field_input = -1, .blend = -1, .carry_error = -1, .lr = -1};
     static const char *const field_inputs[] = {"i0", "pair", NULL}; /* ld_field_input order */
@@ -145,6 +148,7 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         LD_INT("--stages", &a->stages, 1, LD_BETWEEN_MAX_STAGES),
         LD_INT("--patch", &a->patch, 8, 1024),
         LD_INT("--stride", &a->stride, 1, 1024),
+        LD_INT("--infer-stride", &a->infer_stride, 1, 1024),
         LD_INT("--steps", &a->steps, 0, 100000000),
         LD_INT("--lr-decay-every", &a->decay_every, 1, 100000000),
         LD_INT("--batch", &a->batch, 1, 4096),
@@ -256,6 +260,10 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
         cfg->stride = cfg->patch;
     if (a->patch > 0)
         cfg->infer_stride = cfg->patch / 2;
+    if (a->infer_stride > 0 && a->tiles)
+        return ld_errf(err, "--tiles and --infer-stride both set the inference stride; give one");
+    if (a->infer_stride > 0)
+        cfg->infer_stride = a->infer_stride;
     if (a->tiles)
         cfg->infer_stride = cfg->patch;
     if (a->steps >= 0)
