@@ -1,7 +1,8 @@
-/* Tests of the convolution family (conv2d, conv_transpose2d): PyTorch
- * fixtures for forward and every gradient, finite differences on odd sizes,
- * chained / repeated use (fresh and accumulated gradients), the benchmark
- * shape against a reference loop, shape errors. */
+/* Tests of the convolution family (conv2d, conv_transpose2d, to_block):
+ * PyTorch fixtures for forward and every gradient (in NCHW and in the
+ * channel-blocked layouts), finite differences on odd sizes, chained /
+ * repeated use (fresh and accumulated gradients), the benchmark shape
+ * against a reference loop, shape and layout errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ static ld_tensor *fwd_case(ld_ctx *c, ld_tensor **x, void *u)
 
 #define OPTS(s, p, a) ((ld_conv_opts){.stride = (s), .pad = (p), .act = (a)})
 /* The same as constant initializers for the case tables. */
-#define CASE_OPTS(s, p, act) {(s), (p), act}
+#define CASE_OPTS(s, p, act) {(s), (p), act, 0}
 #define NONE {LD_ACT_NONE, 0.0f}
 #define RELU {LD_ACT_RELU, 0.0f}
 #define LEAKY {LD_ACT_LEAKY_RELU, 0.2f}
@@ -307,6 +308,122 @@ static void test_repeat_and_inference(void)
     ld_tensor_heap_free(b);
 }
 
+/* ---- channel-blocked layouts --------------------------------------------- */
+
+typedef struct layout_case {
+    const char *name; /* in tests/fixtures/layout.safetensors */
+    int from, to;     /* blocks; a blocked input is stored 5-D [N, C/b, H, W, b] */
+} layout_case;
+
+static ld_tensor *fwd_layout(ld_ctx *c, ld_tensor **x, void *u)
+{
+    const layout_case *lc = u;
+    ld_tensor *t = x[0];
+    if (lc->from) { /* read the 5-D array as [N, C, H, W] in layout `from` */
+        int shape[4] = {t->shape[0], t->shape[1] * t->shape[4], t->shape[2], t->shape[3]};
+        t->ndim = 4;
+        memcpy(t->shape, shape, sizeof shape);
+        t->block = lc->from;
+    }
+    return ld_to_block(c, t, lc->to);
+}
+
+/* x -> block 8 -> block 16: both permutations' gradients, blocked to blocked. */
+static ld_tensor *fwd_relayout_twice(ld_ctx *c, ld_tensor **x, void *u)
+{
+    (void)u;
+    return ld_to_block(c, ld_to_block(c, x[0], 8), 16);
+}
+
+static void test_layout_vs_torch(void)
+{
+    static const layout_case cases[] = {
+        {"to8", 0, 8}, {"to16", 0, 16}, {"from8", 8, 0}, {"from16", 16, 0}};
+    ld_st_file f;
+    if (fixture_open("layout.safetensors", &f))
+        return;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK(fixture_case(&f, cases[i].name, 1, fwd_layout, (void *)&cases[i], 0, 0),
+              "case %s", cases[i].name);
+    ld_st_free(&f);
+    int xs[4] = {2, 32, 3, 5};
+    ld_tensor *x = grid_random(4, xs, 0.0f, 61);
+    check_gradients("to_block 8 then 16", fwd_relayout_twice, &x, 1, NULL, FD_EPS, FD_TOL,
+                    FD_POINTS);
+    ld_tensor_heap_free(x);
+}
+
+/* A fixture case run with x and y in channel-blocked layouts (each only
+ * where its channels fit the block), converted at the edges. */
+typedef struct blocked_case {
+    const conv_case *cc;
+    int x_block, y_block;
+    int *blocked_runs; /* counts runs where a layout was blocked */
+} blocked_case;
+
+static int fitting(int block, int channels) { return block && channels % block == 0 ? block : 0; }
+
+static ld_tensor *fwd_blocked(ld_ctx *c, ld_tensor **x, void *u)
+{
+    const blocked_case *bc = u;
+    const conv_case *cc = bc->cc;
+    int xb = fitting(bc->x_block, x[0]->shape[1]);
+    int yb = fitting(bc->y_block, x[1]->shape[cc->transposed ? 1 : 0]);
+    *bc->blocked_runs += xb || yb;
+    conv_case blocked = *cc;
+    blocked.opts.block = yb;
+    ld_tensor *y = conv_run(c, &blocked, ld_to_block(c, x[0], xb), x[1], cc->bias ? x[2] : NULL);
+    return ld_to_block(c, y, 0);
+}
+
+static void test_blocked_vs_torch(void)
+{
+    static const int layouts[][2] = {{8, 8}, {0, 8}, {8, 0}, {16, 16}, {16, 8}};
+    ld_st_file f;
+    if (fixture_open("conv.safetensors", &f))
+        return;
+    int runs = 0;
+    for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++)
+        for (size_t i = 0; i < sizeof fixture_cases / sizeof fixture_cases[0]; i++) {
+            const conv_case *cc = &fixture_cases[i];
+            blocked_case bc = {cc, layouts[l][0], layouts[l][1], &runs};
+            CHECK(fixture_case(&f, cc->name, 2 + cc->bias, fwd_blocked, &bc, FIXTURE_ATOL,
+                               FIXTURE_RTOL),
+                  "case %s, x block %d, y block %d", cc->name, layouts[l][0], layouts[l][1]);
+        }
+    ld_st_free(&f);
+    CHECK(runs >= 10, "only %d runs had a blocked layout (the 16- and 32-channel cases)", runs);
+}
+
+/* Finite differences of a convolution and a transposed one between
+ * blocked layouts (x in 8, y in 16: oneDNN's own layout on one side). */
+static ld_tensor *fwd_blocked_grid(ld_ctx *c, ld_tensor **x, void *u)
+{
+    const conv_case *cc = u;
+    ld_tensor *xb = ld_to_block(c, x[0], 8);
+    return conv_run(c, cc, xb, x[1], cc->bias ? x[2] : NULL);
+}
+
+static void test_blocked_gradients(void)
+{
+    ld_conv_opts leaky = {.stride = 1, .pad = 1, .act = LD_LEAKY(0.2f), .block = 16};
+    ld_conv_opts relu = {.stride = 2, .pad = 0, .act = LD_RELU, .block = 16};
+    const conv_case cases[] = {{"fd blocked k3s1p1 bias leaky", 0, 1, leaky},
+                               {"fd blocked transposed k2s2 bias relu", 1, 1, relu}};
+    const int w_shapes[][4] = {{16, 8, 3, 3}, {8, 16, 2, 2}};
+    const int x_shape[4] = {2, 8, 5, 7};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int cout = 16;
+        ld_tensor *in[3] = {grid_random(4, x_shape, 0.0f, 71),
+                            grid_random(4, w_shapes[i], 0.0f, 72),
+                            grid_random(1, &cout, BIAS_OFFSET, 73)};
+        check_gradients(cases[i].name, fwd_blocked_grid, in, 3, (void *)&cases[i], FD_EPS,
+                        FD_TOL, FD_POINTS);
+        for (int k = 0; k < 3; k++)
+            ld_tensor_heap_free(in[k]);
+    }
+}
+
 /* Expects op to fail with `needle` in the message (and no crash). */
 static void expect_fail(ld_ctx *c, ld_tensor *y, const char *what, const char *needle)
 {
@@ -349,6 +466,23 @@ static void test_shape_errors(void)
                 "conv_transpose2d channel mismatch", "has 3 channels but w [4, 3, 2, 2]");
     expect_fail(c, ld_conv_transpose2d(c, T4(small), T4(wt), NULL, OPTS(1, 3, LD_NO_ACT)),
                 "conv_transpose2d empty output", "output would be");
+    /* layouts: a block that does not divide the channels, an unknown block,
+     * blocked tensors given to ops that read NCHW only */
+    int x16[4] = {2, 16, 4, 4}, w16[4] = {12, 16, 3, 3};
+    expect_fail(c, ld_to_block(c, T4(xs), 8), "3 channels to block 8", "does not fit");
+    expect_fail(c, ld_to_block(c, T4(x16), 5), "block 5", "does not fit");
+    expect_fail(c, ld_to_block(c, ld_tensor_zeros(c, 3, x3), 8), "3-D to block",
+                "x must be [N, C, H, W]");
+    expect_fail(c, ld_conv2d(c, T4(x16), T4(w16), NULL, (ld_conv_opts){.pad = 1, .block = 8}),
+                "12 output channels in block 8", "y's layout block 8");
+    ld_tensor *blocked = ld_to_block(c, T4(x16), 8);
+    expect_fail(c, ld_add(c, blocked, blocked), "add of blocked tensors", "channel-blocked");
+    blocked = ld_to_block(c, T4(x16), 8);
+    expect_fail(c, ld_reshape(c, blocked, 4, x16), "reshape of a blocked tensor",
+                "channel-blocked");
+    blocked = ld_to_block(c, T4(x16), 8);
+    CHECK(ld_to_block(c, blocked, 8) == blocked, "to_block to its own layout returns x");
+    ld_ctx_reset(c);
 #undef T4
     CHECK(ld_conv2d(c, NULL, NULL, NULL, OPTS(1, 0, LD_NO_ACT)) == NULL && !c->failed,
           "NULL inputs propagate without a new error");
@@ -362,5 +496,8 @@ LD_TEST_SUITE(conv) = {
     {"large_vs_reference", test_large_vs_reference},
     {"repeat_and_inference", test_repeat_and_inference},
     {"shape_errors", test_shape_errors},
+    {"layout_vs_torch", test_layout_vs_torch},
+    {"blocked_vs_torch", test_blocked_vs_torch},
+    {"blocked_gradients", test_blocked_gradients},
     {NULL, NULL},
 };

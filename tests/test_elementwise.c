@@ -1,6 +1,8 @@
-/* Tests of the element-wise family: PyTorch fixtures and finite differences. */
+/* Tests of the element-wise family: PyTorch fixtures (concat also in the
+ * channel-blocked layouts), finite differences, errors. */
 #include <string.h>
 
+#include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "test.h"
 
@@ -69,6 +71,44 @@ static void test_vs_torch(void)
     ld_st_free(&f);
 }
 
+/* concat along the channels of tensors in layout *block. */
+static ld_tensor *fwd_concat_blocked(ld_ctx *c, ld_tensor **x, void *u)
+{
+    const int *block = u;
+    ld_tensor *parts[2] = {ld_to_block(c, x[0], *block), ld_to_block(c, x[1], *block)};
+    ld_tensor *y = ld_concat(c, parts, 2, 1);
+    if (y && y->block != *block) {
+        ld_fail(c, "concat: output block %d, inputs' %d", y->block, *block);
+        return NULL;
+    }
+    return ld_to_block(c, y, 0);
+}
+
+static void test_concat_blocked(void)
+{
+    static const int blocks[] = {8, 16};
+    ld_st_file f;
+    if (fixture_open("elementwise.safetensors", &f))
+        return;
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+        CHECK(fixture_case(&f, "concat1_c16", 2, fwd_concat_blocked, (void *)&blocks[i], 1e-6,
+                           1e-6),
+              "block %d", blocks[i]);
+    ld_st_free(&f);
+    ld_ctx *c = test_ctx();
+    int s16[4] = {2, 16, 3, 4};
+    ld_tensor *a = ld_to_block(c, ld_tensor_zeros(c, 4, s16), 8), *b = ld_tensor_zeros(c, 4, s16);
+    ld_tensor *mixed[2] = {a, b}, *same[2] = {a, a};
+    CHECK(ld_concat(c, mixed, 2, 1) == NULL && strstr(c->err.msg, "layout blocks 8 and 0"),
+          "blocked and NCHW inputs must fail: %s", c->err.msg);
+    ld_ctx_reset(c);
+    a = ld_to_block(c, ld_tensor_zeros(c, 4, s16), 8);
+    same[0] = same[1] = a;
+    CHECK(ld_concat(c, same, 2, 2) == NULL && strstr(c->err.msg, "axes 0 and 1 only"),
+          "blocked inputs along H must fail: %s", c->err.msg);
+    ld_ctx_reset(c);
+}
+
 static void test_gradients(void)
 {
     int s4[4] = {3, 4, 7, 5}, sc[3] = {4, 1, 1}, s3[3] = {3, 6, 5}, s1[1] = {5};
@@ -116,6 +156,7 @@ static void test_shape_errors(void)
 LD_TEST_SUITE(elementwise) = {
     {"vs_torch", test_vs_torch},
     {"gradients", test_gradients},
+    {"concat_blocked", test_concat_blocked},
     {"shape_errors", test_shape_errors},
     {NULL, NULL},
 };

@@ -3,6 +3,7 @@
  * gradients), shape errors. */
 #include <string.h>
 
+#include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/pool.h"
 #include "test.h"
@@ -39,6 +40,31 @@ static void test_vs_torch(void)
         CHECK(fixture_case(&f, cases[i].name, 1, fwd_case, (void *)&cases[i], FIXTURE_TOL,
                            FIXTURE_TOL),
               "case %s", cases[i].name);
+    ld_st_free(&f);
+}
+
+/* The 16-channel case with x (and so y) in the channel-blocked layouts. */
+static ld_tensor *fwd_blocked(ld_ctx *c, ld_tensor **x, void *u)
+{
+    const int *block = u;
+    ld_tensor *y = ld_maxpool2d(c, ld_to_block(c, x[0], *block), 2, 2);
+    if (y && y->block != *block) {
+        ld_fail(c, "maxpool2d: output block %d, input's %d", y->block, *block);
+        return NULL;
+    }
+    return ld_to_block(c, y, 0);
+}
+
+static void test_blocked_vs_torch(void)
+{
+    static const int blocks[] = {8, 16};
+    ld_st_file f;
+    if (fixture_open("pool.safetensors", &f))
+        return;
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+        CHECK(fixture_case(&f, "k2s2_c16", 1, fwd_blocked, (void *)&blocks[i], FIXTURE_TOL,
+                           FIXTURE_TOL),
+              "block %d", blocks[i]);
     ld_st_free(&f);
 }
 
@@ -116,6 +142,7 @@ static void test_shape_errors(void)
 
 LD_TEST_SUITE(pool) = {
     {"vs_torch", test_vs_torch},
+    {"blocked_vs_torch", test_blocked_vs_torch},
     {"gradients", test_gradients},
     {"output_shape", test_output_shape},
     {"shape_errors", test_shape_errors},

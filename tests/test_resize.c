@@ -1,8 +1,10 @@
 /* Tests of the resize family: PyTorch fixtures (nearest and bilinear, up and
- * down, odd sizes), finite differences, and bad sizes. */
+ * down, odd sizes; NCHW and the channel-blocked layouts), finite
+ * differences, and bad sizes. */
 #include <stdio.h>
 #include <string.h>
 
+#include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/resize.h"
 #include "test.h"
@@ -51,6 +53,46 @@ static void test_vs_torch(void)
     ld_st_free(&f);
 }
 
+/* The 16-channel cases with x (and so y) in layout `block`. */
+typedef struct blocked_resize {
+    int out_h, out_w;
+    ld_resize_mode mode;
+    int block;
+} blocked_resize;
+
+static ld_tensor *fwd_blocked(ld_ctx *c, ld_tensor **x, void *u)
+{
+    const blocked_resize *o = u;
+    ld_tensor *y = ld_resize(c, ld_to_block(c, x[0], o->block), o->out_h, o->out_w, o->mode);
+    if (y && y->block != o->block) {
+        ld_fail(c, "resize: output block %d, input's %d", y->block, o->block);
+        return NULL;
+    }
+    return ld_to_block(c, y, 0);
+}
+
+static void test_blocked_vs_torch(void)
+{
+    static const struct {
+        const char *suffix;
+        int out_h, out_w;
+    } cases[] = {{"up2_c16", 14, 10}, {"odd_c16", 4, 6}};
+    static const int blocks[] = {0, 8, 16};
+    ld_st_file f;
+    if (fixture_open("resize.safetensors", &f))
+        return;
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+            for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++) {
+                char name[64];
+                snprintf(name, sizeof name, "%s_%s", modes[m].name, cases[k].suffix);
+                blocked_resize o = {cases[k].out_h, cases[k].out_w, modes[m].mode, blocks[b]};
+                CHECK(fixture_case(&f, name, 1, fwd_blocked, &o, 1e-5, 1e-5), "case %s, block %d",
+                      name, blocks[b]);
+            }
+    ld_st_free(&f);
+}
+
 static void test_gradients(void)
 {
     int shape[4] = {3, 2, 7, 5};
@@ -95,6 +137,7 @@ static void test_errors(void)
 
 LD_TEST_SUITE(resize) = {
     {"vs_torch", test_vs_torch},
+    {"blocked_vs_torch", test_blocked_vs_torch},
     {"gradients", test_gradients},
     {"same_size", test_same_size},
     {"errors", test_errors},

@@ -26,7 +26,8 @@
 static int direct(const ld_conv_problem *p)
 {
     return !p->transposed && p->cout < DIRECT_MAX_OUT && p->stride == 1 && p->k % 2 == 1 &&
-           p->pad == p->k / 2 && p->oh == p->h && p->ow == p->w;
+           p->pad == p->k / 2 && p->oh == p->h && p->ow == p->w && p->x_block == 0 &&
+           p->y_block == 0;
 }
 
 /* The planes the loops work on: an image plane zero-padded by `pad` on
@@ -221,15 +222,40 @@ static void direct_backward_weights(const ld_conv_problem *p, float *dw, int dw_
     }
 }
 
+/* Where channel c of image n of an [N, C, plane] tensor in layout `block`
+ * (0 or 1 NCHW, else channel-blocked) starts, and the step between its
+ * pixels. */
+static size_t layout_start(int n, int c, int C, size_t plane, int block)
+{
+    if (block <= 1)
+        return ((size_t)n * C + c) * plane;
+    int groups = (C + block - 1) / block;
+    return ((size_t)n * groups + c / block) * plane * block + c % block;
+}
+
+static size_t layout_step(int block) { return block > 1 ? (size_t)block : 1; }
+
+static int same_layout(int a, int b) { return a == b || (a <= 1 && b <= 1); }
+
 void ld_cpu_conv_act_grad(const ld_conv_problem *p, int block, float *dz, const float *dy,
                           const float *y)
 {
     const int C = p->cout, groups = (C + block - 1) / block;
-    const size_t plane = (size_t)p->oh * p->ow;
-    const int act = p->act.kind != LD_ACT_NONE;
+    const size_t plane = (size_t)p->oh * p->ow, total = (size_t)p->n * C * plane;
     const float slope = p->act.kind == LD_ACT_LEAKY_RELU ? p->act.slope : 0.0f;
-#pragma omp parallel for collapse(2) schedule(static) \
-    if ((size_t)p->n * C * plane > LD_CPU_PARALLEL_MIN)
+    if (p->act.kind == LD_ACT_NONE && same_layout(block, p->y_block)) {
+        memcpy(dz, dy, total * sizeof *dz);
+        return;
+    }
+    if (same_layout(block, p->y_block)) { /* C is a multiple of a blocked y's block */
+#pragma omp parallel for schedule(static) if (total > LD_CPU_PARALLEL_MIN)
+        for (size_t i = 0; i < total; i++)
+            dz[i] = y[i] > 0.0f ? dy[i] : slope * dy[i];
+        return;
+    }
+    const int act = p->act.kind != LD_ACT_NONE;
+    const size_t in_step = layout_step(p->y_block);
+#pragma omp parallel for collapse(2) schedule(static) if (total > LD_CPU_PARALLEL_MIN)
     for (int n = 0; n < p->n; n++)
         for (int gr = 0; gr < groups; gr++) {
             float *out = dz + ((size_t)n * groups + gr) * plane * block;
@@ -240,11 +266,34 @@ void ld_cpu_conv_act_grad(const ld_conv_problem *p, int block, float *dz, const 
                         out[i * block + c] = 0.0f;
                     continue;
                 }
-                const float *dyc = dy + ((size_t)n * C + ch) * plane;
-                const float *yc = y + ((size_t)n * C + ch) * plane;
-                for (size_t i = 0; i < plane; i++)
-                    out[i * block + c] = act && !(yc[i] > 0.0f) ? slope * dyc[i] : dyc[i];
+                const size_t at = layout_start(n, ch, C, plane, p->y_block);
+                const float *dyc = dy + at, *yc = y + at;
+                for (size_t i = 0; i < plane; i++) {
+                    const float g = dyc[i * in_step];
+                    out[i * block + c] = act && !(yc[i * in_step] > 0.0f) ? slope * g : g;
+                }
             }
+        }
+}
+
+static void conv_relayout(float *dst, int dst_block, const float *src, int src_block, int n,
+                          int c, size_t plane, int add)
+{
+    const size_t total = (size_t)n * c * plane;
+    if (same_layout(dst_block, src_block)) {
+#pragma omp parallel for schedule(static) if (total > LD_CPU_PARALLEL_MIN)
+        for (size_t i = 0; i < total; i++)
+            dst[i] = add ? dst[i] + src[i] : src[i];
+        return;
+    }
+    const size_t to_step = layout_step(dst_block), from_step = layout_step(src_block);
+#pragma omp parallel for collapse(2) schedule(static) if (total > LD_CPU_PARALLEL_MIN)
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            float *to = dst + layout_start(i, ch, c, plane, dst_block);
+            const float *from = src + layout_start(i, ch, c, plane, src_block);
+            for (size_t j = 0; j < plane; j++)
+                to[j * to_step] = add ? to[j * to_step] + from[j * from_step] : from[j * from_step];
         }
 }
 
@@ -263,5 +312,6 @@ static int conv_backward(const ld_conv_problem *p, const ld_conv_grads *g, void 
     return 0;
 }
 
-const struct ld_conv_kernels ld_cpu_conv_kernels = {conv_scratch_bytes, conv_forward,
-                                                    conv_backward};
+const struct ld_conv_kernels ld_cpu_conv_kernels = {
+    conv_scratch_bytes, conv_forward, conv_backward, conv_relayout, ld_dnnl_conv_preferred_block,
+};

@@ -13,6 +13,7 @@
 
 extern const struct ld_conv_kernels ld_cpu_conv_kernels;               /* cpu/conv.c */
 extern const struct ld_conv_kernels ld_dnnl_conv_kernels; /* cpu/dnnl.c, used by cpu/conv.c */
+int ld_dnnl_conv_preferred_block(void);                    /* cpu/dnnl.c */
 extern const struct ld_pool_kernels ld_cpu_pool_kernels;               /* cpu/dnnl.c */
 extern const struct ld_resize_kernels ld_cpu_resize_kernels;           /* cpu/resize.c */
 extern const struct ld_norm_kernels ld_cpu_norm_kernels;               /* cpu/norm.c */
@@ -27,10 +28,11 @@ extern const struct ld_random_kernels ld_cpu_random_kernels;           /* cpu/ra
 struct ld_conv_problem;
 
 /* A convolution's dz = dy * act'(y) (dy itself without activation; y, dy
- * NCHW), written in NCHW (block 1) or in oneDNN's channel-blocked layout
- * nChw8c / nChw16c (block 8 / 16: channels in groups of `block`, each
- * pixel's group contiguous, the last group padded with zeros), which the
- * backward passes then read without a reorder (cpu/conv.c). */
+ * in y's layout, p->y_block), written in NCHW (block 1) or in oneDNN's
+ * channel-blocked layout nChw8c / nChw16c (block 8 / 16: channels in groups
+ * of `block`, each pixel's group contiguous, the last group padded with
+ * zeros), which the backward passes then read without a reorder
+ * (cpu/conv.c). */
 void ld_cpu_conv_act_grad(const struct ld_conv_problem *p, int block, float *dz,
                           const float *dy, const float *y);
 

@@ -480,6 +480,12 @@ typedef struct conv_mds {
     dnnl_dims_t strides, pad;
 } conv_mds;
 
+/* oneDNN's tag for a tensor layout (ld_tensor.block: 0 NCHW, 8, 16). */
+static dnnl_format_tag_t block_tag(int block)
+{
+    return block == 16 ? dnnl_nChw16c : block == 8 ? dnnl_nChw8c : dnnl_nchw;
+}
+
 static int conv_mds_init(const ld_conv_problem *p, conv_mds *m, ld_err *err)
 {
     dnnl_dims_t x = {p->n, p->cin, p->h, p->w}, y = {p->n, p->cout, p->oh, p->ow};
@@ -489,7 +495,8 @@ static int conv_mds_init(const ld_conv_problem *p, conv_mds *m, ld_err *err)
     dnnl_format_tag_t w_tag = p->transposed ? dnnl_iohw : dnnl_oihw;
     m->strides[0] = m->strides[1] = p->stride;
     m->pad[0] = m->pad[1] = p->pad;
-    return md_init(&m->x, 4, x, dnnl_nchw, err) || md_init(&m->y, 4, y, dnnl_nchw, err) ||
+    return md_init(&m->x, 4, x, block_tag(p->x_block), err) ||
+           md_init(&m->y, 4, y, block_tag(p->y_block), err) ||
            md_init(&m->w, 4, w, w_tag, err) || md_init(&m->b, 1, b, dnnl_a, err) ||
            md_init(&m->x_any, 4, x, dnnl_format_tag_any, err) ||
            md_init(&m->y_any, 4, y, dnnl_format_tag_any, err) ||
@@ -673,7 +680,7 @@ static const problem_entry *conv_entry(const ld_conv_problem *p, ld_conv_pass pa
 {
     int key[CACHE_KEY_INTS] = {p->transposed, p->n, p->cin, p->h, p->w, p->cout, p->k,
                                p->stride, p->pad, p->has_bias, (int)p->act.kind,
-                               float_bits(act_alpha(p->act))};
+                               float_bits(act_alpha(p->act)), p->x_block, p->y_block};
     if (pass == LD_CONV_FORWARD)
         return cached_entry(&conv_cache, key, p, CONV_FORWARD, conv_build, err);
     if (!cached_entry(&conv_cache, key, p, CONV_BACKWARD_DATA, conv_build, err))
@@ -706,7 +713,7 @@ static int conv_dz_block(const ld_conv_problem *p, const problem_entry *e)
     return 0;
 }
 
-/* The backward's scratch: dz (in the passes' layout, or NCHW), then the
+/* The backward's scratch: dz (in the passes' layout, or y's), then the
  * larger of the two passes' scratch. */
 static size_t conv_dz_bytes(const ld_conv_problem *p, const problem_entry *e)
 {
@@ -757,10 +764,11 @@ static int conv_backward(const ld_conv_problem *p, const ld_conv_grads *g, void 
     const problem_entry *e = conv_entry(p, LD_CONV_BACKWARD, err);
     if (!e)
         return -1;
+    /* dz in the passes' layout, or else in y's (the passes' caller layout) */
     int block = conv_dz_block(p, e), ready = block > 0;
     float *dz = scratch;
     void *rest = (char *)scratch + conv_dz_bytes(p, e);
-    ld_cpu_conv_act_grad(p, ready ? block : 1, dz, g->dy, g->y);
+    ld_cpu_conv_act_grad(p, ready ? block : p->y_block > 1 ? p->y_block : 1, dz, g->dy, g->y);
     if (g->dx) {
         void *ptr[3] = {dz, (void *)g->w, g->dx};
         int adds[3] = {0, 0, g->dx_add}, readies[3] = {ready, 0, 0};
@@ -775,8 +783,16 @@ static int conv_backward(const ld_conv_problem *p, const ld_conv_grads *g, void 
     return 0;
 }
 
+/* The channel block of the layout oneDNN's convolution and pooling kernels
+ * work in: nChw16c with AVX-512, nChw8c below. */
+int ld_dnnl_conv_preferred_block(void)
+{
+    return dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core ? 16 : 8;
+}
+
 const struct ld_conv_kernels ld_dnnl_conv_kernels = {conv_scratch_bytes, conv_forward,
-                                                     conv_backward};
+                                                     conv_backward, NULL,
+                                                     ld_dnnl_conv_preferred_block};
 
 /* ---- max pooling ------------------------------------------------------------- */
 
@@ -785,15 +801,10 @@ static problem_cache pool_cache;
 /* Operand order of the passes (the workspace's index is used below). */
 enum { POOL_FWD_SRC, POOL_FWD_DST, POOL_FWD_WORKSPACE };
 
-/* The channel-blocked layout the pooling primitive works in: oneDNN 2.6
- * pools NCHW with a plain loop (simple_nchw, 2.6 ms for 16 x 16 x 32 x 32 on
- * an AVX2 core pair) but blocked layouts with its JIT kernels; the reorders
- * to and from it cost less than the difference. */
-static dnnl_format_tag_t pool_layout(void)
-{
-    return dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core ? dnnl_nChw16c
-                                                                     : dnnl_nChw8c;
-}
+/* The pooling primitive works in the channel-blocked layout whatever the
+ * caller's: oneDNN 2.6 pools NCHW with a plain loop (simple_nchw, 2.6 ms for
+ * 16 x 16 x 32 x 32 on an AVX2 core pair) but blocked layouts with its JIT
+ * kernels; the reorders to and from it cost less than the difference. */
 
 static int pool_build(problem_entry *e, const void *problem, int which, ld_err *err)
 {
@@ -803,9 +814,10 @@ static int pool_build(problem_entry *e, const void *problem, int which, ld_err *
     dnnl_memory_desc_t x, y, x_blocked, y_blocked;
     dnnl_dims_t x_dims = {p->n, p->c, p->h, p->w}, y_dims = {p->n, p->c, p->oh, p->ow};
     dnnl_dims_t strides = {p->stride, p->stride}, kernel = {p->k, p->k}, pad = {0, 0};
-    if (md_init(&x, 4, x_dims, dnnl_nchw, err) || md_init(&y, 4, y_dims, dnnl_nchw, err) ||
-        md_init(&x_blocked, 4, x_dims, pool_layout(), err) ||
-        md_init(&y_blocked, 4, y_dims, pool_layout(), err))
+    dnnl_format_tag_t blocked = block_tag(ld_dnnl_conv_preferred_block());
+    if (md_init(&x, 4, x_dims, block_tag(p->block), err) ||
+        md_init(&y, 4, y_dims, block_tag(p->block), err) ||
+        md_init(&x_blocked, 4, x_dims, blocked, err) || md_init(&y_blocked, 4, y_dims, blocked, err))
         return -1;
     if (which == LD_POOL_FORWARD) {
         DNNL_TRY(dnnl_pooling_forward_desc_init(&d, dnnl_forward_training, dnnl_pooling_max,
@@ -831,7 +843,7 @@ done:
 
 static const pass *pool_pass(const ld_pool_problem *p, ld_pool_pass which, ld_err *err)
 {
-    int key[CACHE_KEY_INTS] = {p->n, p->c, p->h, p->w, p->k, p->stride};
+    int key[CACHE_KEY_INTS] = {p->n, p->c, p->h, p->w, p->k, p->stride, p->block};
     return cached_pass(&pool_cache, key, p, which, pool_build, err);
 }
 

@@ -38,89 +38,119 @@ static resize_tap resize_source(ld_resize_mode mode, int dst, int in, int out)
     return (resize_tap){i0, i0 + (i0 < in - 1), (float)(src - i0)};
 }
 
-/* The 1-D passes (restrict: gcc may vectorise and keep the taps in
- * registers). */
-static void blend_rows(float *restrict row, const float *restrict row0,
-                       const float *restrict row1, float w1, size_t n)
+/* The 1-D passes over rows of pixels of `lanes` floats each (1 for NCHW,
+ * the block for channel-blocked tensors; callers pass a constant, so each
+ * lane count gets its own vectorised copy). restrict: gcc may vectorise
+ * and keep the taps in registers. */
+static inline void blend_rows(float *restrict row, const float *restrict row0,
+                              const float *restrict row1, float w1, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         row[i] = row0[i] + w1 * (row1[i] - row0[i]);
 }
 
-static void gather_columns(float *restrict out, const float *restrict row,
-                           const resize_tap *restrict tx, size_t n)
-{
-    for (size_t j = 0; j < n; j++)
-        out[j] = row[tx[j].i0] + tx[j].w1 * (row[tx[j].i1] - row[tx[j].i0]);
-}
-
-static void spread_columns(float *restrict row, const float *restrict g,
-                           const resize_tap *restrict tx, size_t n)
+static inline void gather_columns(float *restrict out, const float *restrict row,
+                                  const resize_tap *restrict tx, size_t n, const int lanes)
 {
     for (size_t j = 0; j < n; j++) {
-        row[tx[j].i0] += (1.0f - tx[j].w1) * g[j];
-        row[tx[j].i1] += tx[j].w1 * g[j];
+        const float *a = row + (size_t)tx[j].i0 * lanes, *b = row + (size_t)tx[j].i1 * lanes;
+        for (int l = 0; l < lanes; l++)
+            out[j * lanes + l] = a[l] + tx[j].w1 * (b[l] - a[l]);
     }
 }
 
-static void add_scaled(float *restrict dst, const float *restrict src, float w, size_t n)
+static inline void spread_columns(float *restrict row, const float *restrict g,
+                                  const resize_tap *restrict tx, size_t n, const int lanes)
+{
+    for (size_t j = 0; j < n; j++) {
+        float *a = row + (size_t)tx[j].i0 * lanes, *b = row + (size_t)tx[j].i1 * lanes;
+        for (int l = 0; l < lanes; l++) {
+            a[l] += (1.0f - tx[j].w1) * g[j * lanes + l];
+            b[l] += tx[j].w1 * g[j * lanes + l];
+        }
+    }
+}
+
+static inline void add_scaled(float *restrict dst, const float *restrict src, float w, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         dst[i] += w * src[i];
 }
 
+/* One plane (lanes channels of an image) forward or backward; see
+ * resize_planes. */
+static inline void resize_plane(float *in, float *out_plane, float *row, ld_resize_mode mode,
+                                const ld_resize_shape *s, const resize_tap *tx,
+                                const resize_tap *ty, int backward, const int lanes)
+{
+    const size_t in_row = (size_t)s->in_w * lanes, out_row = (size_t)s->out_w * lanes;
+    if (backward)
+        memset(in, 0, (size_t)s->in_h * in_row * sizeof *in);
+    for (int oy = 0; oy < s->out_h; oy++) {
+        float *row0 = in + (size_t)ty[oy].i0 * in_row, *row1 = in + (size_t)ty[oy].i1 * in_row;
+        float *out = out_plane + (size_t)oy * out_row;
+        if (mode == LD_RESIZE_NEAREST && backward) {
+            for (size_t j = 0; j < (size_t)s->out_w; j++)
+                for (int l = 0; l < lanes; l++)
+                    row0[(size_t)tx[j].i0 * lanes + l] += out[j * lanes + l];
+        } else if (mode == LD_RESIZE_NEAREST) {
+            for (size_t j = 0; j < (size_t)s->out_w; j++)
+                for (int l = 0; l < lanes; l++)
+                    out[j * lanes + l] = row0[(size_t)tx[j].i0 * lanes + l];
+        } else if (backward) {
+            memset(row, 0, in_row * sizeof *row);
+            spread_columns(row, out, tx, (size_t)s->out_w, lanes);
+            add_scaled(row0, row, 1.0f - ty[oy].w1, in_row);
+            add_scaled(row1, row, ty[oy].w1, in_row);
+        } else {
+            blend_rows(row, row0, row1, ty[oy].w1, in_row);
+            gather_columns(out, row, tx, (size_t)s->out_w, lanes);
+        }
+    }
+}
+
 /* Forward (y from x) or backward (x, the input gradient, overwritten from
- * y, the output gradient), one plane per thread so that the backward's
- * sums do not race. The taps are computed once per call. Bilinear runs
- * as two 1-D passes through a row of in_w floats per thread: the
- * forward blends the two input rows (a vector loop), then reads the
- * columns' taps from that row; the backward spreads an output row's
- * gradient over a row by the taps, then adds it into the two input rows.
- * Nearest reads one pixel. Returns -1 when its buffers cannot be had. */
+ * y, the output gradient), one plane (an image's channel, or its block of
+ * channels) per thread so that the backward's sums do not race. The taps
+ * are computed once per call. Bilinear runs as two 1-D passes through a
+ * row of in_w pixels per thread: the forward blends the two input rows (a
+ * vector loop), then reads the columns' taps from that row; the backward
+ * spreads an output row's gradient over a row by the taps, then adds it
+ * into the two input rows. Nearest reads one pixel. Returns -1 when its
+ * buffers cannot be had, or for a block other than 0, 8 or 16. */
 static int resize_planes(float *x, float *y, ld_resize_mode mode, const ld_resize_shape *s,
                          int backward)
 {
-    const size_t planes = (size_t)s->n * (size_t)s->c;
-    const size_t in_w = (size_t)s->in_w, out_w = (size_t)s->out_w;
-    const size_t in_plane = (size_t)s->in_h * in_w, out_plane = (size_t)s->out_h * out_w;
-    const int nearest = mode == LD_RESIZE_NEAREST;
+    const int lanes = s->block > 1 ? s->block : 1;
+    if ((lanes != 1 && lanes != 8 && lanes != 16) || s->c % lanes)
+        return -1;
+    const size_t planes = (size_t)s->n * (size_t)(s->c / lanes);
+    const size_t in_plane = (size_t)s->in_h * s->in_w * lanes;
+    const size_t out_plane = (size_t)s->out_h * s->out_w * lanes;
     /* each thread's row on cache lines of its own */
-    const size_t row_stride = ld_align_up(in_w * sizeof(float)) / sizeof(float);
-    resize_tap *tx = malloc((out_w + (size_t)s->out_h) * sizeof *tx), *ty = tx + out_w;
+    const size_t row_stride = ld_align_up((size_t)s->in_w * lanes * sizeof(float)) / sizeof(float);
+    resize_tap *tx = malloc(((size_t)s->out_w + (size_t)s->out_h) * sizeof *tx);
     float *rows = aligned_alloc(LD_ALIGN, (size_t)omp_get_max_threads() * row_stride * sizeof *rows);
     if (!tx || !rows) {
         free(tx);
         free(rows);
         return -1;
     }
-    for (size_t j = 0; j < out_w; j++)
-        tx[j] = resize_source(mode, (int)j, s->in_w, s->out_w);
+    resize_tap *ty = tx + s->out_w;
+    for (int j = 0; j < s->out_w; j++)
+        tx[j] = resize_source(mode, j, s->in_w, s->out_w);
     for (int i = 0; i < s->out_h; i++)
         ty[i] = resize_source(mode, i, s->in_h, s->out_h);
 #pragma omp parallel for schedule(static) if (planes * out_plane > LD_CPU_PARALLEL_MIN)
     for (size_t p = 0; p < planes; p++) {
-        float *in = x + p * in_plane, *row = rows + (size_t)omp_get_thread_num() * row_stride;
-        if (backward)
-            memset(in, 0, in_plane * sizeof *in);
-        for (int oy = 0; oy < s->out_h; oy++) {
-            float *row0 = in + (size_t)ty[oy].i0 * in_w, *row1 = in + (size_t)ty[oy].i1 * in_w;
-            float *out = y + p * out_plane + (size_t)oy * out_w;
-            if (nearest && backward) {
-                for (size_t j = 0; j < out_w; j++)
-                    row0[tx[j].i0] += out[j];
-            } else if (nearest) {
-                for (size_t j = 0; j < out_w; j++)
-                    out[j] = row0[tx[j].i0];
-            } else if (backward) {
-                memset(row, 0, in_w * sizeof *row);
-                spread_columns(row, out, tx, out_w);
-                add_scaled(row0, row, 1.0f - ty[oy].w1, in_w);
-                add_scaled(row1, row, ty[oy].w1, in_w);
-            } else {
-                blend_rows(row, row0, row1, ty[oy].w1, in_w);
-                gather_columns(out, row, tx, out_w);
-            }
-        }
+        float *in = x + p * in_plane, *out = y + p * out_plane;
+        float *row = rows + (size_t)omp_get_thread_num() * row_stride;
+        if (lanes == 1)
+            resize_plane(in, out, row, mode, s, tx, ty, backward, 1);
+        else if (lanes == 8)
+            resize_plane(in, out, row, mode, s, tx, ty, backward, 8);
+        else
+            resize_plane(in, out, row, mode, s, tx, ty, backward, 16);
     }
     free(tx);
     free(rows);

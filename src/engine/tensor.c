@@ -78,6 +78,17 @@ size_t ld_shape_numel(int ndim, const int *shape)
     return n;
 }
 
+int ld_require_nchw(ld_ctx *ctx, const char *op, int n, ld_tensor *const *ts)
+{
+    for (int i = 0; i < n; i++)
+        if (ts[i] && ts[i]->block > 1) {
+            ld_fail(ctx, "%s: input %d is in the channel-blocked layout (block %d); it reads "
+                         "NCHW only (ld_to_block(ctx, x, 0) first)", op, i, ts[i]->block);
+            return -1;
+        }
+    return 0;
+}
+
 static ld_tensor *tensor_header(ld_ctx *ctx, int ndim, const int *shape)
 {
     if (ndim < 0 || ndim > LD_MAX_DIMS)
@@ -146,6 +157,8 @@ static void reshape_backward(ld_ctx *ctx, void *rec)
 ld_tensor *ld_reshape(ld_ctx *ctx, ld_tensor *t, int ndim, const int *shape)
 {
     if (!t)
+        return NULL;
+    if (ld_require_nchw(ctx, "reshape", 1, &t))
         return NULL;
     if (ld_shape_numel(ndim, shape) != t->numel)
         return ld_fail(ctx, "reshape: %zu elements cannot take a shape of %zu",

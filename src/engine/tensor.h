@@ -27,6 +27,11 @@ typedef struct ld_tensor {
     int shape[LD_MAX_DIMS];
     size_t numel;
     int requires_grad;  /* gradients flow to (or through) this tensor */
+    int block;          /* layout of a 4-D tensor's data (its gradient's too): 0 NCHW
+                         * (every op's); b > 1 channel-blocked [N, C/b, H, W, b]
+                         * (oneDNN's nChw8c, nChw16c; C a multiple of b), which only
+                         * the convolution family, pooling, resize and concat take:
+                         * see ld_to_block in ops/conv.h */
 } ld_tensor;
 
 struct ld_backend;
@@ -86,6 +91,9 @@ ld_tensor *ld_tensor_heap(int ndim, const int *shape, int with_grad);
 void ld_tensor_heap_free(ld_tensor *t);
 
 size_t ld_shape_numel(int ndim, const int *shape);
+/* 0 when none of the n tensors (NULLs skipped) is channel-blocked; else
+ * fails the context naming `op` (for ops that read NCHW only). */
+int ld_require_nchw(ld_ctx *ctx, const char *op, int n, ld_tensor *const *ts);
 int ld_same_shape(const ld_tensor *a, const ld_tensor *b);
 /* "[3, 4, 7, 5]" into buf. */
 const char *ld_shape_str(const ld_tensor *t, char *buf, size_t len);

@@ -10,6 +10,7 @@
 
 #include "engine/backend.h"
 #include "ops/advect.h"
+#include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/loss.h"
 
@@ -227,9 +228,13 @@ static ld_tensor *encode(ld_ctx *ctx, ld_between_model *m, ld_tensor *image)
 {
     if (m->cfg.method == LD_BETWEEN_IMAGE)
         return image;
+    /* the hidden layers' outputs in the convolutions' layout (when the
+     * width allows); the last layer, to a few channels, reads NCHW */
+    int last = m->encoder_count - 1, block = ld_conv_block_for(ctx, 1, &m->cfg.encoder_width);
     ld_tensor *x = image;
-    for (int i = 0; i < m->encoder_count; i++)
-        x = ld_conv_layer_forward(ctx, &m->params, &m->encoder[i], x);
+    for (int i = 0; i < last; i++)
+        x = ld_conv_layer_forward_to(ctx, &m->params, &m->encoder[i], x, block);
+    x = ld_conv_layer_forward(ctx, &m->params, &m->encoder[last], ld_to_block(ctx, x, 0));
     if (!m->cfg.latent_skip)
         return x;
     ld_tensor *parts[2] = {image, x};

@@ -41,7 +41,13 @@ int ld_conv_transpose_layer_create(ld_conv_layer *l, ld_params *p, const char *n
 
 ld_tensor *ld_conv_layer_forward(ld_ctx *ctx, ld_params *p, const ld_conv_layer *l, ld_tensor *x)
 {
-    ld_conv_opts opts = {.stride = l->stride, .pad = l->pad, .act = l->act};
+    return ld_conv_layer_forward_to(ctx, p, l, x, 0);
+}
+
+ld_tensor *ld_conv_layer_forward_to(ld_ctx *ctx, ld_params *p, const ld_conv_layer *l,
+                                    ld_tensor *x, int block)
+{
+    ld_conv_opts opts = {.stride = l->stride, .pad = l->pad, .act = l->act, .block = block};
     if (l->transposed)
         return ld_conv_transpose2d(ctx, x, ld_param(p, l->weight), ld_param(p, l->bias), opts);
     return ld_conv2d(ctx, x, ld_param(p, l->weight), ld_param(p, l->bias), opts);

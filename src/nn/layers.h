@@ -29,6 +29,9 @@ int ld_conv_transpose_layer_create(ld_conv_layer *l, ld_params *p, const char *n
                                    int out_ch, int kernel, ld_activation act, ld_err *err);
 ld_tensor *ld_conv_layer_forward(ld_ctx *ctx, ld_params *p, const ld_conv_layer *l,
                                  ld_tensor *x);
+/* The same with the output in layout `block` (ld_tensor.block). */
+ld_tensor *ld_conv_layer_forward_to(ld_ctx *ctx, ld_params *p, const ld_conv_layer *l,
+                                    ld_tensor *x, int block);
 
 int ld_linear_layer_create(ld_linear_layer *l, ld_params *p, const char *name, int in_features,
                            int out_features, ld_activation act, ld_err *err);

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/pool.h"
 #include "ops/resize.h"
@@ -80,10 +81,12 @@ void ld_unet_init(ld_unet *net, ld_params *p, ld_rng *rng)
 ld_tensor *ld_unet_forward(ld_ctx *ctx, ld_params *p, const ld_unet *net, ld_tensor *x)
 {
     ld_tensor *skips[LD_UNET_MAX_DEPTH];
-    int depth = net->cfg.depth;
+    /* activations stay in the convolutions' layout from the first
+     * convolution to the head (when the widths allow) */
+    int depth = net->cfg.depth, block = ld_conv_block_for(ctx, depth + 1, net->cfg.widths);
     for (int d = 0; d < depth; d++) {
-        x = ld_conv_layer_forward(ctx, p, &net->down[d][0], x);
-        x = ld_conv_layer_forward(ctx, p, &net->down[d][1], x);
+        x = ld_conv_layer_forward_to(ctx, p, &net->down[d][0], x, block);
+        x = ld_conv_layer_forward_to(ctx, p, &net->down[d][1], x, block);
         skips[d] = x;
         if (!x)
             return NULL;
@@ -92,18 +95,19 @@ ld_tensor *ld_unet_forward(ld_ctx *ctx, ld_params *p, const ld_unet *net, ld_ten
                                 "small for depth %d)", x->shape[2], x->shape[3], d, depth);
         x = ld_maxpool2d(ctx, x, 2, 2);
     }
-    x = ld_conv_layer_forward(ctx, p, &net->bottleneck[0], x);
-    x = ld_conv_layer_forward(ctx, p, &net->bottleneck[1], x);
+    x = ld_conv_layer_forward_to(ctx, p, &net->bottleneck[0], x, block);
+    x = ld_conv_layer_forward_to(ctx, p, &net->bottleneck[1], x, block);
     for (int d = depth - 1; d >= 0; d--) {
         if (!x)
             return NULL;
         /* resize to the skip's size: x2 for even sizes, exact for odd ones */
         x = ld_resize(ctx, x, skips[d]->shape[2], skips[d]->shape[3], LD_RESIZE_BILINEAR);
-        x = ld_conv_layer_forward(ctx, p, &net->up_conv[d], x);
+        x = ld_conv_layer_forward_to(ctx, p, &net->up_conv[d], x, block);
         ld_tensor *pair[2] = {x, skips[d]};
         x = ld_concat(ctx, pair, 2, 1);
-        x = ld_conv_layer_forward(ctx, p, &net->up_block[d][0], x);
-        x = ld_conv_layer_forward(ctx, p, &net->up_block[d][1], x);
+        x = ld_conv_layer_forward_to(ctx, p, &net->up_block[d][0], x, block);
+        x = ld_conv_layer_forward_to(ctx, p, &net->up_block[d][1], x, block);
     }
-    return ld_conv_layer_forward(ctx, p, &net->head, x);
+    /* the head (to a few channels: the CPU's direct kernel) reads NCHW */
+    return ld_conv_layer_forward(ctx, p, &net->head, ld_to_block(ctx, x, 0));
 }

@@ -79,6 +79,8 @@ static void act_backward(ld_ctx *ctx, void *rec)
 
 ld_tensor *ld_activate(ld_ctx *ctx, ld_tensor *x, ld_activation act)
 {
+    if (ld_require_nchw(ctx, "activation", 1, (ld_tensor *[]){x}))
+        return NULL;
     if (!x)
         return NULL;
     switch (act.kind) {

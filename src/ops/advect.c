@@ -51,6 +51,8 @@ static void advect_backward(ld_ctx *ctx, void *rec)
 
 ld_tensor *ld_advect(ld_ctx *ctx, ld_tensor *z, ld_tensor *v, float dt)
 {
+    if (ld_require_nchw(ctx, "advect", 2, (ld_tensor *[]){z, v}))
+        return NULL;
     if (!z || !v)
         return NULL;
     if (check_inputs(ctx, "advect", z, v, 2, dt))

@@ -25,6 +25,8 @@ static void softmax_backward(ld_ctx *ctx, void *rec)
 
 ld_tensor *ld_softmax(ld_ctx *ctx, ld_tensor *x)
 {
+    if (ld_require_nchw(ctx, "softmax", 1, (ld_tensor *[]){x}))
+        return NULL;
     if (!x)
         return NULL;
     if (x->ndim < 1 || x->shape[x->ndim - 1] < 1) {
@@ -160,6 +162,8 @@ static int attention_dims(ld_ctx *ctx, const ld_tensor *q, const ld_tensor *k,
 ld_tensor *ld_attention(ld_ctx *ctx, ld_tensor *q, ld_tensor *k, ld_tensor *v, int heads,
                         ld_tensor *bias, float scale)
 {
+    if (ld_require_nchw(ctx, "attention", 4, (ld_tensor *[]){q, k, v, bias}))
+        return NULL;
     /* q = k = NULL is the bias-only form, unless they are NULL because an
      * earlier op failed */
     if (!v || ctx->failed)

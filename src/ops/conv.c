@@ -14,6 +14,16 @@ typedef struct conv_rec {
     ld_tensor *x, *w, *b, *y; /* b NULL without bias */
 } conv_rec;
 
+/* 0 when `block` is a layout (0 NCHW, 8 or 16) that `channels` channels fit. */
+static int check_block(ld_ctx *ctx, const char *name, const char *what, int block, int channels)
+{
+    if (block == 0 || ((block == 8 || block == 16) && channels % block == 0))
+        return 0;
+    ld_fail(ctx, "%s: %s's layout block %d does not fit its %d channels (0 NCHW, or 8 or 16 "
+                 "dividing the channels)", name, what, block, channels);
+    return -1;
+}
+
 /* Fills *p from the operands, or fails with a message naming the shapes. */
 static int conv_problem(ld_ctx *ctx, const char *name, int transposed, const ld_tensor *x,
                         const ld_tensor *w, const ld_tensor *b, ld_conv_opts opts,
@@ -56,6 +66,8 @@ static int conv_problem(ld_ctx *ctx, const char *name, int transposed, const ld_
     }
     if (act.kind != LD_ACT_LEAKY_RELU)
         act.slope = 0.0f;
+    if (check_block(ctx, name, "x", x->block, cin) || check_block(ctx, name, "y", opts.block, cout))
+        return -1;
     int h = x->shape[2], wd = x->shape[3], oh, ow;
     if (transposed) {
         oh = (h - 1) * stride - 2 * pad + k;
@@ -76,7 +88,8 @@ static int conv_problem(ld_ctx *ctx, const char *name, int transposed, const ld_
     }
     *p = (ld_conv_problem){.transposed = transposed, .n = x->shape[0], .cin = cin, .h = h,
                            .w = wd, .cout = cout, .k = k, .stride = stride, .pad = pad,
-                           .oh = oh, .ow = ow, .has_bias = b != NULL, .act = act};
+                           .oh = oh, .ow = ow, .has_bias = b != NULL, .act = act,
+                           .x_block = x->block, .y_block = opts.block};
     return 0;
 }
 
@@ -122,6 +135,7 @@ static ld_tensor *conv(ld_ctx *ctx, const char *name, int transposed, ld_tensor 
     void *scratch = y ? conv_scratch(ctx, name, &p, LD_CONV_FORWARD) : NULL;
     if (!scratch)
         return NULL;
+    y->block = p.y_block;
     ld_err err;
     if (KERNELS(ctx)->forward(&p, y->data, x->data, w->data, b ? b->data : NULL, scratch, &err))
         return ld_fail(ctx, "%s: %s", name, err.msg);
@@ -145,4 +159,58 @@ ld_tensor *ld_conv_transpose2d(ld_ctx *ctx, ld_tensor *x, ld_tensor *w, ld_tenso
                                ld_conv_opts opts)
 {
     return conv(ctx, "conv_transpose2d", 1, x, w, b, opts);
+}
+
+int ld_conv_block_for(const ld_ctx *ctx, int n, const int *widths)
+{
+    int block = KERNELS(ctx)->preferred_block();
+    for (int i = 0; i < n && block > 1; i++)
+        if (widths[i] % block)
+            block = 0;
+    return block > 1 ? block : 0;
+}
+
+typedef struct relayout_rec {
+    ld_tensor *x, *y;
+} relayout_rec;
+
+static void relayout_backward(ld_ctx *ctx, void *rec)
+{
+    relayout_rec *r = rec;
+    int add;
+    float *dx = r->y->grad ? ld_grad_dest(ctx, r->x, &add) : NULL;
+    if (!dx)
+        return;
+    const int *s = r->x->shape;
+    KERNELS(ctx)->relayout(dx, r->x->block, r->y->grad, r->y->block, s[0], s[1],
+                           (size_t)s[2] * (size_t)s[3], add);
+}
+
+ld_tensor *ld_to_block(ld_ctx *ctx, ld_tensor *x, int block)
+{
+    if (!x)
+        return NULL;
+    char sx[96];
+    if (x->ndim != 4)
+        return ld_fail(ctx, "to_block: x must be [N, C, H, W], got %s",
+                       ld_shape_str(x, sx, sizeof sx));
+    if (check_block(ctx, "to_block", "the target", block, x->shape[1]))
+        return NULL;
+    if (x->block == block)
+        return x;
+    ld_tensor *y = ld_tensor_like(ctx, x);
+    if (!y)
+        return NULL;
+    y->block = block;
+    const int *s = x->shape;
+    KERNELS(ctx)->relayout(y->data, block, x->data, x->block, s[0], s[1],
+                           (size_t)s[2] * (size_t)s[3], 0);
+    if (ld_needs_grad(ctx, 1, &x)) {
+        y->requires_grad = 1;
+        relayout_rec *r = ld_tape_record(ctx, relayout_backward, sizeof *r);
+        if (!r)
+            return NULL;
+        *r = (relayout_rec){x, y};
+    }
+    return y;
 }

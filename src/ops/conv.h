@@ -9,7 +9,15 @@
  *   (torch.nn.functional.conv_transpose2d without output padding).
  * Gradients reach x, w and b (those with requires_grad). The activation's
  * backward reads its mask from the stored output, so a leaky ReLU needs a
- * slope >= 0. */
+ * slope >= 0.
+ *
+ * Layouts: x may be NCHW or channel-blocked (ld_tensor.block), and opts.block
+ * picks y's. oneDNN's convolution kernels work in the blocked layout
+ * (nChw8c with AVX2, nChw16c with AVX-512); a network that keeps its
+ * activations in it between convolutions (and through pooling, resize and
+ * concat, which take it too) skips two layout copies per convolution in the
+ * forward and two in the backward. ld_to_block moves a tensor between
+ * layouts at the edges. */
 #ifndef LD_OPS_CONV_H
 #define LD_OPS_CONV_H
 
@@ -25,6 +33,7 @@ typedef struct ld_conv_opts {
     int stride;
     int pad;           /* zero padding on every side */
     ld_activation act; /* LD_NO_ACT, LD_RELU or LD_LEAKY(slope >= 0) */
+    int block;         /* y's layout: 0 NCHW, 8 or 16 channel-blocked (Cout a multiple) */
 } ld_conv_opts;
 
 /* One convolution problem, as the kernels see it (also their cache key). */
@@ -36,6 +45,7 @@ typedef struct ld_conv_problem {
     int oh, ow;       /* y [n, cout, oh, ow] */
     int has_bias;
     ld_activation act;
+    int x_block, y_block; /* layouts of x (and dx), y (and dy): 0 NCHW, else the block */
 } ld_conv_problem;
 
 /* A convolution's two passes. */
@@ -63,10 +73,23 @@ struct ld_conv_kernels {
                    const float *b, void *scratch, ld_err *err);
     int (*backward)(const ld_conv_problem *p, const ld_conv_grads *g, void *scratch,
                     ld_err *err);
+    /* dst = src (dst += src with add) for n images of c channels of `plane`
+     * pixels, between layouts (0 NCHW, else the block; c a multiple) */
+    void (*relayout)(float *dst, int dst_block, const float *src, int src_block, int n, int c,
+                     size_t plane, int add);
+    /* the channel block the convolutions run in without layout copies (0: NCHW) */
+    int (*preferred_block)(void);
 };
 
 ld_tensor *ld_conv2d(ld_ctx *ctx, ld_tensor *x, ld_tensor *w, ld_tensor *b, ld_conv_opts opts);
 ld_tensor *ld_conv_transpose2d(ld_ctx *ctx, ld_tensor *x, ld_tensor *w, ld_tensor *b,
                                ld_conv_opts opts);
+/* x [N, C, H, W] in layout `block` (0 NCHW, 8 or 16 with C a multiple of
+ * it); x itself when it is already. Gradient to x. */
+ld_tensor *ld_to_block(ld_ctx *ctx, ld_tensor *x, int block);
+/* The layout for activations of n widths (channel counts) between
+ * convolutions: the backend's preferred block when it divides every width,
+ * else 0 (NCHW). */
+int ld_conv_block_for(const ld_ctx *ctx, int n, const int *widths);
 
 #endif

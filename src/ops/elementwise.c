@@ -93,6 +93,8 @@ static void binary_backward(ld_ctx *ctx, void *rec)
 
 static ld_tensor *binary(ld_ctx *ctx, ld_binary_op op, ld_tensor *a, ld_tensor *b)
 {
+    if (ld_require_nchw(ctx, "element-wise", 2, (ld_tensor *[]){a, b}))
+        return NULL;
     if (!a || !b)
         return NULL;
     size_t outer, mid, inner;
@@ -144,6 +146,8 @@ static void scale_backward(ld_ctx *ctx, void *rec)
 
 ld_tensor *ld_scale(ld_ctx *ctx, ld_tensor *x, float alpha, float beta)
 {
+    if (ld_require_nchw(ctx, "scale", 1, (ld_tensor *[]){x}))
+        return NULL;
     if (!x)
         return NULL;
     ld_tensor *y = ld_tensor_like(ctx, x);
@@ -181,6 +185,8 @@ static void reduce_backward(ld_ctx *ctx, void *rec)
 static ld_tensor *reduce(ld_ctx *ctx, ld_tensor *x, size_t outer, size_t n, size_t inner,
                          float scale, int ndim, const int *shape)
 {
+    if (ld_require_nchw(ctx, "reduce", 1, (ld_tensor *[]){x}))
+        return NULL;
     ld_tensor *y = ld_tensor_new(ctx, ndim, shape);
     if (!y)
         return NULL;
@@ -289,6 +295,15 @@ ld_tensor *ld_concat(ld_ctx *ctx, ld_tensor *const *xs, int n, int axis)
     size_t outer, len0, inner;
     if (axis_layout(xs[0], &axis, &outer, &len0, &inner))
         return ld_fail(ctx, "concat: axis out of range for a rank-%d tensor", xs[0]->ndim);
+    /* channel-blocked tensors (channels a multiple of the block) concatenate
+     * along N or C with the same copies as NCHW ones: each image's blocks of
+     * channels follow each other */
+    int block = xs[0]->block;
+    for (int k = 0; k < n; k++)
+        if (xs[k]->block != block || (block > 1 && axis > 1))
+            return ld_fail(ctx, "concat: inputs 0 and %d have layout blocks %d and %d (axis %d; "
+                                "blocked tensors concatenate along axes 0 and 1 only, in one "
+                                "layout)", k, block, xs[k]->block, axis);
     int shape[LD_MAX_DIMS];
     memcpy(shape, xs[0]->shape, sizeof shape);
     shape[axis] = 0;
@@ -307,6 +322,7 @@ ld_tensor *ld_concat(ld_ctx *ctx, ld_tensor *const *xs, int n, int axis)
     ld_tensor *y = ld_tensor_new(ctx, xs[0]->ndim, shape);
     if (!y)
         return NULL;
+    y->block = block;
     size_t whole_cols = (size_t)shape[axis] * inner, col0 = 0;
     int grad = ld_needs_grad(ctx, n, xs);
     y->requires_grad = grad;
@@ -323,6 +339,8 @@ ld_tensor *ld_concat(ld_ctx *ctx, ld_tensor *const *xs, int n, int axis)
 
 ld_tensor *ld_slice(ld_ctx *ctx, ld_tensor *x, int axis, int start, int len)
 {
+    if (ld_require_nchw(ctx, "slice", 1, (ld_tensor *[]){x}))
+        return NULL;
     if (!x)
         return NULL;
     size_t outer, n, inner;

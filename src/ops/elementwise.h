@@ -48,7 +48,8 @@ ld_tensor *ld_mean(ld_ctx *ctx, ld_tensor *x);
 /* Reduce one axis away (negative axis counts from the end). */
 ld_tensor *ld_sum_axis(ld_ctx *ctx, ld_tensor *x, int axis);
 ld_tensor *ld_mean_axis(ld_ctx *ctx, ld_tensor *x, int axis);
-/* Concatenation of n tensors along axis; all other dimensions equal. */
+/* Concatenation of n tensors along axis; all other dimensions equal. All
+ * in one layout; channel-blocked ones (ld_tensor.block) along axis 0 or 1. */
 ld_tensor *ld_concat(ld_ctx *ctx, ld_tensor *const *xs, int n, int axis);
 /* Slice [start, start + len) of axis. */
 ld_tensor *ld_slice(ld_ctx *ctx, ld_tensor *x, int axis, int start, int len);

@@ -82,6 +82,8 @@ static int valid_activation(ld_activation act)
 
 ld_tensor *ld_linear(ld_ctx *ctx, ld_tensor *x, ld_tensor *w, ld_tensor *b, ld_activation act)
 {
+    if (ld_require_nchw(ctx, "linear", 3, (ld_tensor *[]){x, w, b}))
+        return NULL;
     if (!x || !w)
         return NULL;
     char sx[96], sw[96], sb[96];
@@ -155,6 +157,8 @@ static void matmul_backward(ld_ctx *ctx, void *rec)
 
 ld_tensor *ld_matmul(ld_ctx *ctx, ld_tensor *a, ld_tensor *b, int trans_a, int trans_b)
 {
+    if (ld_require_nchw(ctx, "matmul", 2, (ld_tensor *[]){a, b}))
+        return NULL;
     if (!a || !b)
         return NULL;
     char sa[96], sb[96];

@@ -41,6 +41,8 @@ static void mse_backward(ld_ctx *ctx, void *rec)
 
 ld_tensor *ld_mse(ld_ctx *ctx, ld_tensor *a, ld_tensor *b)
 {
+    if (ld_require_nchw(ctx, "mse", 2, (ld_tensor *[]){a, b}))
+        return NULL;
     if (!a || !b)
         return NULL;
     if (check_same_shape(ctx, "mse", "target", a, b))
@@ -92,6 +94,8 @@ static void nll_backward(ld_ctx *ctx, void *rec)
 ld_tensor *ld_gaussian_nll(ld_ctx *ctx, ld_tensor *x, ld_tensor *mean, ld_tensor *log_std,
                            float fixed_log_std, float scale)
 {
+    if (ld_require_nchw(ctx, "gaussian_nll", 3, (ld_tensor *[]){x, mean, log_std}))
+        return NULL;
     if (!x)
         return NULL;
     if (check_same_shape(ctx, "gaussian_nll", "mean", x, mean) ||

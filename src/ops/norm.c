@@ -65,6 +65,8 @@ ld_tensor *ld_batchnorm(ld_ctx *ctx, ld_tensor *x, ld_tensor *gamma, ld_tensor *
                         ld_tensor *running_mean, ld_tensor *running_var, float momentum,
                         float eps)
 {
+    if (ld_require_nchw(ctx, "batchnorm", 1, (ld_tensor *[]){x}))
+        return NULL;
     if (!x || !gamma || !beta || !running_mean || !running_var)
         return NULL;
     char s[96];
@@ -153,6 +155,8 @@ static void layernorm_backward(ld_ctx *ctx, void *rec)
 
 ld_tensor *ld_layernorm(ld_ctx *ctx, ld_tensor *x, ld_tensor *gamma, ld_tensor *beta, float eps)
 {
+    if (ld_require_nchw(ctx, "layernorm", 1, (ld_tensor *[]){x}))
+        return NULL;
     if (!x || !gamma || !beta)
         return NULL;
     int d = x->shape[x->ndim - 1];

@@ -55,7 +55,7 @@ ld_tensor *ld_maxpool2d(ld_ctx *ctx, ld_tensor *x, int k, int stride)
                        k, h, w, sx);
     ld_pool_problem p = {.n = x->shape[0], .c = x->shape[1], .h = h, .w = w, .k = k,
                          .stride = stride, .oh = (h - k) / stride + 1,
-                         .ow = (w - k) / stride + 1};
+                         .ow = (w - k) / stride + 1, .block = x->block};
     size_t workspace_bytes;
     ld_err err;
     if (KERNELS(ctx)->maxpool_workspace_bytes(&p, &workspace_bytes, &err))
@@ -67,6 +67,7 @@ ld_tensor *ld_maxpool2d(ld_ctx *ctx, ld_tensor *x, int k, int stride)
         return NULL;
     if (KERNELS(ctx)->maxpool_forward(&p, y->data, x->data, workspace, scratch, &err))
         return ld_fail(ctx, "maxpool2d: %s", err.msg);
+    y->block = x->block;
     if (ld_needs_grad(ctx, 1, &x)) {
         y->requires_grad = 1;
         maxpool_rec *r = ld_tape_record(ctx, maxpool_backward, sizeof *r);

@@ -3,7 +3,8 @@
  *
  * maxpool2d: x [N, C, H, W] -> y [N, C, (H - k) / stride + 1, (W - k) / stride + 1].
  * The forward leaves a workspace (where each maximum came from) in the arena
- * for the backward, which sends dy to those places. */
+ * for the backward, which sends dy to those places. y takes x's layout
+ * (NCHW or channel-blocked, ld_tensor.block). */
 #ifndef LD_OPS_POOL_H
 #define LD_OPS_POOL_H
 
@@ -17,6 +18,7 @@ typedef struct ld_pool_problem {
     int n, c, h, w; /* x */
     int k, stride;  /* k x k window */
     int oh, ow;     /* y [n, c, oh, ow] */
+    int block;      /* layout of x, y and their gradients (ld_tensor.block) */
 } ld_pool_problem;
 
 typedef enum { LD_POOL_FORWARD, LD_POOL_BACKWARD } ld_pool_pass;

@@ -27,6 +27,8 @@ static void normal_backward(ld_ctx *ctx, void *rec)
 
 ld_tensor *ld_sample_normal(ld_ctx *ctx, ld_tensor *mean, ld_tensor *log_std)
 {
+    if (ld_require_nchw(ctx, "sample_normal", 2, (ld_tensor *[]){mean, log_std}))
+        return NULL;
     if (!mean || !log_std)
         return NULL;
     if (!ld_same_shape(mean, log_std)) {
@@ -72,6 +74,8 @@ static void dropout_backward(ld_ctx *ctx, void *rec)
 
 ld_tensor *ld_dropout(ld_ctx *ctx, ld_tensor *x, float p)
 {
+    if (ld_require_nchw(ctx, "dropout", 1, (ld_tensor *[]){x}))
+        return NULL;
     if (!x)
         return NULL;
     if (!(p >= 0.0f && p < 1.0f))

@@ -44,10 +44,12 @@ ld_tensor *ld_resize(ld_ctx *ctx, ld_tensor *x, int out_h, int out_w, ld_resize_
         return ld_fail(ctx, "resize: unknown mode %d", (int)mode);
     if (out_h == x->shape[2] && out_w == x->shape[3])
         return x;
-    ld_resize_shape shape = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], out_h, out_w};
+    ld_resize_shape shape = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], out_h, out_w,
+                             x->block};
     ld_tensor *y = ld_tensor_4d(ctx, shape.n, shape.c, out_h, out_w);
     if (!y)
         return NULL;
+    y->block = x->block;
     if (KERNELS(ctx)->forward(y->data, x->data, mode, &shape))
         return ld_fail(ctx, "resize: the backend failed on x %s -> %dx%d",
                        ld_shape_str(x, s, sizeof s), out_h, out_w);

@@ -12,9 +12,11 @@
 
 typedef enum { LD_RESIZE_NEAREST, LD_RESIZE_BILINEAR } ld_resize_mode;
 
-/* x [n, c, in_h, in_w] -> y [n, c, out_h, out_w] */
+/* x [n, c, in_h, in_w] -> y [n, c, out_h, out_w], both (and their
+ * gradients) in layout `block` (ld_tensor.block: 0 NCHW, else channel-blocked) */
 typedef struct ld_resize_shape {
     int n, c, in_h, in_w, out_h, out_w;
+    int block;
 } ld_resize_shape;
 
 /* Kernels; return 0, or -1 when the backend fails. */
@@ -24,8 +26,9 @@ struct ld_resize_kernels {
     int (*backward)(float *dx, const float *dy, ld_resize_mode mode, const ld_resize_shape *s);
 };
 
-/* x [N, C, H, W] -> [N, C, out_h, out_w]; returns x itself when the size is
- * unchanged. Gradient to x. */
+/* x [N, C, H, W] -> [N, C, out_h, out_w] in x's layout (NCHW or
+ * channel-blocked); returns x itself when the size is unchanged. Gradient
+ * to x. */
 ld_tensor *ld_resize(ld_ctx *ctx, ld_tensor *x, int out_h, int out_w, ld_resize_mode mode);
 /* Twice the height and width (F.interpolate(scale_factor=2)). */
 ld_tensor *ld_resize2x(ld_ctx *ctx, ld_tensor *x, ld_resize_mode mode);
