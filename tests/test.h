@@ -84,6 +84,10 @@ typedef ld_tensor *(*test_forward_fn)(ld_ctx *ctx, ld_tensor **inputs, void *use
 int fixture_case(const ld_st_file *f, const char *case_name, int n_inputs, test_forward_fn fn,
                  void *user, double atol, double rtol);
 
+/* y (an op's output from an input in layout `block`) back in NCHW, after
+ * checking that the op kept the layout; NULL and a context error if not. */
+ld_tensor *test_unblock(ld_ctx *ctx, ld_tensor *y, int block, const char *op);
+
 /* ---- finite differences ---------------------------------------------------- */
 
 /* Checks the backward of f against central differences of

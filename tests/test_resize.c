@@ -10,11 +10,13 @@
 #include "test.h"
 
 /* out_h 0: ld_resize2x. fresh: x passes through an identity op first so
- * that its gradient is a fresh arena buffer (the overwrite path). */
+ * that its gradient is a fresh arena buffer (the overwrite path). block:
+ * x's layout (fwd_blocked). */
 typedef struct resize_opts {
     int out_h, out_w;
     ld_resize_mode mode;
     int fresh;
+    int block;
 } resize_opts;
 
 static ld_tensor *fwd_resize(ld_ctx *c, ld_tensor **x, void *u)
@@ -46,29 +48,19 @@ static void test_vs_torch(void)
             for (int fresh = 0; fresh < 2; fresh++) {
                 char name[64];
                 snprintf(name, sizeof name, "%s_%s", modes[m].name, sizes[s].suffix);
-                resize_opts o = {sizes[s].out_h, sizes[s].out_w, modes[m].mode, fresh};
+                resize_opts o = {sizes[s].out_h, sizes[s].out_w, modes[m].mode, fresh, 0};
                 CHECK(fixture_case(&f, name, 1, fwd_resize, &o, 1e-5, 1e-5), "case %s (fresh %d)",
                       name, fresh);
             }
     ld_st_free(&f);
 }
 
-/* The 16-channel cases with x (and so y) in layout `block`. */
-typedef struct blocked_resize {
-    int out_h, out_w;
-    ld_resize_mode mode;
-    int block;
-} blocked_resize;
-
+/* The 16-channel cases with x (and so y) in layout o->block. */
 static ld_tensor *fwd_blocked(ld_ctx *c, ld_tensor **x, void *u)
 {
-    const blocked_resize *o = u;
+    const resize_opts *o = u;
     ld_tensor *y = ld_resize(c, ld_to_block(c, x[0], o->block), o->out_h, o->out_w, o->mode);
-    if (y && y->block != o->block) {
-        ld_fail(c, "resize: output block %d, input's %d", y->block, o->block);
-        return NULL;
-    }
-    return ld_to_block(c, y, 0);
+    return test_unblock(c, y, o->block, "resize");
 }
 
 static void test_blocked_vs_torch(void)
@@ -86,7 +78,7 @@ static void test_blocked_vs_torch(void)
             for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++) {
                 char name[64];
                 snprintf(name, sizeof name, "%s_%s", modes[m].name, cases[k].suffix);
-                blocked_resize o = {cases[k].out_h, cases[k].out_w, modes[m].mode, blocks[b]};
+                resize_opts o = {cases[k].out_h, cases[k].out_w, modes[m].mode, 0, blocks[b]};
                 CHECK(fixture_case(&f, name, 1, fwd_blocked, &o, 1e-5, 1e-5), "case %s, block %d",
                       name, blocks[b]);
             }
@@ -100,7 +92,7 @@ static void test_gradients(void)
     const int outs[][2] = {{14, 10}, {11, 4}, {3, 2}};
     for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
         for (size_t s = 0; s < sizeof outs / sizeof outs[0]; s++) {
-            resize_opts o = {outs[s][0], outs[s][1], modes[m].mode, 0};
+            resize_opts o = {outs[s][0], outs[s][1], modes[m].mode, 0, 0};
             check_gradients(modes[m].name, fwd_resize, &x, 1, &o, 1e-2, 1e-3, 70);
         }
     ld_tensor_heap_free(x);

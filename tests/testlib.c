@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "engine/backend.h"
+#include "ops/conv.h"
 
 static int current_failed;
 static int current_skipped;
@@ -219,6 +220,15 @@ int fixture_case(const ld_st_file *f, const char *case_name, int n_inputs, test_
         ld_tensor_heap_free(xs[i]);
     ld_ctx_reset(ctx);
     return ok;
+}
+
+ld_tensor *test_unblock(ld_ctx *ctx, ld_tensor *y, int block, const char *op)
+{
+    if (y && y->block != block) {
+        ld_fail(ctx, "%s: output in layout block %d, its input in %d", op, y->block, block);
+        return NULL;
+    }
+    return ld_to_block(ctx, y, 0);
 }
 
 /* sum_i r_i * out_i in double, by a forward pass without recording. */

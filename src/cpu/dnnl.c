@@ -790,6 +790,7 @@ int ld_dnnl_conv_preferred_block(void)
     return dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core ? 16 : 8;
 }
 
+/* cpu/conv.c's table (the backend's) calls these; it also has the relayout loop */
 const struct ld_conv_kernels ld_dnnl_conv_kernels = {conv_scratch_bytes, conv_forward,
                                                      conv_backward, NULL,
                                                      ld_dnnl_conv_preferred_block};
