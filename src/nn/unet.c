@@ -108,6 +108,7 @@ ld_tensor *ld_unet_forward(ld_ctx *ctx, ld_params *p, const ld_unet *net, ld_ten
         x = ld_conv_layer_forward_to(ctx, p, &net->up_block[d][0], x, block);
         x = ld_conv_layer_forward_to(ctx, p, &net->up_block[d][1], x, block);
     }
-    /* the head (to a few channels: the CPU's direct kernel) reads NCHW */
+    /* the head reads NCHW: a decoder's, to 1-3 channels, runs the CPU's
+     * direct kernel, which takes NCHW only */
     return ld_conv_layer_forward(ctx, p, &net->head, ld_to_block(ctx, x, 0));
 }
