@@ -171,43 +171,6 @@ static void direct_backward_data(const ld_conv_problem *p, float *dx, int add, c
     }
 }
 
-/* a[t] += sum over j < span of grad[j] row[j + t], for the n < ROW_TAPS
- * taps of a kernel row side by side: n independent sums of VEC lanes (one
- * sum at a time would wait on its own additions), over whole vectors
- * (span rounded up: the planes' spare floats past span are zero in grad).
- * Called with a constant n for the usual kernels, so the sums stay in
- * registers. */
-#define VEC 8
-#define ROW_TAPS 8
-static inline void row_taps_n(double *a, const float *restrict grad, const float *restrict row,
-                              size_t span, const int n)
-{
-    float s[ROW_TAPS][VEC] = {{0}};
-    for (size_t j0 = 0; j0 < span; j0 += VEC)
-        for (int t = 0; t < n; t++)
-#pragma omp simd
-            for (int i = 0; i < VEC; i++)
-                s[t][i] += grad[j0 + i] * row[j0 + t + i];
-    for (int t = 0; t < n; t++) {
-        float total = 0;
-        for (int i = 0; i < VEC; i++)
-            total += s[t][i];
-        a[t] += total;
-    }
-}
-
-static void row_taps(double *a, const float *grad, const float *row, size_t span, int n)
-{
-    if (n == 1)
-        row_taps_n(a, grad, row, span, 1);
-    else if (n == 3)
-        row_taps_n(a, grad, row, span, 3);
-    else if (n == 5)
-        row_taps_n(a, grad, row, span, 5);
-    else
-        row_taps_n(a, grad, row, span, n);
-}
-
 static void direct_backward_weights(const ld_conv_problem *p, float *dw, int dw_add, float *db,
                                     int db_add, const float *dz, const float *x, void *scratch)
 {
@@ -236,9 +199,14 @@ static void direct_backward_weights(const ld_conv_problem *p, float *dw, int dw_
                     spread(in, x + (n * C + c) * plane, &g, g.pad);
                     double *a = acc + ((size_t)o * C + c) * K * K;
                     for (int ky = 0; ky < K; ky++)
-                        for (int kx = 0; kx < K; kx += ROW_TAPS)
-                            row_taps(a + ky * K + kx, grad, in + (size_t)ky * g.wp + kx, g.span,
-                                     K - kx < ROW_TAPS ? K - kx : ROW_TAPS);
+                        for (int kx = 0; kx < K; kx++) {
+                            const float *src = in + (size_t)ky * g.wp + kx;
+                            float s = 0;
+#pragma omp simd reduction(+ : s)
+                            for (size_t j = 0; j < g.span; j++)
+                                s += grad[j] * src[j];
+                            a[ky * K + kx] += s;
+                        }
                 }
             }
     }
