@@ -480,7 +480,7 @@ typedef struct conv_mds {
     dnnl_dims_t strides, pad;
 } conv_mds;
 
-/* oneDNN's tag for a tensor layout (ld_tensor.block: 0 NCHW, 8, 16). */
+/* oneDNN's tag for a tensor layout (ld_tensor.block: 0 or 1 NCHW, 8, 16). */
 static dnnl_format_tag_t block_tag(int block)
 {
     return block == 16 ? dnnl_nChw16c : block == 8 ? dnnl_nChw8c : dnnl_nchw;
@@ -698,28 +698,25 @@ static int conv_dz_block(const ld_conv_problem *p, const problem_entry *e)
     const dnnl_memory_desc_t *md = &e->part[CONV_BACKWARD_DATA].op[0].prim_md;
     if (!dnnl_memory_desc_equal(md, &e->part[CONV_BACKWARD_WEIGHTS].op[1].prim_md))
         return 0;
-    static const struct {
-        dnnl_format_tag_t tag;
-        int block;
-    } layouts[] = {{dnnl_nchw, 1}, {dnnl_aBcd8b, 8}, {dnnl_aBcd16b, 16}};
+    static const int blocks[] = {1, 8, 16};
     dnnl_dims_t dims = {p->n, p->cout, p->oh, p->ow};
-    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
         dnnl_memory_desc_t want;
-        if (dnnl_memory_desc_init_by_tag(&want, 4, dims, dnnl_f32, layouts[i].tag) ==
+        if (dnnl_memory_desc_init_by_tag(&want, 4, dims, dnnl_f32, block_tag(blocks[i])) ==
                 dnnl_success &&
             dnnl_memory_desc_equal(md, &want))
-            return layouts[i].block;
+            return blocks[i];
     }
     return 0;
 }
 
-/* The backward's scratch: dz (in the passes' layout, or y's), then the
- * larger of the two passes' scratch. */
-static size_t conv_dz_bytes(const ld_conv_problem *p, const problem_entry *e)
+/* The bytes of the backward's dz (ahead of the passes' scratch): in the
+ * passes' layout when dz_block (conv_dz_block) is one, else in y's. */
+static size_t conv_dz_bytes(const ld_conv_problem *p, const problem_entry *e, int dz_block)
 {
     size_t plain = (size_t)p->n * p->cout * p->oh * p->ow * sizeof(float);
     size_t blocked = dnnl_memory_desc_get_size(&e->part[CONV_BACKWARD_DATA].op[0].prim_md);
-    return ld_align_up(conv_dz_block(p, e) ? blocked : plain);
+    return ld_align_up(dz_block ? blocked : plain);
 }
 
 static int conv_scratch_bytes(const ld_conv_problem *p, ld_conv_pass which, size_t *bytes,
@@ -736,7 +733,7 @@ static int conv_scratch_bytes(const ld_conv_problem *p, ld_conv_pass which, size
     } else {
         size_t data = part[CONV_BACKWARD_DATA].scratch_bytes;
         size_t weights = part[CONV_BACKWARD_WEIGHTS].scratch_bytes;
-        *bytes = conv_dz_bytes(p, e) + (data > weights ? data : weights);
+        *bytes = conv_dz_bytes(p, e, conv_dz_block(p, e)) + (data > weights ? data : weights);
     }
     return 0;
 }
@@ -767,7 +764,7 @@ static int conv_backward(const ld_conv_problem *p, const ld_conv_grads *g, void 
     /* dz in the passes' layout, or else in y's (the passes' caller layout) */
     int block = conv_dz_block(p, e), ready = block > 0;
     float *dz = scratch;
-    void *rest = (char *)scratch + conv_dz_bytes(p, e);
+    void *rest = (char *)scratch + conv_dz_bytes(p, e, block);
     ld_cpu_conv_act_grad(p, ready ? block : p->y_block > 1 ? p->y_block : 1, dz, g->dy, g->y);
     if (g->dx) {
         void *ptr[3] = {dz, (void *)g->w, g->dx};
