@@ -2,7 +2,6 @@
  * channel-blocked layout give what NCHW gives (output, input gradient,
  * every parameter's gradient), and widths the block does not divide run
  * in NCHW. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,15 +12,18 @@
 
 static int no_block(void) { return 0; }
 
-/* Forward and backward of `net` on x in a fresh context over `backend`;
- * returns the output and its gradient pattern's effect: y copied to *y,
- * x's gradient to *dx, the parameters' gradients to *dp (malloc'd). */
+/* Forward of `net` on x in a fresh context over `backend`, then backward
+ * from a fixed output gradient: the output copied to *y (*ny floats), x's
+ * gradient to *dx, the parameters' gradients to *dp (all malloc'd).
+ * Returns 0, or -1 after a failed test. */
 static int run_unet(const ld_backend *backend, ld_unet *net, ld_params *p, ld_tensor *x,
                     float **y, float **dx, float **dp, size_t *ny)
 {
     ld_ctx ctx;
-    if (ld_ctx_init(&ctx, backend, 1))
+    if (ld_ctx_init(&ctx, backend, 1)) {
+        TEST_FAIL("U-Net: context: %s", ctx.err.msg);
         return -1;
+    }
     memset(x->grad, 0, x->numel * sizeof *x->grad);
     ld_params_zero_grad(p);
     ld_tensor *out = ld_unet_forward(&ctx, p, net, x);
@@ -39,6 +41,7 @@ static int run_unet(const ld_backend *backend, ld_unet *net, ld_params *p, ld_te
             memcpy(*dx, x->grad, x->numel * sizeof **dx);
             memcpy(*dp, p->grad, p->total * sizeof **dp);
         } else {
+            TEST_FAIL("U-Net: out of memory for the copies");
             rc = -1;
         }
     } else {
