@@ -8,8 +8,13 @@ of --margin pixels), with the identity (I1 itself, no motion) for scale,
 and the mean speed |v| of each run. Both images are scaled by 1/255 for
 8-bit PNGs (PSNR peak 1), left as they are for .npy.
 
+--upscale K scores runs made on the pair shrunk K times (K x K block
+means): their fields are repeated K x K, times K (pixels of the full
+images), the last rows and columns repeated where K does not divide the
+size.
+
 usage: /usr/bin/python3 bench/field_consistency.py I0 I1 RUN_DIR [RUN_DIR ...]
-       [--margin 64]
+       [--margin 64] [--upscale K]
 """
 import argparse
 import sys
@@ -47,6 +52,7 @@ def main():
     ap.add_argument("i1")
     ap.add_argument("runs", nargs="+")
     ap.add_argument("--margin", type=int, default=64)
+    ap.add_argument("--upscale", type=int, default=1)
     args = ap.parse_args()
     i0, i1 = load(args.i0), load(args.i1)
     h, w = i0.shape
@@ -60,6 +66,11 @@ def main():
     y0, x0 = np.mgrid[0:h, 0:w].astype(np.float64)
     for run in args.runs:
         fields = np.load(f"{run}/fields.npy").astype(np.float64)
+        if args.upscale > 1 and fields.ndim == 4:
+            k = args.upscale
+            fields = k * np.repeat(np.repeat(fields, k, axis=2), k, axis=3)
+            pad = ((0, 0), (0, 0), (0, max(0, h - fields.shape[2])), (0, max(0, w - fields.shape[3])))
+            fields = np.pad(fields, pad, mode="edge")[:, :, :h, :w]
         if fields.ndim != 4 or fields.shape[1] != 2 or fields.shape[2:] != (h, w):
             sys.exit(f"field_consistency: {run}/fields.npy is {fields.shape}, not [N, 2, {h}, {w}]")
         n = fields.shape[0]
