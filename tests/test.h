@@ -48,7 +48,8 @@ ld_tensor *test_random(int ndim, const int *shape, float lo, float hi, int with_
 
 /* ---- a test's scratch folder ------------------------------------------------ */
 /* Writes n bytes to path (a failed check when it cannot; -1), or reads
- * a whole file (malloc'ed, its size in *n; NULL when unreadable). */
+ * a whole file (malloc'ed, its size in *n, followed by a 0 byte so that a
+ * text file is a string; NULL when unreadable). */
 int test_write_bytes(const char *path, const void *bytes, size_t n);
 unsigned char *test_read_bytes(const char *path, size_t *n);
 

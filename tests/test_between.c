@@ -109,6 +109,10 @@ static void test_presets_and_config(void)
     CHECK(ld_between_config_check(&paper, &err) < 0 && strstr(err.msg, "carry_error -1"),
           "carry_error neither 0 nor 1: %s", err.msg);
     paper.carry_error = 1;
+    paper.field_input = 2;
+    CHECK(ld_between_config_check(&paper, &err) < 0 && strstr(err.msg, "field_input 2"),
+          "field_input neither 0 nor 1: %s", err.msg);
+    paper.field_input = LD_FIELD_INPUT_PAIR;
     paper.patch = 20;
     CHECK(ld_between_config_check(&paper, &err) < 0 && strstr(err.msg, "multiple of 8"),
           "patch not a multiple of 8: %s", err.msg);

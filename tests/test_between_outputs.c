@@ -170,22 +170,9 @@ static int gif_frame_count(const char *dir)
 static char *read_report(const char *dir)
 {
     char path[1024];
+    size_t n;
     snprintf(path, sizeof path, "%s/report.html", dir);
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    if (text && fread(text, 1, (size_t)n, fp) == (size_t)n) {
-        text[n] = 0;
-    } else {
-        free(text);
-        text = NULL;
-    }
-    fclose(fp);
-    return text;
+    return (char *)test_read_bytes(path, &n);
 }
 
 static int count_of(const char *text, const char *needle)

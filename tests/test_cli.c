@@ -362,6 +362,15 @@ static void test_between_options_reach_the_model(void)
                   cfg.decoder_widths[0] == 4 && cfg.decoder_widths[3] == 32,
               "widths: field network %d..%d, decoder %d..%d", cfg.unet_widths[0],
               cfg.unet_widths[3], cfg.decoder_widths[0], cfg.decoder_widths[3]);
+        /* the report names the enumerated settings (the checkpoint stores numbers) */
+        size_t len = 0;
+        char *page = (char *)test_read_bytes(test_scratch("run/report.html"), &len);
+        CHECK(page && strstr(page, "<th>method</th><td>latent</td>") &&
+                  strstr(page, "<th>blend</th><td>valid</td>") &&
+                  strstr(page, "<th>field_input</th><td>pair</td>") &&
+                  strstr(page, "<th>carry_error</th><td>yes</td>"),
+              "report shows method, blend, field input and carried error by name");
+        free(page);
         /* resuming it with other networks fails before any output */
         snprintf(args, sizeof args, "between '%s' '%s' --steps 4 --resume '%s' --width 8",
                  test_scratch("a.npy"), test_scratch("b.npy"),

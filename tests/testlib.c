@@ -338,11 +338,13 @@ unsigned char *test_read_bytes(const char *path, size_t *n)
     fseek(fp, 0, SEEK_END);
     *n = (size_t)ftell(fp);
     rewind(fp);
-    unsigned char *b = malloc(*n);
+    unsigned char *b = malloc(*n + 1);
     if (b && fread(b, 1, *n, fp) != *n) {
         free(b);
         b = NULL;
     }
+    if (b)
+        b[*n] = 0; /* text files read as strings */
     fclose(fp);
     return b;
 }

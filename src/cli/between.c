@@ -25,6 +25,12 @@
 typedef enum { METHOD_LATENT, METHOD_IMAGE, METHOD_OT, METHOD_CROSSFADE, METHOD_FLOW } method_kind;
 
 static const char *const method_names[] = {"latent", "image", "ot", "crossfade", "flow", NULL};
+/* The names of the model's enumerated settings, in their enums' order: the
+ * options take them, and the report shows them instead of the numbers the
+ * checkpoint stores. */
+static const char *const field_inputs[] = {"i0", "pair", NULL}; /* ld_field_input */
+static const char *const no_yes[] = {"no", "yes", NULL};
+static const char *const blends[] = {"no", "yes", "valid", NULL}; /* ld_blend */
 
 /* The learned methods (trained on patches); the others are baselines. */
 static int is_model(method_kind m) { return m == METHOD_LATENT || m == METHOD_IMAGE; }
@@ -137,9 +143,6 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
                         .stages = -1, .patch = -1, .stride = -1, .infer_stride = -1, .steps = -1,
                         .decay_every = -1, .batch = -1, .width = -1, .decoder_width = -1,
                         .field_input = -1, .blend = -1, .carry_error = -1, .lr = -1};
-    static const char *const field_inputs[] = {"i0", "pair", NULL}; /* ld_field_input order */
-    static const char *const no_yes[] = {"no", "yes", NULL};
-    static const char *const blends[] = {"no", "yes", "valid", NULL}; /* ld_blend order */
     int method = METHOD_LATENT;
     const ld_option fixed[] = {
         LD_OUT(&a->out_dir),
@@ -341,7 +344,8 @@ static int write_log_csv(const char *path, const train_log *log, ld_err *err)
 }
 
 /* Settings of the run for the report: the inputs and the model
- * configuration (baselines: method and stages). */
+ * configuration, its enumerated settings by name (baselines: method and
+ * stages). */
 static int write_outputs(const between_args *a, const ld_between_config *cfg, const ld_image *i0,
                          const ld_image *i1, const ld_georef *geo, const float *frames,
                          const float *fields, const train_log *log, ld_err *err)
@@ -353,13 +357,17 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
     int model = is_model(a->method);
     int rc = ld_config_set(&settings, "input I0", a->input0, err) ||
              ld_config_set(&settings, "input I1", a->input1, err) ||
-             ld_config_set(&settings, "method", method_names[a->method], err) ||
              ld_config_set(&settings, "seed", seed, err) ||
              (a->resume && ld_config_set(&settings, "resumed from", a->resume, err)) ||
              (model && ld_config_set(&settings, "preset", a->resume ? "(checkpoint)" : a->preset, err)) ||
              (model ? ld_between_config_save(cfg, &settings, err)
                     : ld_config_set(&settings, "stages", (snprintf(seed, sizeof seed, "%d",
-                                                                   cfg->stages), seed), err));
+                                                                   cfg->stages), seed), err)) ||
+             /* names over the configuration's numbers (set in place) */
+             ld_config_set(&settings, "method", method_names[a->method], err) ||
+             (model && (ld_config_set(&settings, "field_input", field_inputs[cfg->field_input], err) ||
+                        ld_config_set(&settings, "blend", blends[cfg->blend], err) ||
+                        ld_config_set(&settings, "carry_error", no_yes[cfg->carry_error], err)));
     float *steps = calloc((size_t)log->count + 1, sizeof *steps);
     float *losses = calloc((size_t)log->count + 1, sizeof *losses);
     if (!rc && (!steps || !losses))

@@ -124,6 +124,8 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
         return ld_errf(err, "batch, steps, learning-rate or clipping settings out of range");
     if (c->blend < LD_BLEND_OFF || c->blend > LD_BLEND_VALID)
         return ld_errf(err, "blend %d is not 0 (off), 1 (on) or 2 (by validity)", c->blend);
+    if (c->field_input != LD_FIELD_INPUT_I0 && c->field_input != LD_FIELD_INPUT_PAIR)
+        return ld_errf(err, "field_input %d is neither 0 (I0) nor 1 (the pair)", c->field_input);
     if (c->carry_error != 0 && c->carry_error != 1)
         return ld_errf(err, "carry_error %d is neither 0 (off) nor 1 (on)", c->carry_error);
     if (!(c->shrink >= 0 && c->shrink <= 1))
