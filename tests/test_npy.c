@@ -40,21 +40,6 @@ static void write_raw_npy(const char *path, const char *dict, const void *data, 
     fclose(fp);
 }
 
-/* Reads a whole file into a malloc'ed buffer. */
-static unsigned char *read_all(const char *path, size_t *size)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    rewind(fp);
-    unsigned char *buf = malloc((size_t)n + 1);
-    *size = fread(buf, 1, (size_t)n, fp);
-    fclose(fp);
-    return buf;
-}
-
 static void test_round_trip_any_rank(void)
 {
     char path[256];
@@ -98,7 +83,7 @@ static void test_header_bytes_follow_format(void)
     ld_err err = {{0}};
     CHECK(ld_npy_write(path, data, 2, (const int[]){3, 4}, &err) == 0, "write: %s", err.msg);
     size_t size = 0;
-    unsigned char *bytes = read_all(path, &size);
+    unsigned char *bytes = test_read_bytes(path, &size);
     const char *dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }";
     CHECK(strlen(dict) == 59, "hand-made dict length");
     if (!bytes || size != 128 + 48) {
@@ -117,7 +102,7 @@ static void test_header_bytes_follow_format(void)
 
     /* a 1-D shape is written as a one-element tuple "(7,)" */
     CHECK(ld_npy_write(path, data, 1, (const int[]){7}, &err) == 0, "write: %s", err.msg);
-    bytes = read_all(path, &size);
+    bytes = test_read_bytes(path, &size);
     CHECK(bytes && size == 128 + 28 && bytes[8] == 118 &&
               memcmp(bytes + 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (7,), }", 57) == 0,
           "1-D header (size %zu)", size);
