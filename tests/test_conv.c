@@ -197,10 +197,12 @@ static void test_partial_gradients(void)
         ld_tensor_heap_free(in[i]);
 }
 
-/* y = relu(conv2d(x, w) + b), stride 1, in double: the plain definition. */
-static void reference_conv_relu(double *y, const ld_tensor *x, const ld_tensor *w,
-                                const ld_tensor *b, int pad)
+/* y = act(conv2d(x, w) + b), stride 1, in double: the plain definition
+ * (act: ReLU or leaky ReLU). */
+static void reference_conv_act(double *y, const ld_tensor *x, const ld_tensor *w,
+                               const ld_tensor *b, int pad, ld_activation act)
 {
+    double slope = act.kind == LD_ACT_LEAKY_RELU ? act.slope : 0.0;
     int n = x->shape[0], cin = x->shape[1], h = x->shape[2], wd = x->shape[3];
     int cout = w->shape[0], k = w->shape[2], oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
     for (int in = 0; in < n; in++)
@@ -216,7 +218,7 @@ static void reference_conv_relu(double *y, const ld_tensor *x, const ld_tensor *
                                     s += (double)x->data[((in * cin + c) * h + yi) * wd + xj] *
                                          w->data[((o * cin + c) * k + ki) * k + kj];
                             }
-                    y[((in * cout + o) * oh + i) * ow + j] = s > 0 ? s : 0;
+                    y[((in * cout + o) * oh + i) * ow + j] = s > 0 ? s : slope * s;
                 }
 }
 
@@ -228,21 +230,22 @@ static double dot(const float *a, const float *b, size_t n)
     return s;
 }
 
-/* A conv with ReLU against the double-precision definition, and its
- * backward by bilinearity: for y = conv2d(x, w), sum(dy y) = sum(dx x) =
- * sum(dw w). Used at shapes too large for a fixture. */
-static void check_large(const char *what, const int xs[4], const int ws[4], int pad)
+/* A conv with an activation against the double-precision definition, and
+ * its backward by bilinearity: for y = conv2d(x, w), sum(dy y) = sum(dx x)
+ * = sum(dw w). Used at shapes too large for a fixture. */
+static void check_large(const char *what, const int xs[4], const int ws[4], int pad,
+                        ld_activation act)
 {
     ld_ctx *c = test_ctx();
     int bs = ws[0];
     ld_tensor *x = test_random(4, xs, -1, 1, 1, 51), *w = test_random(4, ws, -0.1f, 0.1f, 1, 52);
     ld_tensor *b = test_random(1, &bs, -0.5f, 0.5f, 0, 53);
-    ld_tensor *y = ld_conv2d(c, x, w, b, OPTS(1, pad, LD_RELU));
+    ld_tensor *y = ld_conv2d(c, x, w, b, OPTS(1, pad, act));
     double *ref = y ? malloc(y->numel * sizeof *ref) : NULL;
     float *ref32 = y ? malloc(y->numel * sizeof *ref32) : NULL;
     CHECK(ref && ref32, "%s: forward failed: %s", what, c->err.msg);
     if (ref && ref32) {
-        reference_conv_relu(ref, x, w, b, pad);
+        reference_conv_act(ref, x, w, b, pad, act);
         for (size_t i = 0; i < y->numel; i++)
             ref32[i] = (float)ref[i];
         check_close(what, y->data, ref32, y->numel, 2e-5, 1e-4);
@@ -268,17 +271,26 @@ static void check_large(const char *what, const int xs[4], const int ws[4], int 
     ld_tensor_heap_free(b);
 }
 
-/* The benchmark's shape (batch 16, 16 channels, 32x32, k3 s1 p1), for which
- * oneDNN picks its Winograd kernels on 2 threads (float32 error ~1e-6 of
- * the largest value); and LaDID's last layer (5x5 to one or three
- * channels, direct kernels) at a batch of several weight-gradient chunks. */
+/* The benchmark's shapes, k3 s1 p1 at batch 16, which take every mix of
+ * algorithms where oneDNN has Winograd (with AVX-512): 16 channels at
+ * 32x32 (direct forward and data gradient, Winograd weight gradient),
+ * 32 -> 64 channels at 16x16 with a leaky ReLU (Winograd in all three
+ * passes, the activation applied by a separate pass), 32 -> 16 at 32x32
+ * (Winograd forward and weight gradient, direct data gradient); float32
+ * error ~1e-6 of the largest value. And LaDID's last layer (5x5 to one or
+ * three channels, direct kernels) at a batch of several weight-gradient
+ * chunks. */
 static void test_large_vs_reference(void)
 {
     const int xs[4] = {16, 16, 32, 32}, ws[4] = {16, 16, 3, 3};
-    check_large("large forward vs reference", xs, ws, 1);
+    check_large("large forward vs reference", xs, ws, 1, LD_RELU);
+    const int xs32[4] = {16, 32, 16, 16}, ws32[4] = {64, 32, 3, 3};
+    check_large("32 -> 64 channels, leaky, vs reference", xs32, ws32, 1, LD_LEAKY(0.2f));
+    const int xs2[4] = {16, 32, 32, 32}, ws2[4] = {16, 32, 3, 3};
+    check_large("32 -> 16 channels, leaky, vs reference", xs2, ws2, 1, LD_LEAKY(0.2f));
     const int xs1[4] = {40, 8, 16, 16}, ws1[4] = {1, 8, 5, 5}, ws3[4] = {3, 8, 5, 5};
-    check_large("one output channel vs reference", xs1, ws1, 2);
-    check_large("three output channels vs reference", xs1, ws3, 2);
+    check_large("one output channel vs reference", xs1, ws1, 2, LD_RELU);
+    check_large("three output channels vs reference", xs1, ws3, 2, LD_RELU);
 }
 
 /* A second call of the same problem (served from the primitive cache) gives

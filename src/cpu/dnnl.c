@@ -466,11 +466,9 @@ done:
 
 static problem_cache conv_cache;
 
-/* The forward lets oneDNN pick Winograd where its heuristics expect it to
- * be faster (3x3 stride 1 at batch 16 and 32x32: twice as fast; float32
- * error ~1e-6 of the largest value against ~3e-7 for the direct kernels)
- * and the direct kernels otherwise. The backward passes take the forward's
- * choice (conv_build_backward). */
+/* By default oneDNN picks Winograd where its heuristics expect it to be
+ * faster and the direct kernels otherwise; conv_prefers_winograd asks for
+ * Winograd where it measured faster than that choice. */
 #define CONV_ALGORITHM dnnl_convolution_auto
 
 /* The caller's layouts (x, w, b, y), the any-layout versions oneDNN
@@ -503,13 +501,41 @@ static int conv_mds_init(const ld_conv_problem *p, conv_mds *m, ld_err *err)
            md_init(&m->w_any, 4, w, dnnl_format_tag_any, err);
 }
 
-/* A convolution's passes. The epilogue is the transposed convolution's:
- * oneDNN's deconvolution adds the bias and applies post-ops in slow
- * reference loops (at 64 channels the bias costs 2.5x and a ReLU post-op
- * 25x the deconvolution itself), so they run as a separate binary add (with
- * the activation as its post-op) or eltwise, in place on y. */
+/* A convolution's passes. The epilogue applies what the forward primitive
+ * cannot fuse, in place on y: for a transposed convolution the bias and the
+ * activation (oneDNN's deconvolution adds the bias and applies post-ops in
+ * slow reference loops: at 64 channels the bias costs 2.5x and a ReLU
+ * post-op 25x the deconvolution itself), as a binary add with the
+ * activation as its post-op, or an eltwise; for a Winograd forward the
+ * activation (its kernel fuses only a plain ReLU), as an eltwise. */
 enum { CONV_FORWARD, CONV_BACKWARD_DATA, CONV_BACKWARD_WEIGHTS, CONV_EPILOGUE };
 _Static_assert(CONV_EPILOGUE < ENTRY_MAX_PASSES, "a convolution's passes fit in an entry");
+
+/* Whether pass `which` asks oneDNN for Winograd (its F(4x4, 3x3) kernels:
+ * AVX-512 only; where they are missing the pass falls back to
+ * CONV_ALGORITHM). Winograd's products run over the pass's input channels
+ * (x's for the forward, dz's for the data gradient), and measured on the
+ * paper-preset step (batch 16-64, 2 threads, Xeon with AVX-512,
+ * bench/RESULTS.md) it wins from 32 of them: 0.6-0.8 of the direct
+ * kernels' time; with 16 it loses (1.2-1.7x slower at 32x32). The weight
+ * gradient wins with 32 channels on both sides (0.55-0.75), and from 4 on
+ * 32x32 and larger images (0.7-0.85). Winograd's float32 error is ~1e-6 of
+ * the largest value against ~3e-7 for the direct forward, and smaller than
+ * the direct weight gradient's (7e-7 against 3e-6). */
+static int conv_prefers_winograd(const ld_conv_problem *p, int which)
+{
+    if (p->transposed || p->k != 3 || p->stride != 1)
+        return 0;
+    switch (which) {
+    case CONV_FORWARD:
+        return p->cin >= 32;
+    case CONV_BACKWARD_DATA:
+        return p->cout >= 32;
+    default:
+        return (p->cin >= 32 && p->cout >= 32) ||
+               (p->cin >= 4 && p->cout >= 4 && p->h >= 32 && p->w >= 32);
+    }
+}
 
 /* The activation as post-ops (NULL without activation). */
 static int conv_post_ops(const ld_conv_problem *p, dnnl_post_ops_t *post_ops, ld_err *err)
@@ -529,11 +555,18 @@ done:
     return rc;
 }
 
+/* Whether the epilogue adds the bias (operands y, b, y) or only applies the
+ * activation (y, y). */
+static int conv_epilogue_adds_bias(const ld_conv_problem *p)
+{
+    return p->transposed && p->has_bias;
+}
+
 static int conv_build_epilogue(problem_entry *e, const ld_conv_problem *p, const conv_mds *m,
                                const_dnnl_post_ops_t post_ops, ld_err *err)
 {
     int rc = 0;
-    if (p->has_bias) {
+    if (conv_epilogue_adds_bias(p)) {
         dnnl_binary_desc_t d;
         dnnl_memory_desc_t b4;
         dnnl_dims_t b4_dims = {1, p->cout, 1, 1};
@@ -561,27 +594,36 @@ static int conv_build_forward(problem_entry *e, const ld_conv_problem *p, const 
     dnnl_convolution_desc_t d;
     if (conv_post_ops(p, &post_ops, err))
         return -1;
-    if (p->transposed)
-        DNNL_TRY(dnnl_deconvolution_forward_desc_init(
-            &d, dnnl_forward_training, dnnl_deconvolution_direct, &m->x_any, &m->w_any, NULL,
-            &m->y_any, m->strides, m->pad, m->pad));
-    else
-        DNNL_TRY(dnnl_convolution_forward_desc_init(
-            &d, dnnl_forward_training, CONV_ALGORITHM, &m->x_any, &m->w_any,
-            p->has_bias ? &m->b : NULL, &m->y_any, m->strides, m->pad, m->pad));
     operand_spec spec[4] = {{DNNL_ARG_SRC, OPERAND_IN, &m->x},
                             {DNNL_ARG_WEIGHTS, OPERAND_IN, &m->w},
                             {DNNL_ARG_DST, OPERAND_OUT, &m->y},
                             {DNNL_ARG_BIAS, OPERAND_IN, &m->b}};
     if (p->transposed) {
+        DNNL_TRY(dnnl_deconvolution_forward_desc_init(
+            &d, dnnl_forward_training, dnnl_deconvolution_direct, &m->x_any, &m->w_any, NULL,
+            &m->y_any, m->strides, m->pad, m->pad));
         rc = pass_build(&e->part[CONV_FORWARD], &d, NULL, NULL, spec, 3, SCRATCHPAD_CALLER,
                         err);
         if (!rc && (p->has_bias || post_ops))
             rc = conv_build_epilogue(e, p, m, post_ops, err);
-    } else {
-        rc = pass_build(&e->part[CONV_FORWARD], &d, post_ops, NULL, spec, 3 + p->has_bias,
-                        SCRATCHPAD_CALLER, err);
+        goto done;
     }
+    if (conv_prefers_winograd(p, CONV_FORWARD) &&
+        dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_winograd,
+                                           &m->x_any, &m->w_any, p->has_bias ? &m->b : NULL,
+                                           &m->y_any, m->strides, m->pad,
+                                           m->pad) == dnnl_success &&
+        !pass_build(&e->part[CONV_FORWARD], &d, NULL, NULL, spec, 3 + p->has_bias,
+                    SCRATCHPAD_CALLER, err)) {
+        if (post_ops)
+            rc = conv_build_epilogue(e, p, m, post_ops, err);
+        goto done;
+    }
+    DNNL_TRY(dnnl_convolution_forward_desc_init(
+        &d, dnnl_forward_training, CONV_ALGORITHM, &m->x_any, &m->w_any,
+        p->has_bias ? &m->b : NULL, &m->y_any, m->strides, m->pad, m->pad));
+    rc = pass_build(&e->part[CONV_FORWARD], &d, post_ops, NULL, spec, 3 + p->has_bias,
+                    SCRATCHPAD_CALLER, err);
 done:
     if (post_ops)
         dnnl_post_ops_destroy(post_ops);
@@ -635,21 +677,24 @@ done:
 typedef int (*conv_backward_builder)(problem_entry *e, const ld_conv_problem *p,
                                      const conv_mds *m, dnnl_alg_kind_t alg, ld_err *err);
 
-/* A backward pass with the algorithm oneDNN resolved for the forward, or
- * the default when that has no backward kernel. oneDNN's heuristics keep
- * the weight gradient direct on few threads, but at the benchmark's shapes
- * (batch 16, 32x32, 16-128 channels, 3x3, 2 threads) Winograd computes it
- * 1.5x faster, and closer to a float64 reference (largest error 7e-7 of
- * the largest value, against 3e-6 for the direct kernel). */
+/* A backward pass with Winograd where conv_prefers_winograd asks for it;
+ * else with the direct kernels when the forward is Winograd by that
+ * preference (a forward with 32 input channels and 16 outputs: its data
+ * gradient loses with Winograd), or the algorithm oneDNN resolved for the
+ * forward; the default when that has no backward kernel. */
 static int conv_build_backward(problem_entry *e, const ld_conv_problem *p, const conv_mds *m,
-                               conv_backward_builder build, ld_err *err)
+                               int which, conv_backward_builder build, ld_err *err)
 {
     const_dnnl_op_desc_t desc = NULL;
     dnnl_alg_kind_t alg = CONV_ALGORITHM;
-    if (!p->transposed &&
-        dnnl_primitive_desc_query(e->part[CONV_FORWARD].pd, dnnl_query_convolution_d, 0,
-                                  &desc) == dnnl_success &&
-        desc)
+    if (conv_prefers_winograd(p, which))
+        alg = dnnl_convolution_winograd;
+    else if (conv_prefers_winograd(p, CONV_FORWARD))
+        alg = dnnl_convolution_direct;
+    else if (!p->transposed &&
+             dnnl_primitive_desc_query(e->part[CONV_FORWARD].pd, dnnl_query_convolution_d, 0,
+                                       &desc) == dnnl_success &&
+             desc)
         alg = ((const dnnl_convolution_desc_t *)desc)->alg_kind;
     if (alg != CONV_ALGORITHM && !build(e, p, m, alg, err))
         return 0;
@@ -666,9 +711,9 @@ static int conv_build(problem_entry *e, const void *problem, int which, ld_err *
     case CONV_FORWARD:
         return conv_build_forward(e, p, &m, err);
     case CONV_BACKWARD_DATA:
-        return conv_build_backward(e, p, &m, conv_build_backward_data, err);
+        return conv_build_backward(e, p, &m, which, conv_build_backward_data, err);
     case CONV_BACKWARD_WEIGHTS:
-        return conv_build_backward(e, p, &m, conv_build_backward_weights, err);
+        return conv_build_backward(e, p, &m, which, conv_build_backward_weights, err);
     }
     return ld_errf(err, "convolution: unknown pass %d", which);
 }
@@ -745,8 +790,8 @@ static int conv_forward(const ld_conv_problem *p, float *y, const float *x, cons
     void *ptr[4] = {(void *)x, (void *)w, y, (void *)b};
     if (!e || pass_run(&e->part[CONV_FORWARD], ptr, NULL, scratch, err))
         return -1;
-    /* the epilogue's operands: y, b, y with bias; y, y without */
-    void *epilogue_ptr[3] = {y, b ? (void *)b : y, y};
+    /* the epilogue's operands: y, b, y when it adds the bias; y, y else */
+    void *epilogue_ptr[3] = {y, conv_epilogue_adds_bias(p) ? (void *)b : y, y};
     if (e->part[CONV_EPILOGUE].prim)
         return pass_run(&e->part[CONV_EPILOGUE], epilogue_ptr, NULL, scratch, err);
     return 0;
