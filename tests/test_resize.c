@@ -1,6 +1,7 @@
 /* Tests of the resize family: PyTorch fixtures (nearest and bilinear, up and
  * down, odd sizes; NCHW and the channel-blocked layouts), finite
- * differences, and bad sizes. */
+ * differences (overwriting a fresh gradient, and adding into one), and bad
+ * sizes. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,19 +12,27 @@
 
 /* out_h 0: ld_resize2x. fresh: x passes through an identity op first so
  * that its gradient is a fresh arena buffer (the overwrite path). block:
- * x's layout (fwd_blocked). */
+ * x's layout (fwd_blocked). twice: the sum of two resizes of x, so that
+ * the second backward adds into the gradient the first one wrote. */
 typedef struct resize_opts {
     int out_h, out_w;
     ld_resize_mode mode;
     int fresh;
     int block;
+    int twice;
 } resize_opts;
+
+static ld_tensor *resize_once(ld_ctx *c, ld_tensor *in, const resize_opts *o)
+{
+    return o->out_h ? ld_resize(c, in, o->out_h, o->out_w, o->mode) : ld_resize2x(c, in, o->mode);
+}
 
 static ld_tensor *fwd_resize(ld_ctx *c, ld_tensor **x, void *u)
 {
     const resize_opts *o = u;
     ld_tensor *in = o->fresh ? ld_scale(c, x[0], 1.0f, 0.0f) : x[0];
-    return o->out_h ? ld_resize(c, in, o->out_h, o->out_w, o->mode) : ld_resize2x(c, in, o->mode);
+    ld_tensor *y = resize_once(c, in, o);
+    return o->twice ? ld_add(c, y, resize_once(c, in, o)) : y;
 }
 
 static const struct {
@@ -48,7 +57,7 @@ static void test_vs_torch(void)
             for (int fresh = 0; fresh < 2; fresh++) {
                 char name[64];
                 snprintf(name, sizeof name, "%s_%s", modes[m].name, sizes[s].suffix);
-                resize_opts o = {sizes[s].out_h, sizes[s].out_w, modes[m].mode, fresh, 0};
+                resize_opts o = {sizes[s].out_h, sizes[s].out_w, modes[m].mode, fresh, 0, 0};
                 CHECK(fixture_case(&f, name, 1, fwd_resize, &o, 1e-5, 1e-5), "case %s (fresh %d)",
                       name, fresh);
             }
@@ -78,7 +87,7 @@ static void test_blocked_vs_torch(void)
             for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++) {
                 char name[64];
                 snprintf(name, sizeof name, "%s_%s", modes[m].name, cases[k].suffix);
-                resize_opts o = {cases[k].out_h, cases[k].out_w, modes[m].mode, 0, blocks[b]};
+                resize_opts o = {cases[k].out_h, cases[k].out_w, modes[m].mode, 0, blocks[b], 0};
                 CHECK(fixture_case(&f, name, 1, fwd_blocked, &o, 1e-5, 1e-5), "case %s, block %d",
                       name, blocks[b]);
             }
@@ -91,10 +100,11 @@ static void test_gradients(void)
     ld_tensor *x = test_random(4, shape, -1, 1, 1, 41);
     const int outs[][2] = {{14, 10}, {11, 4}, {3, 2}};
     for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
-        for (size_t s = 0; s < sizeof outs / sizeof outs[0]; s++) {
-            resize_opts o = {outs[s][0], outs[s][1], modes[m].mode, 0, 0};
-            check_gradients(modes[m].name, fwd_resize, &x, 1, &o, 1e-2, 1e-3, 70);
-        }
+        for (size_t s = 0; s < sizeof outs / sizeof outs[0]; s++)
+            for (int twice = 0; twice < 2; twice++) {
+                resize_opts o = {outs[s][0], outs[s][1], modes[m].mode, 1, 0, twice};
+                check_gradients(modes[m].name, fwd_resize, &x, 1, &o, 1e-2, 1e-3, 70);
+            }
     ld_tensor_heap_free(x);
 }
 

@@ -7,7 +7,6 @@
  * the loops before the two passes, PyTorch 2.8 ms; AVX-512 machine). */
 #include <math.h>
 #include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
@@ -81,10 +80,10 @@ static inline void add_scaled(float *restrict dst, const float *restrict src, fl
  * resize_planes. */
 static inline void resize_plane(float *in, float *out_plane, float *row, ld_resize_mode mode,
                                 const ld_resize_shape *s, const resize_tap *tx,
-                                const resize_tap *ty, int backward, const int lanes)
+                                const resize_tap *ty, int backward, int add, const int lanes)
 {
     const size_t in_row = (size_t)s->in_w * lanes, out_row = (size_t)s->out_w * lanes;
-    if (backward)
+    if (backward && !add)
         memset(in, 0, (size_t)s->in_h * in_row * sizeof *in);
     for (int oy = 0; oy < s->out_h; oy++) {
         float *row0 = in + (size_t)ty[oy].i0 * in_row, *row1 = in + (size_t)ty[oy].i1 * in_row;
@@ -109,17 +108,35 @@ static inline void resize_plane(float *in, float *out_plane, float *row, ld_resi
     }
 }
 
-/* Forward (y from x) or backward (x, the input gradient, overwritten from
- * y, the output gradient), one plane (an image's channel, or its block of
+/* The scratch of a call: the taps of the columns then the rows (tx, ty),
+ * then one row of in_w pixels per thread, each on cache lines of its own. */
+static size_t taps_bytes(const ld_resize_shape *s)
+{
+    return ld_align_up(((size_t)s->out_w + (size_t)s->out_h) * sizeof(resize_tap));
+}
+
+static size_t row_floats(const ld_resize_shape *s)
+{
+    const size_t lanes = s->block > 1 ? (size_t)s->block : 1;
+    return ld_align_up((size_t)s->in_w * lanes * sizeof(float)) / sizeof(float);
+}
+
+static size_t resize_scratch_bytes(const ld_resize_shape *s)
+{
+    return taps_bytes(s) + (size_t)omp_get_max_threads() * row_floats(s) * sizeof(float);
+}
+
+/* Forward (y from x) or backward (x, the input gradient, from y, the output
+ * gradient: added into x when add, else overwriting it), one plane (an image's channel, or its block of
  * channels) per thread so that the backward's sums do not race. The taps
  * are computed once per call. Bilinear runs as two 1-D passes through a
  * row of in_w pixels per thread: the forward blends the two input rows (a
  * vector loop), then reads the columns' taps from that row; the backward
  * spreads an output row's gradient over a row by the taps, then adds it
- * into the two input rows. Nearest reads one pixel. Returns -1 when its
- * buffers cannot be had, or for a block other than 0, 8 or 16. */
+ * into the two input rows. Nearest reads one pixel. `scratch` holds
+ * resize_scratch_bytes. Returns -1 for a block other than 0, 8 or 16. */
 static int resize_planes(float *x, float *y, ld_resize_mode mode, const ld_resize_shape *s,
-                         int backward)
+                         int backward, int add, void *scratch)
 {
     const int lanes = s->block > 1 ? s->block : 1;
     if ((lanes != 1 && lanes != 8 && lanes != 16) || s->c % lanes)
@@ -127,16 +144,9 @@ static int resize_planes(float *x, float *y, ld_resize_mode mode, const ld_resiz
     const size_t planes = (size_t)s->n * (size_t)(s->c / lanes);
     const size_t in_plane = (size_t)s->in_h * s->in_w * lanes;
     const size_t out_plane = (size_t)s->out_h * s->out_w * lanes;
-    /* each thread's row on cache lines of its own */
-    const size_t row_stride = ld_align_up((size_t)s->in_w * lanes * sizeof(float)) / sizeof(float);
-    resize_tap *tx = malloc(((size_t)s->out_w + (size_t)s->out_h) * sizeof *tx);
-    float *rows = aligned_alloc(LD_ALIGN, (size_t)omp_get_max_threads() * row_stride * sizeof *rows);
-    if (!tx || !rows) {
-        free(tx);
-        free(rows);
-        return -1;
-    }
-    resize_tap *ty = tx + s->out_w;
+    const size_t row_stride = row_floats(s);
+    resize_tap *tx = scratch, *ty = tx + s->out_w;
+    float *rows = (float *)((char *)scratch + taps_bytes(s));
     for (int j = 0; j < s->out_w; j++)
         tx[j] = resize_source(mode, j, s->in_w, s->out_w);
     for (int i = 0; i < s->out_h; i++)
@@ -146,29 +156,28 @@ static int resize_planes(float *x, float *y, ld_resize_mode mode, const ld_resiz
         float *in = x + p * in_plane, *out = y + p * out_plane;
         float *row = rows + (size_t)omp_get_thread_num() * row_stride;
         if (lanes == 1)
-            resize_plane(in, out, row, mode, s, tx, ty, backward, 1);
+            resize_plane(in, out, row, mode, s, tx, ty, backward, add, 1);
         else if (lanes == 8)
-            resize_plane(in, out, row, mode, s, tx, ty, backward, 8);
+            resize_plane(in, out, row, mode, s, tx, ty, backward, add, 8);
         else
-            resize_plane(in, out, row, mode, s, tx, ty, backward, 16);
+            resize_plane(in, out, row, mode, s, tx, ty, backward, add, 16);
     }
-    free(tx);
-    free(rows);
     return 0;
 }
 
 /* The const casts are the price of one walker for both directions: the
  * forward only reads x, the backward only reads y. */
 static int resize_forward(float *y, const float *x, ld_resize_mode mode,
-                          const ld_resize_shape *s)
+                          const ld_resize_shape *s, void *scratch)
 {
-    return resize_planes((float *)x, y, mode, s, 0);
+    return resize_planes((float *)x, y, mode, s, 0, 0, scratch);
 }
 
-static int resize_backward(float *dx, const float *dy, ld_resize_mode mode,
-                           const ld_resize_shape *s)
+static int resize_backward(float *dx, int add, const float *dy, ld_resize_mode mode,
+                           const ld_resize_shape *s, void *scratch)
 {
-    return resize_planes(dx, (float *)dy, mode, s, 1);
+    return resize_planes(dx, (float *)dy, mode, s, 1, add, scratch);
 }
 
-const struct ld_resize_kernels ld_cpu_resize_kernels = {resize_forward, resize_backward};
+const struct ld_resize_kernels ld_cpu_resize_kernels = {resize_scratch_bytes, resize_forward,
+                                                        resize_backward};

@@ -2,7 +2,6 @@
 #include "ops/resize.h"
 
 #include "engine/backend.h"
-#include "ops/act.h"
 
 #define KERNELS(ctx) ((ctx)->backend->resize)
 
@@ -17,16 +16,16 @@ static void resize_backward(ld_ctx *ctx, void *rec)
     resize_rec *r = rec;
     if (!r->y->grad || !r->x->requires_grad)
         return;
-    ld_grad_out dx;
-    if (ld_grad_out_begin(ctx, &dx, r->x))
+    void *scratch = ld_scratch(ctx, KERNELS(ctx)->scratch_bytes(&r->shape));
+    int add;
+    float *dx = scratch ? ld_grad_dest(ctx, r->x, &add) : NULL;
+    if (!dx)
         return;
-    if (KERNELS(ctx)->backward(dx.buf, r->y->grad, r->mode, &r->shape)) {
+    if (KERNELS(ctx)->backward(dx, add, r->y->grad, r->mode, &r->shape, scratch)) {
         char s[96];
         ld_fail(ctx, "resize backward: the backend failed on x %s",
                 ld_shape_str(r->x, s, sizeof s));
-        return;
     }
-    ld_grad_out_finish(ctx, &dx);
 }
 
 ld_tensor *ld_resize(ld_ctx *ctx, ld_tensor *x, int out_h, int out_w, ld_resize_mode mode)
@@ -50,7 +49,10 @@ ld_tensor *ld_resize(ld_ctx *ctx, ld_tensor *x, int out_h, int out_w, ld_resize_
     if (!y)
         return NULL;
     y->block = x->block;
-    if (KERNELS(ctx)->forward(y->data, x->data, mode, &shape))
+    void *scratch = ld_scratch(ctx, KERNELS(ctx)->scratch_bytes(&shape));
+    if (!scratch)
+        return NULL;
+    if (KERNELS(ctx)->forward(y->data, x->data, mode, &shape, scratch))
         return ld_fail(ctx, "resize: the backend failed on x %s -> %dx%d",
                        ld_shape_str(x, s, sizeof s), out_h, out_w);
     if (ld_needs_grad(ctx, 1, &x)) {

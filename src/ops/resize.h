@@ -19,11 +19,16 @@ typedef struct ld_resize_shape {
     int block;
 } ld_resize_shape;
 
-/* Kernels; return 0, or -1 when the backend fails. */
+/* Kernels; return 0, or -1 when the backend fails. Each call needs
+ * `scratch` of scratch_bytes(s) bytes (LD_ALIGN-aligned), which the op
+ * takes from ld_scratch, so no call allocates. */
 struct ld_resize_kernels {
-    int (*forward)(float *y, const float *x, ld_resize_mode mode, const ld_resize_shape *s);
-    /* dx from dy; OVERWRITES dx */
-    int (*backward)(float *dx, const float *dy, ld_resize_mode mode, const ld_resize_shape *s);
+    size_t (*scratch_bytes)(const ld_resize_shape *s);
+    int (*forward)(float *y, const float *x, ld_resize_mode mode, const ld_resize_shape *s,
+                   void *scratch);
+    /* dx from dy: added into dx when add, else overwriting it */
+    int (*backward)(float *dx, int add, const float *dy, ld_resize_mode mode,
+                    const ld_resize_shape *s, void *scratch);
 };
 
 /* x [N, C, H, W] -> [N, C, out_h, out_w] in x's layout (NCHW or
