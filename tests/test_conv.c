@@ -78,6 +78,8 @@ static const conv_case fixture_cases[] = {
     {"k3s1p1_leaky_c1", 0, 0, CASE_OPTS(1, 1, LEAKY)},
     {"k1s1p0_b_relu_c1", 0, 1, CASE_OPTS(1, 0, RELU)},
     {"k3s1p1_b_relu_c3", 0, 1, CASE_OPTS(1, 1, RELU)},
+    {"k3s1p1_b_leaky_c32", 0, 1, CASE_OPTS(1, 1, LEAKY)},
+    {"k3s1p1_leaky_c32to16", 0, 0, CASE_OPTS(1, 1, LEAKY)},
 };
 
 static void test_vs_torch(void)

@@ -586,19 +586,43 @@ done:
     return rc;
 }
 
+/* The forward primitive of a (not transposed) convolution with algorithm
+ * `alg`, post_ops fused (may be NULL). */
+static int conv_build_forward_pass(problem_entry *e, const ld_conv_problem *p,
+                                   const conv_mds *m, dnnl_alg_kind_t alg,
+                                   const_dnnl_post_ops_t post_ops, ld_err *err)
+{
+    int rc = 0;
+    dnnl_convolution_desc_t d;
+    DNNL_TRY(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, alg, &m->x_any,
+                                                &m->w_any, p->has_bias ? &m->b : NULL,
+                                                &m->y_any, m->strides, m->pad, m->pad));
+    operand_spec spec[4] = {{DNNL_ARG_SRC, OPERAND_IN, &m->x},
+                            {DNNL_ARG_WEIGHTS, OPERAND_IN, &m->w},
+                            {DNNL_ARG_DST, OPERAND_OUT, &m->y},
+                            {DNNL_ARG_BIAS, OPERAND_IN, &m->b}};
+    rc = pass_build(&e->part[CONV_FORWARD], &d, post_ops, NULL, spec, 3 + p->has_bias,
+                    SCRATCHPAD_CALLER, err);
+done:
+    return rc;
+}
+
+/* A transposed convolution: the primitive, then the bias and activation in
+ * the epilogue. A convolution: Winograd where conv_prefers_winograd asks
+ * for it and oneDNN has it, the activation in the epilogue; else
+ * CONV_ALGORITHM with the activation fused. */
 static int conv_build_forward(problem_entry *e, const ld_conv_problem *p, const conv_mds *m,
                               ld_err *err)
 {
     int rc = 0;
     dnnl_post_ops_t post_ops = NULL;
-    dnnl_convolution_desc_t d;
     if (conv_post_ops(p, &post_ops, err))
         return -1;
-    operand_spec spec[4] = {{DNNL_ARG_SRC, OPERAND_IN, &m->x},
-                            {DNNL_ARG_WEIGHTS, OPERAND_IN, &m->w},
-                            {DNNL_ARG_DST, OPERAND_OUT, &m->y},
-                            {DNNL_ARG_BIAS, OPERAND_IN, &m->b}};
     if (p->transposed) {
+        dnnl_deconvolution_desc_t d;
+        operand_spec spec[3] = {{DNNL_ARG_SRC, OPERAND_IN, &m->x},
+                                {DNNL_ARG_WEIGHTS, OPERAND_IN, &m->w},
+                                {DNNL_ARG_DST, OPERAND_OUT, &m->y}};
         DNNL_TRY(dnnl_deconvolution_forward_desc_init(
             &d, dnnl_forward_training, dnnl_deconvolution_direct, &m->x_any, &m->w_any, NULL,
             &m->y_any, m->strides, m->pad, m->pad));
@@ -606,24 +630,13 @@ static int conv_build_forward(problem_entry *e, const ld_conv_problem *p, const 
                         err);
         if (!rc && (p->has_bias || post_ops))
             rc = conv_build_epilogue(e, p, m, post_ops, err);
-        goto done;
-    }
-    if (conv_prefers_winograd(p, CONV_FORWARD) &&
-        dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_winograd,
-                                           &m->x_any, &m->w_any, p->has_bias ? &m->b : NULL,
-                                           &m->y_any, m->strides, m->pad,
-                                           m->pad) == dnnl_success &&
-        !pass_build(&e->part[CONV_FORWARD], &d, NULL, NULL, spec, 3 + p->has_bias,
-                    SCRATCHPAD_CALLER, err)) {
+    } else if (conv_prefers_winograd(p, CONV_FORWARD) &&
+               !conv_build_forward_pass(e, p, m, dnnl_convolution_winograd, NULL, err)) {
         if (post_ops)
             rc = conv_build_epilogue(e, p, m, post_ops, err);
-        goto done;
+    } else {
+        rc = conv_build_forward_pass(e, p, m, CONV_ALGORITHM, post_ops, err);
     }
-    DNNL_TRY(dnnl_convolution_forward_desc_init(
-        &d, dnnl_forward_training, CONV_ALGORITHM, &m->x_any, &m->w_any,
-        p->has_bias ? &m->b : NULL, &m->y_any, m->strides, m->pad, m->pad));
-    rc = pass_build(&e->part[CONV_FORWARD], &d, post_ops, NULL, spec, 3 + p->has_bias,
-                    SCRATCHPAD_CALLER, err);
 done:
     if (post_ops)
         dnnl_post_ops_destroy(post_ops);
