@@ -94,6 +94,9 @@ static void test_blocked_vs_torch(void)
     ld_st_free(&f);
 }
 
+/* Finite differences of one resize of x, and of the sum of two resizes of
+ * x through one identity op (fresh): the second backward adds into the
+ * gradient the first one wrote. */
 static void test_gradients(void)
 {
     int shape[4] = {3, 2, 7, 5};
@@ -102,7 +105,7 @@ static void test_gradients(void)
     for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
         for (size_t s = 0; s < sizeof outs / sizeof outs[0]; s++)
             for (int twice = 0; twice < 2; twice++) {
-                resize_opts o = {outs[s][0], outs[s][1], modes[m].mode, 1, 0, twice};
+                resize_opts o = {outs[s][0], outs[s][1], modes[m].mode, twice, 0, twice};
                 check_gradients(modes[m].name, fwd_resize, &x, 1, &o, 1e-2, 1e-3, 70);
             }
     ld_tensor_heap_free(x);

@@ -127,8 +127,9 @@ static size_t resize_scratch_bytes(const ld_resize_shape *s)
 }
 
 /* Forward (y from x) or backward (x, the input gradient, from y, the output
- * gradient: added into x when add, else overwriting it), one plane (an image's channel, or its block of
- * channels) per thread so that the backward's sums do not race. The taps
+ * gradient: added into x when add, else overwriting it), one plane (an
+ * image's channel, or its block of channels) per thread so that the
+ * backward's sums do not race. The taps
  * are computed once per call. Bilinear runs as two 1-D passes through a
  * row of in_w pixels per thread: the forward blends the two input rows (a
  * vector loop), then reads the columns' taps from that row; the backward
