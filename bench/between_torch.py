@@ -5,13 +5,15 @@ D = the same U-Net with k3 from 4 channels to C; N semi-Lagrangian advection
 stages (grid_sample, border, align_corners=True); loss = dynamics + l_ae *
 auto-encoder + l_mag |v|^2 + l_sx |grad v|^2 + l_st |dv/dt|^2. Prints the
 parameter count and the median time of one training step (forward, backward,
-Adam) as JSON.
+Adam) as JSON. With --profile, five more steps run under torch.profiler and
+its table of the ops with the most time (per step) goes to stderr.
 
 usage: /usr/bin/python3 bench/between_torch.py [--threads 2] [--batch 16]
-       [--patch 32] [--stages 8] [--steps 20]
+       [--patch 32] [--stages 8] [--steps 20] [--profile]
 """
 import argparse
 import json
+import sys
 import time
 
 import torch
@@ -108,6 +110,7 @@ def main():
     ap.add_argument("--patch", type=int, default=32)
     ap.add_argument("--stages", type=int, default=8)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -128,6 +131,24 @@ def main():
     times.sort()
     print(json.dumps({"impl": "pytorch", "parameters": params,
                       "step_s": times[len(times) // 2], "loss": float(loss)}))
+    if args.profile:
+        profile(model, opt, i0, i1)
+
+
+def profile(model, opt, i0, i1, steps=5):
+    """Ops by their own time per step over `steps` profiled steps."""
+    from torch.profiler import ProfilerActivity
+    with torch.profiler.profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            opt.zero_grad()
+            model.loss(i0, i1).backward()
+            opt.step()
+    events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in events)
+    print(f"profiled: {total / steps / 1e3:.1f} ms per step", file=sys.stderr)
+    for e in events[:12]:
+        print(f"{e.self_cpu_time_total / steps / 1e3:8.1f} ms  {e.count // steps:4d} calls  {e.key}",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":
