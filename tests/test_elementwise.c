@@ -148,10 +148,40 @@ static void test_shape_errors(void)
     CHECK(ld_add(c, r, t) == NULL, "[2,1,5] inside [3,2,4,5] broadcasts in the middle of its run");
 }
 
+/* A tensor in a concat twice, and the concat's input also used elsewhere:
+ * each part's gradient is overwritten when it is the first to arrive and
+ * added after that. y = concat(a, x, a) with a = 2 x: given dy = (g0, g1,
+ * g2), dx = 2 (g0 + g2) + g1 exactly. */
+static void test_concat_repeated(void)
+{
+    ld_ctx *c = test_ctx();
+    const int xs[3] = {2, 3, 4};
+    ld_tensor *x = test_random(3, xs, -1, 1, 1, 7);
+    ld_tensor *a = ld_scale(c, x, 2.0f, 0.0f);
+    ld_tensor *parts[3] = {a, x, a};
+    ld_tensor *y = ld_concat(c, parts, 3, 1);
+    float *dy = y ? ld_grad(c, y) : NULL;
+    CHECK(dy != NULL, "concat failed: %s", c->err.msg);
+    if (!dy)
+        return;
+    for (size_t i = 0; i < y->numel; i++)
+        dy[i] = (float)(i % 11) - 5.0f;
+    CHECK(!ld_tape_replay(c), "backward failed: %s", c->err.msg);
+    float want[24];
+    for (int n = 0; n < 2; n++)
+        for (int k = 0; k < 12; k++) { /* 3 x 4 values per image in each part */
+            const float *g = dy + (size_t)n * 36 + k;
+            want[n * 12 + k] = 2.0f * (g[0] + g[24]) + g[12];
+        }
+    check_close("concat of a repeated input: dx", x->grad, want, 24, 0, 0);
+    ld_tensor_heap_free(x);
+}
+
 LD_TEST_SUITE(elementwise) = {
     {"vs_torch", test_vs_torch},
     {"gradients", test_gradients},
     {"concat_blocked", test_concat_blocked},
+    {"concat_repeated", test_concat_repeated},
     {"shape_errors", test_shape_errors},
     {NULL, NULL},
 };

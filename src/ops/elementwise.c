@@ -264,15 +264,18 @@ static void part_backward(ld_ctx *ctx, void *rec)
     ld_tensor *out = r->part_is_input ? r->whole : r->part;
     if (!out->grad || !in->requires_grad)
         return;
-    float *din = ld_grad(ctx, in);
-    if (!din)
+    if (r->part_is_input) { /* the part's gradient is all in the whole's: overwrite if fresh */
+        int accumulate;
+        float *dpart = ld_grad_dest(ctx, in, &accumulate);
+        if (dpart)
+            KERNELS(ctx)->copy_rows(dpart, r->part_cols, out->grad + r->col0, r->whole_cols,
+                                    r->rows, r->part_cols, accumulate);
         return;
-    if (r->part_is_input)
-        KERNELS(ctx)->copy_rows(din, r->part_cols, out->grad + r->col0, r->whole_cols, r->rows,
-                                r->part_cols, 1);
-    else
-        KERNELS(ctx)->copy_rows(din + r->col0, r->whole_cols, out->grad, r->part_cols, r->rows,
-                                r->part_cols, 1);
+    }
+    float *dwhole = ld_grad(ctx, in); /* zeros outside the part */
+    if (dwhole)
+        KERNELS(ctx)->copy_rows(dwhole + r->col0, r->whole_cols, out->grad, r->part_cols,
+                                r->rows, r->part_cols, 1);
 }
 
 static int record_part(ld_ctx *ctx, ld_tensor *part, ld_tensor *whole, size_t rows,
