@@ -122,10 +122,7 @@ def main():
     times = []
     for step in range(args.steps + 3):
         t0 = time.perf_counter()
-        opt.zero_grad()
-        loss = model.loss(i0, i1)
-        loss.backward()
-        opt.step()
+        loss = train_step(model, opt, i0, i1)
         if step >= 3:
             times.append(time.perf_counter() - t0)
     times.sort()
@@ -135,14 +132,21 @@ def main():
         profile(model, opt, i0, i1)
 
 
+def train_step(model, opt, i0, i1):
+    """One training step (forward, backward, Adam); returns the loss."""
+    opt.zero_grad()
+    loss = model.loss(i0, i1)
+    loss.backward()
+    opt.step()
+    return loss
+
+
 def profile(model, opt, i0, i1, steps=5):
     """Ops by their own time per step over `steps` profiled steps."""
     from torch.profiler import ProfilerActivity
     with torch.profiler.profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
-            opt.zero_grad()
-            model.loss(i0, i1).backward()
-            opt.step()
+            train_step(model, opt, i0, i1)
     events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
     total = sum(e.self_cpu_time_total for e in events)
     print(f"profiled: {total / steps / 1e3:.1f} ms per step", file=sys.stderr)

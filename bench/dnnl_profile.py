@@ -48,9 +48,11 @@ def main():
         sys.exit("dnnl_profile: no onednn_verbose exec lines on stdin (ONEDNN_VERBOSE=1 set?)")
     total = sum(ms.values())
     conv = sum(v for k, v in ms.items() if k.startswith("convolution"))
-    conv_flops_total = sum(flops.values())
-    print(f"oneDNN: {total / args.steps:.1f} ms per step, of which convolutions "
-          f"{conv / args.steps:.1f} ms at {conv_flops_total / conv / 1e6:.0f} GFLOP/s")
+    summary = f"oneDNN: {total / args.steps:.1f} ms per step"
+    if conv > 0:
+        summary += (f", of which convolutions {conv / args.steps:.1f} ms at "
+                    f"{sum(flops.values()) / conv / 1e6:.0f} GFLOP/s")
+    print(summary)
     for key in sorted(ms, key=lambda k: -ms[k])[:args.top]:
         rate = f"{flops[key] / ms[key] / 1e6:6.0f} GF/s" if flops[key] else " " * 11
         print(f"{ms[key] / args.steps:7.2f} ms {calls[key] / args.steps:5.1f}x {rate}  {key}")
