@@ -1,7 +1,8 @@
 /* latdyn side of the `between` step benchmark (bench/between_torch.py is
  * PyTorch's): the paper preset, one training step (forward, backward, Adam)
  * on a batch of patch pairs, median over --steps steps; prints the parameter
- * count and the step time as JSON. */
+ * count and the step time as JSON. --precision bf16: the convolutions'
+ * products in bfloat16 (between --precision). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ int main(int argc, char **argv)
 {
     int batch = 16, patch = 32, stages = 8, steps = 20, width = 0, decoder_width = 0;
     const char *preset = "paper";
+    ld_precision precision = LD_PRECISION_F32;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads"))
             omp_set_num_threads(atoi(argv[i + 1]));
@@ -43,6 +45,12 @@ int main(int argc, char **argv)
             width = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--decoder-width"))
             decoder_width = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--precision") && !strcmp(argv[i + 1], "bf16"))
+            precision = LD_PRECISION_BF16;
+        else if (strcmp(argv[i], "--precision") || strcmp(argv[i + 1], "f32")) {
+            fprintf(stderr, "between_step: unknown option %s %s\n", argv[i], argv[i + 1]);
+            return 1;
+        }
     }
     ld_err err = {{0}};
     ld_between_config cfg;
@@ -64,6 +72,7 @@ int main(int argc, char **argv)
         goto fail;
     ld_ctx ctx;
     ld_ctx_init(&ctx, ld_backend_cpu(), 1);
+    ctx.conv_precision = precision;
     int shape[4] = {batch, 1, patch, patch};
     ld_tensor *i0 = ld_tensor_heap(4, shape, 0), *i1 = ld_tensor_heap(4, shape, 0);
     ld_rng_fill_uniform(&ctx.rng, i0->data, i0->numel, 0, 1);

@@ -7,9 +7,13 @@ auto-encoder + l_mag |v|^2 + l_sx |grad v|^2 + l_st |dv/dt|^2. Prints the
 parameter count and the median time of one training step (forward, backward,
 Adam) as JSON. With --profile, five more steps run under torch.profiler and
 its table of the ops with the most time (per step) goes to stderr.
+--precision bf16: the loss under torch.autocast("cpu", torch.bfloat16),
+PyTorch's mixed precision (convolutions in bfloat16, and the ops after them
+on their bfloat16 outputs), the counterpart of latdyn's --precision bf16
+(which keeps everything but the convolutions' products in float32).
 
 usage: /usr/bin/python3 bench/between_torch.py [--threads 2] [--batch 16]
-       [--patch 32] [--stages 8] [--steps 20] [--profile]
+       [--patch 32] [--stages 8] [--steps 20] [--profile] [--precision f32|bf16]
 """
 import argparse
 import json
@@ -111,6 +115,7 @@ def main():
     ap.add_argument("--stages", type=int, default=8)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--precision", choices=("f32", "bf16"), default="f32")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -122,31 +127,32 @@ def main():
     times = []
     for step in range(args.steps + 3):
         t0 = time.perf_counter()
-        loss = train_step(model, opt, i0, i1)
+        loss = train_step(model, opt, i0, i1, args.precision)
         if step >= 3:
             times.append(time.perf_counter() - t0)
     times.sort()
     print(json.dumps({"impl": "pytorch", "parameters": params,
                       "step_s": times[len(times) // 2], "loss": float(loss)}))
     if args.profile:
-        profile(model, opt, i0, i1)
+        profile(model, opt, i0, i1, args.precision)
 
 
-def train_step(model, opt, i0, i1):
+def train_step(model, opt, i0, i1, precision):
     """One training step (forward, backward, Adam); returns the loss."""
     opt.zero_grad()
-    loss = model.loss(i0, i1)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        loss = model.loss(i0, i1)
     loss.backward()
     opt.step()
     return loss
 
 
-def profile(model, opt, i0, i1, steps=5):
+def profile(model, opt, i0, i1, precision, steps=5):
     """Ops by their own time per step over `steps` profiled steps."""
     from torch.profiler import ProfilerActivity
     with torch.profiler.profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
-            train_step(model, opt, i0, i1)
+            train_step(model, opt, i0, i1, precision)
     events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
     total = sum(e.self_cpu_time_total for e in events)
     print(f"profiled: {total / steps / 1e3:.1f} ms per step", file=sys.stderr)

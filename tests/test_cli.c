@@ -11,7 +11,9 @@
 
 #include "data/npy.h"
 #include "data/sequences.h"
+#include "engine/backend.h"
 #include "models/between.h"
+#include "ops/conv.h"
 #include "test.h"
 
 /* Runs latdyn with args; returns the exit status and the first stderr line. */
@@ -70,6 +72,18 @@ static int have_binary(void)
     return 0;
 }
 
+/* A scratch folder with two 32x32 images a.npy and b.npy; 0 (skipped)
+ * without the binary. */
+static int small_pair(void)
+{
+    if (!have_binary())
+        return 0;
+    test_scratch_make("cli");
+    write_image("a.npy", 32, 32, -1);
+    write_image("b.npy", 32, 32, -1);
+    return 1;
+}
+
 static void test_between_bad_inputs(void)
 {
     if (!have_binary())
@@ -108,6 +122,9 @@ static void test_between_bad_inputs(void)
     snprintf(args, sizeof args, "between '%s' '%s' --blend sometimes", test_scratch("a.npy"),
              test_scratch("b.npy"));
     expect_error("unknown blend", args, "'sometimes' is not one of no, yes, valid");
+    snprintf(args, sizeof args, "between '%s' '%s' --precision fp64", test_scratch("a.npy"),
+             test_scratch("b.npy"));
+    expect_error("unknown precision", args, "'fp64' is not one of f32, bf16");
     snprintf(args, sizeof args, "between '%s' '%s' --method magic", test_scratch("a.npy"), test_scratch("b.npy"));
     expect_error("unknown method", args, "--method");
     snprintf(args, sizeof args, "between '%s'", test_scratch("a.npy"));
@@ -329,11 +346,8 @@ static void test_synth_between_eval_round_trip(void)
  * resuming a damaged copy, fails before any output folder is made. */
 static void test_between_options_reach_the_model(void)
 {
-    if (!have_binary())
+    if (!small_pair())
         return;
-    test_scratch_make("cli");
-    write_image("a.npy", 32, 32, -1);
-    write_image("b.npy", 32, 32, -1);
     char args[1600];
     snprintf(args, sizeof args, "between '%s' '%s' --lr-decay-every 0", test_scratch("a.npy"),
              test_scratch("b.npy"));
@@ -368,8 +382,9 @@ static void test_between_options_reach_the_model(void)
         CHECK(page && strstr(page, "<th>method</th><td>latent</td>") &&
                   strstr(page, "<th>blend</th><td>valid</td>") &&
                   strstr(page, "<th>field_input</th><td>pair</td>") &&
-                  strstr(page, "<th>carry_error</th><td>yes</td>"),
-              "report shows method, blend, field input and carried error by name");
+                  strstr(page, "<th>carry_error</th><td>yes</td>") &&
+                  strstr(page, "<th>precision</th><td>f32</td>"),
+              "report shows method, blend, field input, carried error and precision by name");
         free(page);
         /* resuming it with other networks fails before any output */
         snprintf(args, sizeof args, "between '%s' '%s' --steps 4 --resume '%s' --width 8",
@@ -390,6 +405,55 @@ static void test_between_options_reach_the_model(void)
             expect_error("a damaged checkpoint resumed", args, "truncated");
         }
         free(bytes);
+    }
+    test_scratch_remove();
+}
+
+/* --precision bf16 trains and infers where the CPU has hardware bfloat16
+ * (the report says so; its frames are the float32 run's to bfloat16's
+ * precision), and fails before any output where it has not. */
+static void test_between_bf16(void)
+{
+    if (!small_pair())
+        return;
+    char args[1600];
+    const char *common = "--steps 2 --batch 2 --width 8 --quiet";
+    snprintf(args, sizeof args, "between '%s' '%s' -o '%s' %s --precision bf16",
+             test_scratch("a.npy"), test_scratch("b.npy"), test_scratch("bf16"), common);
+    if (!ld_backend_cpu()->conv->has_bf16()) {
+        expect_failure("bf16 without hardware bfloat16", args,
+                       "--precision bf16 needs a CPU that multiplies bfloat16 on AMX",
+                       test_scratch("bf16"));
+        test_scratch_remove();
+        return;
+    }
+    int ok = expect_success("bf16 run", args);
+    snprintf(args, sizeof args, "between '%s' '%s' -o '%s' %s", test_scratch("a.npy"),
+             test_scratch("b.npy"), test_scratch("f32"), common);
+    if (ok && expect_success("f32 run", args)) {
+        size_t len = 0;
+        char *page = (char *)test_read_bytes(test_scratch("bf16/report.html"), &len);
+        CHECK(page && strstr(page, "<th>precision</th><td>bf16</td>"), "report shows bf16");
+        free(page);
+        ld_npy_array lo, hi;
+        ld_err err;
+        if (ld_npy_read(test_scratch("bf16/frames.npy"), &lo, &err) == 0) {
+            if (ld_npy_read(test_scratch("f32/frames.npy"), &hi, &err) == 0) {
+                double worst = lo.numel == hi.numel ? 0 : INFINITY;
+                for (size_t i = 0; i < lo.numel && i < hi.numel; i++)
+                    worst = fmax(worst, isfinite(lo.data[i]) ? fabs(lo.data[i] - hi.data[i])
+                                                             : INFINITY);
+                /* write_image's values span about [0, 1] */
+                CHECK(worst > 0 && worst < 0.05, "bf16 frames differ from f32 ones by up to %g "
+                      "(want > 0: rounded; < 0.05)", worst);
+                ld_npy_free(&hi);
+            } else {
+                TEST_FAIL("%s", err.msg);
+            }
+            ld_npy_free(&lo);
+        } else {
+            TEST_FAIL("%s", err.msg);
+        }
     }
     test_scratch_remove();
 }
@@ -466,6 +530,7 @@ LD_TEST_SUITE(cli) = {
     {"synth_between_eval_round_trip", test_synth_between_eval_round_trip},
     {"synth_systems", test_synth_systems},
     {"between_options_reach_the_model", test_between_options_reach_the_model},
+    {"between_bf16", test_between_bf16},
     {"help_and_unknown_command", test_help_and_unknown_command},
     {NULL, NULL},
 };

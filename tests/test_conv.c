@@ -2,11 +2,16 @@
  * PyTorch fixtures for forward and every gradient (in NCHW and in the
  * channel-blocked layouts), finite differences on odd sizes, chained /
  * repeated use (fresh and accumulated gradients), the benchmark shape
- * against a reference loop, shape and layout errors. */
+ * against a reference loop, shape and layout errors; bfloat16 products
+ * (LD_PRECISION_BF16) against a double loop over bfloat16-rounded operands
+ * and against PyTorch doing the same rounding. */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/backend.h"
 #include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "test.h"
@@ -502,6 +507,206 @@ static void test_shape_errors(void)
           "NULL inputs propagate without a new error");
 }
 
+/* ---- bfloat16 products ----------------------------------------------------- */
+
+/* f rounded to bfloat16 (8 significant bits, to nearest, ties to even), as
+ * oneDNN's reorder rounds; finite inputs. */
+static double bf16_round(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static double *bf16_copy(const ld_tensor *t)
+{
+    double *r = malloc(t->numel * sizeof *r);
+    for (size_t i = 0; r && i < t->numel; i++)
+        r[i] = bf16_round(t->data[i]);
+    return r;
+}
+
+/* Stride-1 'same' convolution without bias or activation in double over
+ * the given operands: y = conv(x, w), dx = conv_T(dy, w), dw = corr(dy, x).
+ * Shapes from xs [n, cin, h, w] and ws [cout, cin, k, k]. */
+static void reference_passes(double *y, double *dx, double *dw, const double *x,
+                             const double *w, const double *dy, const int xs[4], const int ws[4])
+{
+    int n = xs[0], cin = xs[1], h = xs[2], wd = xs[3], cout = ws[0], k = ws[2], pad = k / 2;
+    memset(y, 0, (size_t)n * cout * h * wd * sizeof *y);
+    memset(dx, 0, (size_t)n * cin * h * wd * sizeof *dx);
+    memset(dw, 0, (size_t)cout * cin * k * k * sizeof *dw);
+    for (int in = 0; in < n; in++)
+        for (int o = 0; o < cout; o++)
+            for (int i = 0; i < h; i++)
+                for (int j = 0; j < wd; j++) {
+                    size_t yo = (((size_t)in * cout + o) * h + i) * wd + j;
+                    for (int c = 0; c < cin; c++)
+                        for (int ki = 0; ki < k; ki++)
+                            for (int kj = 0; kj < k; kj++) {
+                                int yi = i + ki - pad, xj = j + kj - pad;
+                                if (yi < 0 || yi >= h || xj < 0 || xj >= wd)
+                                    continue;
+                                size_t xo = (((size_t)in * cin + c) * h + yi) * wd + xj;
+                                size_t wo = (((size_t)o * cin + c) * k + ki) * k + kj;
+                                y[yo] += x[xo] * w[wo];
+                                dx[xo] += dy[yo] * w[wo];
+                                dw[wo] += dy[yo] * x[xo];
+                            }
+                }
+}
+
+/* Largest |got - want| over the largest |want|. */
+static double relative_error(const float *got, const double *want, size_t n)
+{
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        err = fmax(err, fabs(got[i] - want[i]));
+        scale = fmax(scale, fabs(want[i]));
+    }
+    return err / scale;
+}
+
+/* Each pass of a bf16 convolution equals, to float32 summation error, the
+ * double-precision pass over the bfloat16-rounded operands (x and w in the
+ * forward, dy and w in the data gradient, dy and x in the weight
+ * gradient), and differs from the unrounded one by bfloat16's rounding:
+ * the operands really are rounded, and only they. In the network's layout
+ * (16-channel blocks) and in NCHW; 3x3 and 5x5. */
+static void check_bf16_passes(const int xs[4], const int ws[4], int block)
+{
+    ld_ctx *c = test_ctx();
+    ld_ctx_reset(c);
+    c->conv_precision = LD_PRECISION_BF16;
+    ld_tensor *x = test_random(4, xs, -1, 1, 1, 61), *w = test_random(4, ws, -0.2f, 0.2f, 1, 62);
+    ld_tensor *y = ld_conv2d(c, ld_to_block(c, x, block), w, NULL,
+                             (ld_conv_opts){.pad = ws[2] / 2, .block = block});
+    y = ld_to_block(c, y, 0);
+    float *dy = y ? ld_grad(c, y) : NULL;
+    for (size_t i = 0; dy && i < y->numel; i++)
+        dy[i] = (float)((i * 7919) % 1000) / 500.0f - 1.0f + 1e-3f * (float)(i % 7);
+    int ok = dy && !ld_tape_replay(c);
+    CHECK(ok, "bf16 %dx%d, block %d: %s", ws[2], ws[2], block, c->err.msg);
+    if (ok) {
+        ld_tensor dy_t = *y;
+        dy_t.data = dy;
+        double *xr = bf16_copy(x), *wr = bf16_copy(w), *dyr = bf16_copy(&dy_t);
+        double *x64 = malloc(x->numel * sizeof *x64), *w64 = malloc(w->numel * sizeof *w64);
+        double *dy64 = malloc(y->numel * sizeof *dy64);
+        double *ref[2][3];
+        size_t sizes[3] = {y->numel, x->numel, w->numel};
+        for (int r = 0; r < 2; r++)
+            for (int p = 0; p < 3; p++)
+                ref[r][p] = malloc(sizes[p] * sizeof(double));
+        for (size_t i = 0; i < x->numel; i++)
+            x64[i] = x->data[i];
+        for (size_t i = 0; i < w->numel; i++)
+            w64[i] = w->data[i];
+        for (size_t i = 0; i < y->numel; i++)
+            dy64[i] = dy[i];
+        reference_passes(ref[0][0], ref[0][1], ref[0][2], xr, wr, dyr, xs, ws);
+        reference_passes(ref[1][0], ref[1][1], ref[1][2], x64, w64, dy64, xs, ws);
+        const float *got[3] = {y->data, x->grad, w->grad};
+        static const char *pass[3] = {"forward", "data gradient", "weight gradient"};
+        for (int p = 0; p < 3; p++) {
+            double rounded = relative_error(got[p], ref[0][p], sizes[p]);
+            double exact = relative_error(got[p], ref[1][p], sizes[p]);
+            CHECK(rounded < 2e-6 && exact > 1e-4 && exact < 1e-2,
+                  "bf16 %dx%d, block %d, %s: error %.2e against the rounded operands (want "
+                  "< 2e-6), %.2e against the exact ones (want bfloat16's 1e-4 .. 1e-2)",
+                  ws[2], ws[2], block, pass[p], rounded, exact);
+        }
+        for (int r = 0; r < 2; r++)
+            for (int p = 0; p < 3; p++)
+                free(ref[r][p]);
+        free(xr);
+        free(wr);
+        free(dyr);
+        free(x64);
+        free(w64);
+        free(dy64);
+    }
+    ld_tensor_heap_free(x);
+    ld_tensor_heap_free(w);
+}
+
+static int skip_without_bf16(void)
+{
+    if (ld_conv_has_bf16(test_ctx()))
+        return 0;
+    test_skip("this CPU has no AMX tiles for bfloat16 products");
+    return 1;
+}
+
+static void test_bf16_vs_rounded_reference(void)
+{
+    if (skip_without_bf16())
+        return;
+    const int xs[4] = {4, 16, 12, 12}, w3[4] = {16, 16, 3, 3}, w5[4] = {32, 16, 5, 5};
+    check_bf16_passes(xs, w3, 16);
+    check_bf16_passes(xs, w5, 16);
+    check_bf16_passes(xs, w3, 0);
+}
+
+/* The cases of tests/fixtures/conv_bf16.safetensors (gen_conv.py:
+ * PyTorch over operands rounded as latdyn rounds them, so only the order
+ * of float32 sums differs; FIXTURE_ATOL / RTOL as for float32), in NCHW
+ * and in 16-channel blocks where the channels allow. */
+static ld_tensor *fwd_bf16(ld_ctx *c, ld_tensor **x, void *u)
+{
+    c->conv_precision = LD_PRECISION_BF16;
+    return fwd_blocked(c, x, u);
+}
+
+static void test_bf16_vs_torch(void)
+{
+    ld_st_file f;
+    if (skip_without_bf16() || fixture_open("conv_bf16.safetensors", &f))
+        return;
+    int runs = 0, cases = 0;
+    char name[96];
+    for (int block = 0; block <= 16; block += 16)
+        for (size_t i = 0; i < sizeof fixture_cases / sizeof fixture_cases[0]; i++) {
+            const conv_case *cc = &fixture_cases[i];
+            snprintf(name, sizeof name, "%s.y", cc->name);
+            if (!ld_st_find(&f, name))
+                continue; /* a float32 direct-loop case */
+            blocked_case bc = {cc, block, block, &runs};
+            cases++;
+            CHECK(fixture_case(&f, cc->name, 2 + cc->bias, fwd_bf16, &bc, FIXTURE_ATOL,
+                               FIXTURE_RTOL),
+                  "case %s with bfloat16 products, block %d", cc->name, block);
+        }
+    ld_st_free(&f);
+    CHECK(cases == 44, "%d of the 22 bfloat16 cases (twice) found in the fixture", cases);
+}
+
+/* A backend without hardware bfloat16 refuses bf16 convolutions with a
+ * message saying why, and float32 ones still run. */
+static int no_bf16(void) { return 0; }
+
+static void test_bf16_unavailable(void)
+{
+    const ld_backend *cpu = ld_backend_cpu();
+    struct ld_conv_kernels conv = *cpu->conv;
+    conv.has_bf16 = no_bf16;
+    ld_backend plain = *cpu;
+    plain.conv = &conv;
+    ld_ctx c;
+    ld_ctx_init(&c, &plain, 1);
+    int xs[4] = {1, 2, 6, 6}, ws[4] = {4, 2, 3, 3};
+    ld_tensor *x = test_random(4, xs, -1, 1, 0, 71), *w = test_random(4, ws, -1, 1, 0, 72);
+    CHECK(ld_conv2d(&c, x, w, NULL, OPTS(1, 1, LD_NO_ACT)) != NULL, "float32: %s", c.err.msg);
+    c.conv_precision = LD_PRECISION_BF16;
+    expect_fail(&c, ld_conv2d(&c, x, w, NULL, OPTS(1, 1, LD_NO_ACT)), "bf16 without hardware",
+                "bfloat16 precision needs fast hardware bfloat16 products");
+    ld_ctx_free(&c);
+    ld_tensor_heap_free(x);
+    ld_tensor_heap_free(w);
+}
+
 LD_TEST_SUITE(conv) = {
     {"vs_torch", test_vs_torch},
     {"gradients", test_gradients},
@@ -513,5 +718,8 @@ LD_TEST_SUITE(conv) = {
     {"layout_vs_torch", test_layout_vs_torch},
     {"blocked_vs_torch", test_blocked_vs_torch},
     {"blocked_gradients", test_blocked_gradients},
+    {"bf16_vs_rounded_reference", test_bf16_vs_rounded_reference},
+    {"bf16_vs_torch", test_bf16_vs_torch},
+    {"bf16_unavailable", test_bf16_unavailable},
     {NULL, NULL},
 };

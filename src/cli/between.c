@@ -19,7 +19,9 @@
 #include "data/georef.h"
 #include "data/image.h"
 #include "engine/atomic_file.h"
+#include "engine/backend.h"
 #include "models/between.h"
+#include "ops/conv.h"
 #include "plot/between_outputs.h"
 
 typedef enum { METHOD_LATENT, METHOD_IMAGE, METHOD_OT, METHOD_CROSSFADE, METHOD_FLOW } method_kind;
@@ -31,6 +33,7 @@ static const char *const method_names[] = {"latent", "image", "ot", "crossfade",
 static const char *const field_inputs[] = {"i0", "pair", NULL}; /* ld_field_input */
 static const char *const no_yes[] = {"no", "yes", NULL};
 static const char *const blends[] = {"no", "yes", "valid", NULL}; /* ld_blend */
+static const char *const precisions[] = {"f32", "bf16", NULL};     /* ld_precision */
 
 /* The learned methods (trained on patches); the others are baselines. */
 static int is_model(method_kind m) { return m == METHOD_LATENT || m == METHOD_IMAGE; }
@@ -58,7 +61,7 @@ typedef struct between_args {
     const char *input0, *input1, *out_dir, *resume, *preset;
     method_kind method;
     int stages, patch, stride, infer_stride, steps, decay_every, batch, width, decoder_width, threads,
-        field_input, blend, carry_error, quiet, tiles;
+        field_input, blend, carry_error, quiet, tiles, precision;
     float lr;
     float floats[N_FLOAT_OPTIONS]; /* < 0: the preset's */
     uint64_t seed;
@@ -123,6 +126,11 @@ static void between_usage(FILE *out)
         "                       quick preset's latent)\n"
         "  --field-scale X      factor on the field network's output (preset's)\n"
         "  --tiles              stitch non-overlapping tiles (default: blended overlap)\n"
+        "  --precision P        f32 (default) or bf16: the convolutions multiply inputs\n"
+        "                       and weights rounded to bfloat16 (float32 sums, float32\n"
+        "                       everywhere else); faster on CPUs with AMX (Intel Xeon\n"
+        "                       from Sapphire Rapids on), refused on others; see\n"
+        "                       bench/RESULTS.md\n"
         "  --seed S             random seed (1); same seed, same result\n"
         "  --threads T          OpenMP threads (default OMP_NUM_THREADS)\n"
         "  --resume CKPT        continue training from a model.safetensors\n"
@@ -164,6 +172,7 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         LD_CHOICE("--field-input", &a->field_input, field_inputs),
         LD_CHOICE("--blend", &a->blend, blends),
         LD_CHOICE("--carry-error", &a->carry_error, no_yes),
+        LD_CHOICE("--precision", &a->precision, precisions),
         LD_FLAG("--tiles", &a->tiles),
         LD_FLAG("--quiet", &a->quiet),
     };
@@ -365,6 +374,7 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
                                                                    cfg->stages), seed), err)) ||
              /* names over the configuration's numbers (set in place) */
              ld_config_set(&settings, "method", method_names[a->method], err) ||
+             (model && ld_config_set(&settings, "precision", precisions[a->precision], err)) ||
              (model && (ld_config_set(&settings, "field_input", field_inputs[cfg->field_input], err) ||
                         ld_config_set(&settings, "blend", blends[cfg->blend], err) ||
                         ld_config_set(&settings, "carry_error", no_yes[cfg->carry_error], err)));
@@ -421,6 +431,7 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
     snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", a->out_dir);
     if (ld_between_create(&model, cfg, err))
         return -1;
+    model.precision = (ld_precision)a->precision;
     ld_between_init_weights(&model, a->seed);
     if (ld_between_trainer_init(&t, &model, i0->data, i1->data, i0->height, i0->width, a->seed,
                                 err)) {
@@ -441,9 +452,10 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
         goto done;
     }
     if (!a->quiet)
-        fprintf(stderr, "between: %s method, %zu parameters, %d threads, %d patch pairs of %dx%d, "
-                        "steps %lld..%d\n", method_names[a->method],
+        fprintf(stderr, "between: %s method, %zu parameters, %d threads, %s products, %d patch "
+                        "pairs of %dx%d, steps %lld..%d\n", method_names[a->method],
                 ld_params_trainable(&model.params), omp_get_max_threads(),
+                a->precision == LD_PRECISION_BF16 ? "bfloat16" : "float32",
                 ld_patch_count(&t.grid), cfg->patch, cfg->patch, (long long)t.step, cfg->steps);
     ld_progress prog;
     ld_progress_start(&prog, t.step, cfg->steps, "step", "steps", a->quiet);
@@ -496,6 +508,12 @@ int ld_cmd_between(int argc, char **argv)
         return rc;
     if (a.threads)
         omp_set_num_threads(a.threads);
+    if (is_model(a.method) && a.precision == LD_PRECISION_BF16 &&
+        !ld_backend_cpu()->conv->has_bf16()) {
+        ld_errf(&err, "--precision bf16 needs a CPU that multiplies bfloat16 on AMX tiles, "
+                      "which this one does not have; use --precision f32");
+        goto done;
+    }
     if (load_pair(&a, &i0, &i1, &geo, a.quiet, &err) || make_config(&a, i0.channels, &cfg, &err))
         goto done;
     /* Only the learned methods cut patches; the baselines take any size. */

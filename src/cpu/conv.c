@@ -314,4 +314,5 @@ static int conv_backward(const ld_conv_problem *p, const ld_conv_grads *g, void 
 
 const struct ld_conv_kernels ld_cpu_conv_kernels = {
     conv_scratch_bytes, conv_forward, conv_backward, conv_relayout, ld_dnnl_conv_preferred_block,
+    ld_dnnl_has_bf16,
 };

@@ -14,6 +14,7 @@
 extern const struct ld_conv_kernels ld_cpu_conv_kernels;               /* cpu/conv.c */
 extern const struct ld_conv_kernels ld_dnnl_conv_kernels; /* cpu/dnnl.c, used by cpu/conv.c */
 int ld_dnnl_conv_preferred_block(void);                    /* cpu/dnnl.c */
+int ld_dnnl_has_bf16(void);                                /* cpu/dnnl.c */
 extern const struct ld_pool_kernels ld_cpu_pool_kernels;               /* cpu/dnnl.c */
 extern const struct ld_resize_kernels ld_cpu_resize_kernels;           /* cpu/resize.c */
 extern const struct ld_norm_kernels ld_cpu_norm_kernels;               /* cpu/norm.c */

@@ -472,9 +472,12 @@ static problem_cache conv_cache;
 #define CONV_ALGORITHM dnnl_convolution_auto
 
 /* The caller's layouts (x, w, b, y), the any-layout versions oneDNN
- * chooses from for x, w, y, and the geometry. */
+ * chooses from for x, w, y where a pass writes them (float32) and where it
+ * reads them (x_in, w_in, y_in: bfloat16 for a bf16 problem, else the
+ * same), and the geometry. The operands' reorders into the primitive's
+ * layouts then also round to bfloat16. */
 typedef struct conv_mds {
-    dnnl_memory_desc_t x, w, b, y, x_any, w_any, y_any;
+    dnnl_memory_desc_t x, w, b, y, x_any, w_any, y_any, x_in, w_in, y_in;
     dnnl_dims_t strides, pad;
 } conv_mds;
 
@@ -482,6 +485,19 @@ typedef struct conv_mds {
 static dnnl_format_tag_t block_tag(int block)
 {
     return block == 16 ? dnnl_nChw16c : block == 8 ? dnnl_nChw8c : dnnl_nchw;
+}
+
+/* *in = the any-layout *any, in bfloat16 when bf16 is set. */
+static int read_md_init(dnnl_memory_desc_t *in, const dnnl_memory_desc_t *any, int bf16,
+                        ld_err *err)
+{
+    int rc = 0;
+    *in = *any;
+    if (bf16)
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(in, any->ndims, any->dims, dnnl_bf16,
+                                              dnnl_format_tag_any));
+done:
+    return rc;
 }
 
 static int conv_mds_init(const ld_conv_problem *p, conv_mds *m, ld_err *err)
@@ -498,7 +514,10 @@ static int conv_mds_init(const ld_conv_problem *p, conv_mds *m, ld_err *err)
            md_init(&m->w, 4, w, w_tag, err) || md_init(&m->b, 1, b, dnnl_a, err) ||
            md_init(&m->x_any, 4, x, dnnl_format_tag_any, err) ||
            md_init(&m->y_any, 4, y, dnnl_format_tag_any, err) ||
-           md_init(&m->w_any, 4, w, dnnl_format_tag_any, err);
+           md_init(&m->w_any, 4, w, dnnl_format_tag_any, err) ||
+           read_md_init(&m->x_in, &m->x_any, p->bf16, err) ||
+           read_md_init(&m->w_in, &m->w_any, p->bf16, err) ||
+           read_md_init(&m->y_in, &m->y_any, p->bf16, err);
 }
 
 /* A convolution's passes. The epilogue applies what the forward primitive
@@ -524,7 +543,7 @@ _Static_assert(CONV_EPILOGUE < ENTRY_MAX_PASSES, "a convolution's passes fit in 
  * the direct weight gradient's (7e-7 against 3e-6). */
 static int conv_prefers_winograd(const ld_conv_problem *p, int which)
 {
-    if (p->transposed || p->k != 3 || p->stride != 1)
+    if (p->transposed || p->k != 3 || p->stride != 1 || p->bf16) /* float32 kernels only */
         return 0;
     switch (which) {
     case CONV_FORWARD:
@@ -594,8 +613,8 @@ static int conv_build_forward_pass(problem_entry *e, const ld_conv_problem *p,
 {
     int rc = 0;
     dnnl_convolution_desc_t d;
-    DNNL_TRY(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, alg, &m->x_any,
-                                                &m->w_any, p->has_bias ? &m->b : NULL,
+    DNNL_TRY(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, alg, &m->x_in,
+                                                &m->w_in, p->has_bias ? &m->b : NULL,
                                                 &m->y_any, m->strides, m->pad, m->pad));
     operand_spec spec[4] = {{DNNL_ARG_SRC, OPERAND_IN, &m->x},
                             {DNNL_ARG_WEIGHTS, OPERAND_IN, &m->w},
@@ -624,7 +643,7 @@ static int conv_build_forward(problem_entry *e, const ld_conv_problem *p, const 
                                 {DNNL_ARG_WEIGHTS, OPERAND_IN, &m->w},
                                 {DNNL_ARG_DST, OPERAND_OUT, &m->y}};
         DNNL_TRY(dnnl_deconvolution_forward_desc_init(
-            &d, dnnl_forward_training, dnnl_deconvolution_direct, &m->x_any, &m->w_any, NULL,
+            &d, dnnl_forward_training, dnnl_deconvolution_direct, &m->x_in, &m->w_in, NULL,
             &m->y_any, m->strides, m->pad, m->pad));
         rc = pass_build(&e->part[CONV_FORWARD], &d, NULL, NULL, spec, 3, SCRATCHPAD_CALLER,
                         err);
@@ -650,11 +669,11 @@ static int conv_build_backward_data(problem_entry *e, const ld_conv_problem *p,
     dnnl_convolution_desc_t d;
     if (p->transposed)
         DNNL_TRY(dnnl_deconvolution_backward_data_desc_init(
-            &d, dnnl_deconvolution_direct, &m->x_any, &m->w_any, &m->y_any, m->strides, m->pad,
+            &d, dnnl_deconvolution_direct, &m->x_any, &m->w_in, &m->y_in, m->strides, m->pad,
             m->pad));
     else
         DNNL_TRY(dnnl_convolution_backward_data_desc_init(
-            &d, alg, &m->x_any, &m->w_any, &m->y_any, m->strides, m->pad, m->pad));
+            &d, alg, &m->x_any, &m->w_in, &m->y_in, m->strides, m->pad, m->pad));
     operand_spec spec[3] = {{DNNL_ARG_DIFF_DST, OPERAND_IN, &m->y},
                             {DNNL_ARG_WEIGHTS, OPERAND_IN, &m->w},
                             {DNNL_ARG_DIFF_SRC, OPERAND_OUT_ADD, &m->x}};
@@ -672,11 +691,11 @@ static int conv_build_backward_weights(problem_entry *e, const ld_conv_problem *
     const dnnl_memory_desc_t *bias = p->has_bias ? &m->b : NULL;
     if (p->transposed)
         DNNL_TRY(dnnl_deconvolution_backward_weights_desc_init(
-            &d, dnnl_deconvolution_direct, &m->x_any, &m->w_any, bias, &m->y_any, m->strides,
+            &d, dnnl_deconvolution_direct, &m->x_in, &m->w_any, bias, &m->y_in, m->strides,
             m->pad, m->pad));
     else
         DNNL_TRY(dnnl_convolution_backward_weights_desc_init(
-            &d, alg, &m->x_any, &m->w_any, bias, &m->y_any, m->strides, m->pad, m->pad));
+            &d, alg, &m->x_in, &m->w_any, bias, &m->y_in, m->strides, m->pad, m->pad));
     operand_spec spec[4] = {{DNNL_ARG_SRC, OPERAND_IN, &m->x},
                             {DNNL_ARG_DIFF_DST, OPERAND_IN, &m->y},
                             {DNNL_ARG_DIFF_WEIGHTS, OPERAND_OUT_ADD, &m->w},
@@ -738,7 +757,7 @@ static const problem_entry *conv_entry(const ld_conv_problem *p, ld_conv_pass pa
 {
     int key[CACHE_KEY_INTS] = {p->transposed, p->n, p->cin, p->h, p->w, p->cout, p->k,
                                p->stride, p->pad, p->has_bias, (int)p->act.kind,
-                               float_bits(act_alpha(p->act)), p->x_block, p->y_block};
+                               float_bits(act_alpha(p->act)), p->x_block, p->y_block, p->bf16};
     if (pass == LD_CONV_FORWARD)
         return cached_entry(&conv_cache, key, p, CONV_FORWARD, conv_build, err);
     if (!cached_entry(&conv_cache, key, p, CONV_BACKWARD_DATA, conv_build, err))
@@ -842,13 +861,26 @@ static int conv_backward(const ld_conv_problem *p, const ld_conv_grads *g, void 
  * work in: nChw16c with AVX-512, nChw8c below. */
 int ld_dnnl_conv_preferred_block(void)
 {
-    return dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core ? 16 : 8;
+    const unsigned avx512 = dnnl_cpu_isa_avx512_core; /* a bit set, as in ld_dnnl_has_bf16 */
+    return ((unsigned)dnnl_get_effective_cpu_isa() & avx512) == avx512 ? 16 : 8;
+}
+
+/* Whether oneDNN runs bfloat16 convolutions on AMX tiles. With AVX512-BF16
+ * alone (ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 on an AMX machine) the paper
+ * step took 1.5x its float32 time (bench/RESULTS.md), so only AMX counts.
+ * The ISA values are bit sets, and a larger value need not include a
+ * smaller one (AVX2-VNNI's). */
+int ld_dnnl_has_bf16(void)
+{
+    const unsigned amx = dnnl_cpu_isa_avx512_core_amx;
+    return ((unsigned)dnnl_get_effective_cpu_isa() & amx) == amx;
 }
 
 /* cpu/conv.c's table (the backend's) calls these; it also has the relayout loop */
 const struct ld_conv_kernels ld_dnnl_conv_kernels = {conv_scratch_bytes, conv_forward,
                                                      conv_backward, NULL,
-                                                     ld_dnnl_conv_preferred_block};
+                                                     ld_dnnl_conv_preferred_block,
+                                                     ld_dnnl_has_bf16};
 
 /* ---- max pooling ------------------------------------------------------------- */
 

@@ -37,6 +37,13 @@ typedef struct ld_tensor {
 struct ld_backend;
 struct ld_ctx;
 
+/* The arithmetic of the convolutions' products (ld_ctx.conv_precision):
+ * float32 (the default), or bfloat16 inputs and weights with float32 sums
+ * and outputs (like PyTorch's CPU autocast to bfloat16): faster where the
+ * CPU multiplies bfloat16 on AMX tiles, with about 3 significant digits
+ * per operand. See ops/conv.h. */
+typedef enum { LD_PRECISION_F32, LD_PRECISION_BF16 } ld_precision;
+
 /* Replays one recorded op backwards: reads the output gradient(s) and adds
  * into the input gradients. `rec` is what the forward stored. */
 typedef void (*ld_backward_fn)(struct ld_ctx *ctx, void *rec);
@@ -52,6 +59,7 @@ typedef struct ld_ctx {
     ld_rng rng;            /* dropout, sampling */
     int training;          /* batch-norm batch statistics, dropout active */
     int recording;         /* ops record their backward on the tape */
+    ld_precision conv_precision; /* LD_PRECISION_F32 unless set (ops/conv.h) */
     ld_tape_entry *tape;   /* grows, kept across resets */
     size_t tape_len, tape_cap;
     void *scratch;         /* see ld_scratch; kept across steps */

@@ -567,6 +567,7 @@ int ld_between_trainer_init(ld_between_trainer *t, ld_between_model *m, const fl
     t->hi = malloc((size_t)c->batch * sizeof(float));
     t->indices = malloc((size_t)c->batch * sizeof(int));
     ld_ctx_init(&t->ctx, ld_backend_cpu(), seed);
+    t->ctx.conv_precision = m->precision;
     if (!t->batch0 || !t->batch1 || !t->lo || !t->hi || !t->indices ||
         ld_optim_init(&t->opt, LD_OPTIM_ADAM, &m->params, c->lr, err) ||
         ld_schedule_exponential(&t->sched, c->lr, c->lr_decay, c->lr_decay_every, err)) {
@@ -673,6 +674,7 @@ int ld_between_infer(ld_between_model *m, const float *image0, const float *imag
     ld_ctx_init(&ctx, ld_backend_cpu(), 0);
     ctx.recording = 0;
     ctx.training = 0;
+    ctx.conv_precision = m->precision;
     b0 = malloc((size_t)B * C * plane * sizeof(float));
     b1 = malloc((size_t)B * C * plane * sizeof(float));
     stacked = malloc((size_t)B * (N + 1) * C * plane * sizeof(float));

@@ -93,6 +93,9 @@ typedef struct ld_between_model {
     ld_conv_layer encoder[LD_BETWEEN_MAX_ENCODER];
     int encoder_count;
     ld_unet field_net, decoder;
+    ld_precision precision; /* the convolutions' products when training and inferring
+                               (LD_PRECISION_F32 from ld_between_create; a run
+                               setting, not saved with the model) */
 } ld_between_model;
 
 int ld_between_create(ld_between_model *m, const ld_between_config *cfg, ld_err *err);

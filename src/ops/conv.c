@@ -68,6 +68,13 @@ static int conv_problem(ld_ctx *ctx, const char *name, int transposed, const ld_
         act.slope = 0.0f;
     if (check_block(ctx, name, "x", x->block, cin) || check_block(ctx, name, "y", opts.block, cout))
         return -1;
+    int bf16 = ctx->conv_precision == LD_PRECISION_BF16;
+    if (bf16 && !KERNELS(ctx)->has_bf16()) {
+        ld_fail(ctx, "%s: bfloat16 precision needs fast hardware bfloat16 products (AMX "
+                     "tiles), which the %s backend does not have here", name,
+                ctx->backend->name);
+        return -1;
+    }
     int h = x->shape[2], wd = x->shape[3], oh, ow;
     if (transposed) {
         oh = (h - 1) * stride - 2 * pad + k;
@@ -89,7 +96,7 @@ static int conv_problem(ld_ctx *ctx, const char *name, int transposed, const ld_
     *p = (ld_conv_problem){.transposed = transposed, .n = x->shape[0], .cin = cin, .h = h,
                            .w = wd, .cout = cout, .k = k, .stride = stride, .pad = pad,
                            .oh = oh, .ow = ow, .has_bias = b != NULL, .act = act,
-                           .x_block = x->block, .y_block = opts.block};
+                           .x_block = x->block, .y_block = opts.block, .bf16 = bf16};
     return 0;
 }
 
@@ -169,6 +176,8 @@ int ld_conv_block_for(const ld_ctx *ctx, int n, const int *widths)
             block = 0;
     return block > 1 ? block : 0;
 }
+
+int ld_conv_has_bf16(const ld_ctx *ctx) { return KERNELS(ctx)->has_bf16(); }
 
 typedef struct relayout_rec {
     ld_tensor *x, *y;

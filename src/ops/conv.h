@@ -17,7 +17,14 @@
  * activations in it between convolutions (and through pooling, resize and
  * concat, which take it too) skips two layout copies per convolution in the
  * forward and two in the backward. ld_to_block moves a tensor between
- * layouts at the edges. */
+ * layouts at the edges.
+ *
+ * Precision: with ctx->conv_precision = LD_PRECISION_BF16 the convolutions
+ * that oneDNN runs round x and w (dy and w, x and dy in the backward) to
+ * bfloat16 and sum in float32; tensors, outputs and gradients stay float32.
+ * The direct loops for fewer than 4 output channels stay float32. Where
+ * the backend has no fast bfloat16 products (ld_conv_has_bf16) the op fails
+ * instead of running emulated kernels many times slower than float32. */
 #ifndef LD_OPS_CONV_H
 #define LD_OPS_CONV_H
 
@@ -46,6 +53,7 @@ typedef struct ld_conv_problem {
     int has_bias;
     ld_activation act;
     int x_block, y_block; /* layouts of x (and dx), y (and dy): 0 NCHW, else the block */
+    int bf16;             /* products of bfloat16-rounded operands (LD_PRECISION_BF16) */
 } ld_conv_problem;
 
 /* A convolution's two passes. */
@@ -79,6 +87,8 @@ struct ld_conv_kernels {
                      size_t plane, int add);
     /* the channel block the convolutions run in without layout copies (0: NCHW) */
     int (*preferred_block)(void);
+    /* 1 when problems with bf16 set run on fast hardware bfloat16 products (AMX) */
+    int (*has_bf16)(void);
 };
 
 ld_tensor *ld_conv2d(ld_ctx *ctx, ld_tensor *x, ld_tensor *w, ld_tensor *b, ld_conv_opts opts);
@@ -91,5 +101,7 @@ ld_tensor *ld_to_block(ld_ctx *ctx, ld_tensor *x, int block);
  * convolutions: the backend's preferred block when it divides every width,
  * else 0 (NCHW). */
 int ld_conv_block_for(const ld_ctx *ctx, int n, const int *widths);
+/* 1 when ctx's backend runs LD_PRECISION_BF16 convolutions on fast hardware. */
+int ld_conv_has_bf16(const ld_ctx *ctx);
 
 #endif
