@@ -204,29 +204,80 @@ static void test_partial_gradients(void)
         ld_tensor_heap_free(in[i]);
 }
 
+/* f rounded to bfloat16 (8 significant bits, to nearest, ties to even), as
+ * oneDNN's reorder rounds; finite inputs. */
+static float bf16_round(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* n floats as doubles (malloc'ed), each rounded to bfloat16 first when
+ * `bf16` is set. */
+static double *widen(const float *v, size_t n, int bf16)
+{
+    double *r = malloc(n * sizeof *r);
+    for (size_t i = 0; r && i < n; i++)
+        r[i] = bf16 ? bf16_round(v[i]) : v[i];
+    return r;
+}
+
+/* A stride-1 convolution without bias or activation in double over the
+ * given operands, padded by `pad`: y = conv(x, w) and, unless dx, dw and
+ * dy are NULL, dx = conv_T(dy, w) and dw = corr(dy, x). Shapes from
+ * xs [n, cin, h, w] and ws [cout, cin, k, k]. */
+static void reference_passes(double *y, double *dx, double *dw, const double *x,
+                             const double *w, const double *dy, const int xs[4], const int ws[4],
+                             int pad)
+{
+    int n = xs[0], cin = xs[1], h = xs[2], wd = xs[3], cout = ws[0], k = ws[2];
+    int oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1, grads = dy != NULL;
+    memset(y, 0, (size_t)n * cout * oh * ow * sizeof *y);
+    if (grads) {
+        memset(dx, 0, (size_t)n * cin * h * wd * sizeof *dx);
+        memset(dw, 0, (size_t)cout * cin * k * k * sizeof *dw);
+    }
+    for (int in = 0; in < n; in++)
+        for (int o = 0; o < cout; o++)
+            for (int i = 0; i < oh; i++)
+                for (int j = 0; j < ow; j++) {
+                    size_t yo = (((size_t)in * cout + o) * oh + i) * ow + j;
+                    for (int c = 0; c < cin; c++)
+                        for (int ki = 0; ki < k; ki++)
+                            for (int kj = 0; kj < k; kj++) {
+                                int yi = i + ki - pad, xj = j + kj - pad;
+                                if (yi < 0 || yi >= h || xj < 0 || xj >= wd)
+                                    continue;
+                                size_t xo = (((size_t)in * cin + c) * h + yi) * wd + xj;
+                                size_t wo = (((size_t)o * cin + c) * k + ki) * k + kj;
+                                y[yo] += x[xo] * w[wo];
+                                if (grads) {
+                                    dx[xo] += dy[yo] * w[wo];
+                                    dw[wo] += dy[yo] * x[xo];
+                                }
+                            }
+                }
+}
+
 /* y = act(conv2d(x, w) + b), stride 1, in double: the plain definition
  * (act: ReLU or leaky ReLU). */
 static void reference_conv_act(double *y, const ld_tensor *x, const ld_tensor *w,
                                const ld_tensor *b, int pad, ld_activation act)
 {
     double slope = act.kind == LD_ACT_LEAKY_RELU ? act.slope : 0.0;
-    int n = x->shape[0], cin = x->shape[1], h = x->shape[2], wd = x->shape[3];
-    int cout = w->shape[0], k = w->shape[2], oh = h + 2 * pad - k + 1, ow = wd + 2 * pad - k + 1;
-    for (int in = 0; in < n; in++)
-        for (int o = 0; o < cout; o++)
-            for (int i = 0; i < oh; i++)
-                for (int j = 0; j < ow; j++) {
-                    double s = b->data[o];
-                    for (int c = 0; c < cin; c++)
-                        for (int ki = 0; ki < k; ki++)
-                            for (int kj = 0; kj < k; kj++) {
-                                int yi = i + ki - pad, xj = j + kj - pad;
-                                if (yi >= 0 && yi < h && xj >= 0 && xj < wd)
-                                    s += (double)x->data[((in * cin + c) * h + yi) * wd + xj] *
-                                         w->data[((o * cin + c) * k + ki) * k + kj];
-                            }
-                    y[((in * cout + o) * oh + i) * ow + j] = s > 0 ? s : slope * s;
-                }
+    double *x64 = widen(x->data, x->numel, 0), *w64 = widen(w->data, w->numel, 0);
+    int cout = w->shape[0], k = w->shape[2];
+    size_t plane = (size_t)(x->shape[2] + 2 * pad - k + 1) * (x->shape[3] + 2 * pad - k + 1);
+    reference_passes(y, NULL, NULL, x64, w64, NULL, x->shape, w->shape, pad);
+    for (size_t i = 0; i < (size_t)x->shape[0] * cout * plane; i++) {
+        double s = y[i] + b->data[i / plane % cout];
+        y[i] = s > 0 ? s : slope * s;
+    }
+    free(x64);
+    free(w64);
 }
 
 static double dot(const float *a, const float *b, size_t n)
@@ -509,55 +560,6 @@ static void test_shape_errors(void)
 
 /* ---- bfloat16 products ----------------------------------------------------- */
 
-/* f rounded to bfloat16 (8 significant bits, to nearest, ties to even), as
- * oneDNN's reorder rounds; finite inputs. */
-static double bf16_round(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static double *bf16_copy(const ld_tensor *t)
-{
-    double *r = malloc(t->numel * sizeof *r);
-    for (size_t i = 0; r && i < t->numel; i++)
-        r[i] = bf16_round(t->data[i]);
-    return r;
-}
-
-/* Stride-1 'same' convolution without bias or activation in double over
- * the given operands: y = conv(x, w), dx = conv_T(dy, w), dw = corr(dy, x).
- * Shapes from xs [n, cin, h, w] and ws [cout, cin, k, k]. */
-static void reference_passes(double *y, double *dx, double *dw, const double *x,
-                             const double *w, const double *dy, const int xs[4], const int ws[4])
-{
-    int n = xs[0], cin = xs[1], h = xs[2], wd = xs[3], cout = ws[0], k = ws[2], pad = k / 2;
-    memset(y, 0, (size_t)n * cout * h * wd * sizeof *y);
-    memset(dx, 0, (size_t)n * cin * h * wd * sizeof *dx);
-    memset(dw, 0, (size_t)cout * cin * k * k * sizeof *dw);
-    for (int in = 0; in < n; in++)
-        for (int o = 0; o < cout; o++)
-            for (int i = 0; i < h; i++)
-                for (int j = 0; j < wd; j++) {
-                    size_t yo = (((size_t)in * cout + o) * h + i) * wd + j;
-                    for (int c = 0; c < cin; c++)
-                        for (int ki = 0; ki < k; ki++)
-                            for (int kj = 0; kj < k; kj++) {
-                                int yi = i + ki - pad, xj = j + kj - pad;
-                                if (yi < 0 || yi >= h || xj < 0 || xj >= wd)
-                                    continue;
-                                size_t xo = (((size_t)in * cin + c) * h + yi) * wd + xj;
-                                size_t wo = (((size_t)o * cin + c) * k + ki) * k + kj;
-                                y[yo] += x[xo] * w[wo];
-                                dx[xo] += dy[yo] * w[wo];
-                                dw[wo] += dy[yo] * x[xo];
-                            }
-                }
-}
-
 /* Largest |got - want| over the largest |want|. */
 static double relative_error(const float *got, const double *want, size_t n)
 {
@@ -590,24 +592,19 @@ static void check_bf16_passes(const int xs[4], const int ws[4], int block)
     int ok = dy && !ld_tape_replay(c);
     CHECK(ok, "bf16 %dx%d, block %d: %s", ws[2], ws[2], block, c->err.msg);
     if (ok) {
-        ld_tensor dy_t = *y;
-        dy_t.data = dy;
-        double *xr = bf16_copy(x), *wr = bf16_copy(w), *dyr = bf16_copy(&dy_t);
-        double *x64 = malloc(x->numel * sizeof *x64), *w64 = malloc(w->numel * sizeof *w64);
-        double *dy64 = malloc(y->numel * sizeof *dy64);
-        double *ref[2][3];
-        size_t sizes[3] = {y->numel, x->numel, w->numel};
-        for (int r = 0; r < 2; r++)
-            for (int p = 0; p < 3; p++)
+        /* operands and reference passes: [0] rounded to bfloat16, [1] exact */
+        const float *in[3] = {x->data, w->data, dy};
+        size_t sizes[3] = {y->numel, x->numel, w->numel}, in_sizes[3] = {x->numel, w->numel,
+                                                                           y->numel};
+        double *op[2][3], *ref[2][3];
+        for (int r = 0; r < 2; r++) {
+            for (int p = 0; p < 3; p++) {
+                op[r][p] = widen(in[p], in_sizes[p], r == 0);
                 ref[r][p] = malloc(sizes[p] * sizeof(double));
-        for (size_t i = 0; i < x->numel; i++)
-            x64[i] = x->data[i];
-        for (size_t i = 0; i < w->numel; i++)
-            w64[i] = w->data[i];
-        for (size_t i = 0; i < y->numel; i++)
-            dy64[i] = dy[i];
-        reference_passes(ref[0][0], ref[0][1], ref[0][2], xr, wr, dyr, xs, ws);
-        reference_passes(ref[1][0], ref[1][1], ref[1][2], x64, w64, dy64, xs, ws);
+            }
+            reference_passes(ref[r][0], ref[r][1], ref[r][2], op[r][0], op[r][1], op[r][2], xs,
+                             ws, ws[2] / 2);
+        }
         const float *got[3] = {y->data, x->grad, w->grad};
         static const char *pass[3] = {"forward", "data gradient", "weight gradient"};
         for (int p = 0; p < 3; p++) {
@@ -619,14 +616,10 @@ static void check_bf16_passes(const int xs[4], const int ws[4], int block)
                   ws[2], ws[2], block, pass[p], rounded, exact);
         }
         for (int r = 0; r < 2; r++)
-            for (int p = 0; p < 3; p++)
+            for (int p = 0; p < 3; p++) {
+                free(op[r][p]);
                 free(ref[r][p]);
-        free(xr);
-        free(wr);
-        free(dyr);
-        free(x64);
-        free(w64);
-        free(dy64);
+            }
     }
     ld_tensor_heap_free(x);
     ld_tensor_heap_free(w);
