@@ -168,6 +168,41 @@ static void pass_destroy(pass *ps)
     memset(ps, 0, sizeof *ps);
 }
 
+/* Whether a 4-D md lays its bytes out as channels-last (NHWC) would: NCHW
+ * with one channel, or channel-blocked with the block holding every
+ * channel (nChw16c with 16 channels). */
+static int laid_out_as_nhwc(const dnnl_memory_desc_t *md)
+{
+    if (md->ndims != 4)
+        return 0;
+    dnnl_dim_t c = md->dims[1];
+    dnnl_format_tag_t tag = c == 1 ? dnnl_nchw : c == 8 ? dnnl_nChw8c : c == 16 ? dnnl_nChw16c
+                                                                                : dnnl_format_tag_undef;
+    dnnl_memory_desc_t same;
+    return tag != dnnl_format_tag_undef &&
+           dnnl_memory_desc_init_by_tag(&same, 4, md->dims, md->data_type, tag) ==
+               dnnl_success &&
+           dnnl_memory_desc_equal(md, &same);
+}
+
+/* The caller's md for operand layout `user` when the primitive's is `prim`:
+ * where the primitive works channels-last and the caller's bytes already
+ * are (laid_out_as_nhwc), the caller's md says NHWC, so that no copy is
+ * made (or, for bfloat16 reads, the copy only converts). */
+static dnnl_memory_desc_t user_md_for(const dnnl_memory_desc_t *user,
+                                      const dnnl_memory_desc_t *prim)
+{
+    dnnl_memory_desc_t nhwc;
+    if (laid_out_as_nhwc(user) &&
+        dnnl_memory_desc_init_by_tag(&nhwc, 4, prim->dims, prim->data_type, dnnl_nhwc) ==
+            dnnl_success &&
+        dnnl_memory_desc_equal(prim, &nhwc) &&
+        dnnl_memory_desc_init_by_tag(&nhwc, 4, user->dims, user->data_type, dnnl_nhwc) ==
+            dnnl_success)
+        return nhwc;
+    return *user;
+}
+
 /* Fills operand o of a pass whose primitive descriptor is `pd`: its layouts,
  * the reorders it needs and (when it goes through a copy) the copy's offset
  * in scratch, advancing *offset. */
@@ -177,7 +212,7 @@ static int operand_build(operand *o, const operand_spec *spec, const_dnnl_primit
     o->arg = spec->arg;
     o->role = spec->role;
     o->prim_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, o->arg);
-    o->user_md = spec->user_md ? *spec->user_md : o->prim_md;
+    o->user_md = spec->user_md ? user_md_for(spec->user_md, &o->prim_md) : o->prim_md;
     o->same_layout = dnnl_memory_desc_equal(&o->user_md, &o->prim_md);
     if (o->role == OPERAND_IN && !o->same_layout &&
         reorder_create(&o->to_prim, &o->user_md, &o->prim_md, 0, err))
@@ -767,8 +802,7 @@ static const problem_entry *conv_entry(const ld_conv_problem *p, ld_conv_pass pa
 
 /* The layout both gradient passes read dz in, as the block of
  * ld_cpu_conv_act_grad (1: NCHW, 8 or 16: nChw8c, nChw16c), or 0 when
- * they differ or it is another layout (then dz goes in NCHW and each pass
- * reorders it). */
+ * they differ or it is another layout (then dz goes in y's layout). */
 static int conv_dz_block(const ld_conv_problem *p, const problem_entry *e)
 {
     /* DIFF_DST is operand 0 of the data pass, 1 of the weights pass */
@@ -787,13 +821,48 @@ static int conv_dz_block(const ld_conv_problem *p, const problem_entry *e)
     return 0;
 }
 
-/* The bytes of the backward's dz (ahead of the passes' scratch): in the
- * passes' layout when dz_block (conv_dz_block) is one, else in y's. */
-static size_t conv_dz_bytes(const ld_conv_problem *p, const problem_entry *e, int dz_block)
+/* Where the backward keeps dz, ahead of the passes' scratch: written by
+ * the activation's gradient in the passes' layout (block > 0) or in y's;
+ * in y's and read by both passes in one other layout (bfloat16 ones, say),
+ * it is converted once into that layout (`converted` bytes after it)
+ * instead of once per pass. */
+typedef struct conv_dz_plan {
+    int block;
+    size_t bytes, converted;
+} conv_dz_plan;
+
+static conv_dz_plan conv_dz_layout(const ld_conv_problem *p, const problem_entry *e)
 {
-    size_t plain = (size_t)p->n * p->cout * p->oh * p->ow * sizeof(float);
-    size_t blocked = dnnl_memory_desc_get_size(&e->part[CONV_BACKWARD_DATA].op[0].prim_md);
-    return ld_align_up(dz_block ? blocked : plain);
+    const operand *data = &e->part[CONV_BACKWARD_DATA].op[0];
+    conv_dz_plan plan = {.block = conv_dz_block(p, e)};
+    if (plan.block) {
+        plan.bytes = ld_align_up(dnnl_memory_desc_get_size(&data->prim_md));
+        return plan;
+    }
+    plan.bytes = ld_align_up((size_t)p->n * p->cout * p->oh * p->ow * sizeof(float));
+    if (data->to_prim &&
+        dnnl_memory_desc_equal(&data->prim_md, &e->part[CONV_BACKWARD_WEIGHTS].op[1].prim_md))
+        plan.converted = ld_align_up(dnnl_memory_desc_get_size(&data->prim_md));
+    return plan;
+}
+
+/* Input operand i of a pass from the caller's layout at `from` into the
+ * primitive's at `to`. */
+static int operand_convert(const pass *ps, int i, const void *from, void *to, ld_err *err)
+{
+    int rc = 0;
+    const operand *o = &ps->op[i];
+    dnnl_memory_t user = NULL, prim = NULL;
+    DNNL_TRY(dnnl_memory_create(&user, &o->user_md, cpu_engine, (void *)from));
+    DNNL_TRY(dnnl_memory_create(&prim, &o->prim_md, cpu_engine, to));
+    if (!(rc = run_reorder(o->to_prim, user, prim, err)))
+        DNNL_TRY(dnnl_stream_wait(cpu_stream));
+done:
+    if (user)
+        dnnl_memory_destroy(user);
+    if (prim)
+        dnnl_memory_destroy(prim);
+    return rc;
 }
 
 static int conv_scratch_bytes(const ld_conv_problem *p, ld_conv_pass which, size_t *bytes,
@@ -810,7 +879,8 @@ static int conv_scratch_bytes(const ld_conv_problem *p, ld_conv_pass which, size
     } else {
         size_t data = part[CONV_BACKWARD_DATA].scratch_bytes;
         size_t weights = part[CONV_BACKWARD_WEIGHTS].scratch_bytes;
-        *bytes = conv_dz_bytes(p, e, conv_dz_block(p, e)) + (data > weights ? data : weights);
+        conv_dz_plan dz = conv_dz_layout(p, e);
+        *bytes = dz.bytes + dz.converted + (data > weights ? data : weights);
     }
     return 0;
 }
@@ -830,27 +900,34 @@ static int conv_forward(const ld_conv_problem *p, float *y, const float *x, cons
 }
 
 /* dz once, in the layout both passes read where it is one of
- * ld_cpu_conv_act_grad's (no reorders, no separate activation pass), then
- * the data and weight gradients from it. */
+ * ld_cpu_conv_act_grad's (no reorders, no separate activation pass), or
+ * converted once into the layout both read (conv_dz_layout), then the data
+ * and weight gradients from it. */
 static int conv_backward(const ld_conv_problem *p, const ld_conv_grads *g, void *scratch,
                          ld_err *err)
 {
     const problem_entry *e = conv_entry(p, LD_CONV_BACKWARD, err);
     if (!e)
         return -1;
-    /* dz in the passes' layout, or else in y's (the passes' caller layout) */
-    int block = conv_dz_block(p, e), ready = block > 0;
+    conv_dz_plan plan = conv_dz_layout(p, e);
     float *dz = scratch;
-    void *rest = (char *)scratch + conv_dz_bytes(p, e, block);
-    ld_cpu_conv_act_grad(p, ready ? block : p->y_block > 1 ? p->y_block : 1, dz, g->dy, g->y);
+    void *read = dz, *rest = (char *)scratch + plan.bytes + plan.converted;
+    ld_cpu_conv_act_grad(p, plan.block ? plan.block : p->y_block > 1 ? p->y_block : 1, dz,
+                         g->dy, g->y);
+    if (plan.converted) {
+        read = (char *)scratch + plan.bytes;
+        if (operand_convert(&e->part[CONV_BACKWARD_DATA], 0, dz, read, err))
+            return -1;
+    }
+    int ready = plan.block || plan.converted;
     if (g->dx) {
-        void *ptr[3] = {dz, (void *)g->w, g->dx};
+        void *ptr[3] = {read, (void *)g->w, g->dx};
         int adds[3] = {0, 0, g->dx_add}, readies[3] = {ready, 0, 0};
         if (pass_run_ready(&e->part[CONV_BACKWARD_DATA], ptr, adds, readies, rest, err))
             return -1;
     }
     if (g->dw || (p->has_bias && g->db)) {
-        void *ptr[4] = {(void *)g->x, dz, g->dw, g->db};
+        void *ptr[4] = {(void *)g->x, read, g->dw, g->db};
         int adds[4] = {0, 0, g->dw_add, g->db_add}, readies[4] = {0, ready, 0, 0};
         return pass_run_ready(&e->part[CONV_BACKWARD_WEIGHTS], ptr, adds, readies, rest, err);
     }
