@@ -31,7 +31,8 @@ void test_begin(void)
     ld_ctx_reset(&shared_ctx);
     ld_rng_init(&shared_ctx.rng, 1234);
     shared_ctx.training = 1;
-    shared_ctx.recording = 1;    shared_ctx.conv_precision = LD_PRECISION_F32;
+    shared_ctx.recording = 1;
+    shared_ctx.conv_precision = LD_PRECISION_F32;
 }
 
 int test_end(int *skipped)

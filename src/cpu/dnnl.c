@@ -279,6 +279,25 @@ static int run_reorder(dnnl_primitive_t prim, dnnl_memory_t from, dnnl_memory_t 
     return execute(prim, 2, args, err);
 }
 
+/* Input operand i of a pass from the caller's layout at `from` into the
+ * primitive's at `to`. */
+static int operand_convert(const pass *ps, int i, const void *from, void *to, ld_err *err)
+{
+    int rc = 0;
+    const operand *o = &ps->op[i];
+    dnnl_memory_t user = NULL, prim = NULL;
+    DNNL_TRY(dnnl_memory_create(&user, &o->user_md, cpu_engine, (void *)from));
+    DNNL_TRY(dnnl_memory_create(&prim, &o->prim_md, cpu_engine, to));
+    if (!(rc = run_reorder(o->to_prim, user, prim, err)))
+        DNNL_TRY(dnnl_stream_wait(cpu_stream));
+done:
+    if (user)
+        dnnl_memory_destroy(user);
+    if (prim)
+        dnnl_memory_destroy(prim);
+    return rc;
+}
+
 /* Runs a built pass on the caller's buffers: ptr[i] for operand i (NULL for
  * an unwanted OPERAND_OUT_ADD output), add[i] = 1 to add an OPERAND_OUT_ADD
  * output into ptr[i] (add may be NULL: overwrite everything), ready[i] = 1
@@ -301,19 +320,22 @@ static int pass_run_ready(const pass *ps, void *const *ptr, const int *add, cons
     for (int i = 0; i < ps->n_op; i++) {
         const operand *o = &ps->op[i];
         adds[i] = o->role == OPERAND_OUT_ADD && add && add[i];
-        if (o->role == OPERAND_IN && ready && ready[i]) {
-            DNNL_TRY(dnnl_memory_create(&user[i], &o->prim_md, cpu_engine, ptr[i]));
+        if (o->role == OPERAND_IN) { /* read in the primitive's layout, converted if need be */
+            void *in = ptr[i];
+            if (!o->same_layout && !(ready && ready[i])) {
+                in = base + o->copy_offset;
+                if ((rc = operand_convert(ps, i, ptr[i], in, err)))
+                    goto done;
+            }
+            DNNL_TRY(dnnl_memory_create(&user[i], &o->prim_md, cpu_engine, in));
             args[n_args++] = (dnnl_exec_arg_t){o->arg, user[i]};
             continue;
         }
         if (ptr[i])
             DNNL_TRY(dnnl_memory_create(&user[i], &o->user_md, cpu_engine, ptr[i]));
-        if (!o->same_layout || adds[i] || !ptr[i]) {
+        if (!o->same_layout || adds[i] || !ptr[i])
             DNNL_TRY(dnnl_memory_create(&copy[i], &o->prim_md, cpu_engine,
                                         base + o->copy_offset));
-            if (o->role == OPERAND_IN && (rc = run_reorder(o->to_prim, user[i], copy[i], err)))
-                goto done;
-        }
         args[n_args++] = (dnnl_exec_arg_t){o->arg, copy[i] ? copy[i] : user[i]};
     }
     if (dnnl_memory_desc_get_size(&ps->scratchpad_md) > 0) {
@@ -800,15 +822,10 @@ static const problem_entry *conv_entry(const ld_conv_problem *p, ld_conv_pass pa
     return cached_entry(&conv_cache, key, p, CONV_BACKWARD_WEIGHTS, conv_build, err);
 }
 
-/* The layout both gradient passes read dz in, as the block of
- * ld_cpu_conv_act_grad (1: NCHW, 8 or 16: nChw8c, nChw16c), or 0 when
- * they differ or it is another layout (then dz goes in y's layout). */
-static int conv_dz_block(const ld_conv_problem *p, const problem_entry *e)
+/* Layout md of dz as a block of ld_cpu_conv_act_grad (1: NCHW, 8 or 16:
+ * nChw8c, nChw16c), or 0 when it is another layout. */
+static int conv_dz_block(const ld_conv_problem *p, const dnnl_memory_desc_t *md)
 {
-    /* DIFF_DST is operand 0 of the data pass, 1 of the weights pass */
-    const dnnl_memory_desc_t *md = &e->part[CONV_BACKWARD_DATA].op[0].prim_md;
-    if (!dnnl_memory_desc_equal(md, &e->part[CONV_BACKWARD_WEIGHTS].op[1].prim_md))
-        return 0;
     static const int blocks[] = {1, 8, 16};
     dnnl_dims_t dims = {p->n, p->cout, p->oh, p->ow};
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
@@ -833,36 +850,16 @@ typedef struct conv_dz_plan {
 
 static conv_dz_plan conv_dz_layout(const ld_conv_problem *p, const problem_entry *e)
 {
+    /* DIFF_DST is operand 0 of the data pass, 1 of the weights pass */
     const operand *data = &e->part[CONV_BACKWARD_DATA].op[0];
-    conv_dz_plan plan = {.block = conv_dz_block(p, e)};
-    if (plan.block) {
-        plan.bytes = ld_align_up(dnnl_memory_desc_get_size(&data->prim_md));
-        return plan;
-    }
-    plan.bytes = ld_align_up((size_t)p->n * p->cout * p->oh * p->ow * sizeof(float));
-    if (data->to_prim &&
-        dnnl_memory_desc_equal(&data->prim_md, &e->part[CONV_BACKWARD_WEIGHTS].op[1].prim_md))
-        plan.converted = ld_align_up(dnnl_memory_desc_get_size(&data->prim_md));
+    size_t prim_bytes = ld_align_up(dnnl_memory_desc_get_size(&data->prim_md));
+    size_t y_bytes = ld_align_up((size_t)p->n * p->cout * p->oh * p->ow * sizeof(float));
+    int shared =
+        dnnl_memory_desc_equal(&data->prim_md, &e->part[CONV_BACKWARD_WEIGHTS].op[1].prim_md);
+    conv_dz_plan plan = {.block = shared ? conv_dz_block(p, &data->prim_md) : 0};
+    plan.bytes = plan.block ? prim_bytes : y_bytes;
+    plan.converted = shared && !plan.block && data->to_prim ? prim_bytes : 0;
     return plan;
-}
-
-/* Input operand i of a pass from the caller's layout at `from` into the
- * primitive's at `to`. */
-static int operand_convert(const pass *ps, int i, const void *from, void *to, ld_err *err)
-{
-    int rc = 0;
-    const operand *o = &ps->op[i];
-    dnnl_memory_t user = NULL, prim = NULL;
-    DNNL_TRY(dnnl_memory_create(&user, &o->user_md, cpu_engine, (void *)from));
-    DNNL_TRY(dnnl_memory_create(&prim, &o->prim_md, cpu_engine, to));
-    if (!(rc = run_reorder(o->to_prim, user, prim, err)))
-        DNNL_TRY(dnnl_stream_wait(cpu_stream));
-done:
-    if (user)
-        dnnl_memory_destroy(user);
-    if (prim)
-        dnnl_memory_destroy(prim);
-    return rc;
 }
 
 static int conv_scratch_bytes(const ld_conv_problem *p, ld_conv_pass which, size_t *bytes,
@@ -934,24 +931,22 @@ static int conv_backward(const ld_conv_problem *p, const ld_conv_grads *g, void 
     return 0;
 }
 
+/* Whether the instruction set oneDNN runs on includes `isa`'s. The ISA
+ * values are bit sets, and a larger value need not include a smaller one
+ * (AVX2-VNNI's is larger than AVX-512's). */
+static int isa_includes(dnnl_cpu_isa_t isa)
+{
+    return ((unsigned)dnnl_get_effective_cpu_isa() & (unsigned)isa) == (unsigned)isa;
+}
+
 /* The channel block of the layout oneDNN's convolution and pooling kernels
  * work in: nChw16c with AVX-512, nChw8c below. */
-int ld_dnnl_conv_preferred_block(void)
-{
-    const unsigned avx512 = dnnl_cpu_isa_avx512_core; /* a bit set, as in ld_dnnl_has_bf16 */
-    return ((unsigned)dnnl_get_effective_cpu_isa() & avx512) == avx512 ? 16 : 8;
-}
+int ld_dnnl_conv_preferred_block(void) { return isa_includes(dnnl_cpu_isa_avx512_core) ? 16 : 8; }
 
 /* Whether oneDNN runs bfloat16 convolutions on AMX tiles. With AVX512-BF16
  * alone (ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 on an AMX machine) the paper
- * step took 1.5x its float32 time (bench/RESULTS.md), so only AMX counts.
- * The ISA values are bit sets, and a larger value need not include a
- * smaller one (AVX2-VNNI's). */
-int ld_dnnl_has_bf16(void)
-{
-    const unsigned amx = dnnl_cpu_isa_avx512_core_amx;
-    return ((unsigned)dnnl_get_effective_cpu_isa() & amx) == amx;
-}
+ * step took 1.5x its float32 time (bench/RESULTS.md), so only AMX counts. */
+int ld_dnnl_has_bf16(void) { return isa_includes(dnnl_cpu_isa_avx512_core_amx); }
 
 /* cpu/conv.c's table (the backend's) calls these; it also has the relayout loop */
 const struct ld_conv_kernels ld_dnnl_conv_kernels = {conv_scratch_bytes, conv_forward,
