@@ -308,7 +308,7 @@ static void test_two_bands_become_false_colour(void)
 
 static void test_ranges_for_input_kinds(void)
 {
-    float a[4] = {-2, 0, 1, 3}, b[4] = {0, 5, 1, 1};
+    float a[4] = {2, 0, 1, 3}, b[4] = {0, 5, 1, 1};
     ld_image i0 = {1, 2, 2, a, 8, 0}, i1 = {1, 2, 2, b, 8, 0};
     ld_between_outputs o = {0};
     ld_between_output_ranges(&i0, &i1, &o);
@@ -318,10 +318,21 @@ static void test_ranges_for_input_kinds(void)
           o.display_hi);
     i0.bit_depth = i1.bit_depth = 16;
     ld_between_output_ranges(&i0, &i1, &o);
-    CHECK(o.bit_depth == 16 && o.lo == 0 && o.hi == 65535 && o.display_lo == -2 &&
+    CHECK(o.bit_depth == 16 && o.lo == 0 && o.hi == 65535 && o.display_lo == 0 &&
               o.display_hi == 5,
           "16-bit: depth %d, [%g, %g], display [%g, %g]", o.bit_depth, o.lo, o.hi, o.display_lo,
           o.display_hi);
+    /* signed integer samples (int8, int16 TIFF or npy): a fixed [0, 2^d - 1]
+     * would clamp the negative ones, so their range is mapped */
+    a[0] = -2;
+    for (int depth = 8; depth <= 16; depth += 8) {
+        i0.bit_depth = i1.bit_depth = depth;
+        ld_between_output_ranges(&i0, &i1, &o);
+        CHECK(o.bit_depth == 16 && o.lo == -2 && o.hi == 5 && o.display_lo == -2 &&
+                  o.display_hi == 5,
+              "signed %d-bit: depth %d, [%g, %g], display [%g, %g]", depth, o.bit_depth, o.lo,
+              o.hi, o.display_lo, o.display_hi);
+    }
     i0.is_float = i1.is_float = 1;
     i0.bit_depth = i1.bit_depth = 32;
     ld_between_output_ranges(&i0, &i1, &o);

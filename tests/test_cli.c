@@ -409,6 +409,103 @@ static void test_between_options_reach_the_model(void)
     test_scratch_remove();
 }
 
+/* Runs `latdyn ARGS`, sends it SIGTERM once a line starting with `ready`
+ * is on its stderr, and returns its exit status; *log gets its stderr
+ * (malloc'ed, or NULL). */
+static int run_until_stopped(const char *args, const char *ready, char **log)
+{
+    char script[2400], err_path[300], status_path[300];
+    snprintf(err_path, sizeof err_path, "%s", test_scratch("err.txt"));
+    snprintf(status_path, sizeof status_path, "%s", test_scratch("status.txt"));
+    snprintf(script, sizeof script,
+             "'%s' %s 2>'%s' & p=$!; i=0; "
+             "while ! grep -q '^%s' '%s' && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; "
+             "kill -TERM $p; wait $p; echo $? >'%s'",
+             LD_BIN, args, err_path, ready, err_path, status_path);
+    CHECK(system(script) == 0, "the script ran");
+    char *status = read_text(status_path);
+    int rc = status ? atoi(status) : -1;
+    free(status);
+    *log = read_text(err_path);
+    return rc;
+}
+
+/* SIGTERM while training: the run saves its checkpoint and ends with
+ * status 143 and a message saying how to continue (a process the signal
+ * killed would also give 143, but neither the message nor the checkpoint);
+ * the run resumed from that checkpoint finishes with every output.
+ * (SIGTERM: a script's background job ignores SIGINT, and so does the
+ * program then.) */
+static void test_between_stopped_by_signal(void)
+{
+    if (!small_pair())
+        return;
+    char pair[1100], args[1600], *log;
+    snprintf(pair, sizeof pair, "'%s' '%s' -o '%s'", test_scratch("a.npy"), test_scratch("b.npy"),
+             test_scratch("run"));
+    snprintf(args, sizeof args, "between %s --steps 100000 --batch 2 --width 8", pair);
+    int status = run_until_stopped(args, "step ", &log);
+    CHECK(status == 143, "exit status %d, want 143 (128 + SIGTERM)", status);
+    const char *lead = "latdyn between: stopped by SIGTERM at step ";
+    const char *msg = log ? strstr(log, lead) : NULL;
+    long long step = msg ? atoll(msg + strlen(lead)) : 0;
+    CHECK(msg && step >= 1 && strstr(msg, "--resume") && strstr(msg, "run/model.safetensors"),
+          "message names the step and how to continue: %s", msg ? msg : "(none)");
+    struct stat st;
+    CHECK(stat(test_scratch("run/model.safetensors"), &st) == 0 &&
+              stat(test_scratch("run/frames.npy"), &st) != 0,
+          "the checkpoint is saved, no frames yet");
+    if (step >= 1) {
+        snprintf(args, sizeof args, "between %s --steps %lld --resume '%s' --quiet", pair,
+                 step + 2, test_scratch("run/model.safetensors"));
+        if (expect_success("resumed run", args)) {
+            char *csv = read_text(test_scratch("run/log.csv"));
+            char first_row[64];
+            snprintf(first_row, sizeof first_row, "\n%lld,", step + 1);
+            CHECK(csv && strstr(csv, first_row), "log.csv continues at step %lld", step + 1);
+            CHECK(stat(test_scratch("run/frames.npy"), &st) == 0, "the resumed run wrote frames");
+            free(csv);
+        }
+    }
+    free(log);
+    test_scratch_remove();
+}
+
+/* The same for `latdyn fit`, whose checkpoints are whole epochs: stopped in
+ * its second epoch, it names the first epoch's checkpoint, which resumes. */
+static void test_fit_stopped_by_signal(void)
+{
+    if (!have_binary())
+        return;
+    test_scratch_make("cli");
+    char args[1600], data[300], last[300], *log;
+    snprintf(data, sizeof data, "%s", test_scratch("p.h5"));
+    snprintf(last, sizeof last, "%s", test_scratch("m.last.safetensors"));
+    snprintf(args, sizeof args, "synth pendulum --n 8 --len 8 --size 16 -o '%s' --quiet", data);
+    if (!expect_success("synth pendulum", args)) {
+        test_scratch_remove();
+        return;
+    }
+    snprintf(args, sizeof args,
+             "fit '%s' -o '%s' --preset small --context 4 --epochs 100000 --curriculum 100000",
+             data, test_scratch("m.safetensors"));
+    int status = run_until_stopped(args, "epoch 1/", &log);
+    CHECK(status == 143, "exit status %d, want 143 (128 + SIGTERM)", status);
+    const char *lead = "latdyn fit: stopped by SIGTERM during epoch ";
+    const char *msg = log ? strstr(log, lead) : NULL;
+    int epoch = msg ? atoi(msg + strlen(lead)) : 0;
+    char want[800];
+    snprintf(want, sizeof want, "%s holds the state after epoch %d: continue with --resume %s",
+             last, epoch - 1, last);
+    CHECK(msg && epoch >= 2 && strstr(msg, want), "message names the checkpoint: %s",
+          msg ? msg : "(none)");
+    snprintf(args, sizeof args, "fit '%s' -o '%s' --resume '%s' --epochs %d --quiet", data,
+             test_scratch("m.safetensors"), last, epoch);
+    expect_success("resumed fit", args);
+    free(log);
+    test_scratch_remove();
+}
+
 /* --precision bf16 trains and infers where the CPU has hardware bfloat16
  * (the report says so; its frames are the float32 run's to bfloat16's
  * precision), and fails before any output where it has not. */
@@ -530,6 +627,8 @@ LD_TEST_SUITE(cli) = {
     {"synth_between_eval_round_trip", test_synth_between_eval_round_trip},
     {"synth_systems", test_synth_systems},
     {"between_options_reach_the_model", test_between_options_reach_the_model},
+    {"between_stopped_by_signal", test_between_stopped_by_signal},
+    {"fit_stopped_by_signal", test_fit_stopped_by_signal},
     {"between_bf16", test_between_bf16},
     {"help_and_unknown_command", test_help_and_unknown_command},
     {NULL, NULL},

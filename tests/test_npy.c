@@ -161,21 +161,27 @@ static void test_we_read_numpy_files(void)
         test_skip("/usr/bin/python3 has no numpy: interchange with NumPy not checked");
         return;
     }
-    static const char *const dtypes[] = {"<f4", "<f8", "|u1", "<u2", "<i4", "<i8", ">f4", ">u2"};
-    static const ld_npy_dtype want_dtype[] = {LD_NPY_F32, LD_NPY_F64, LD_NPY_U8,  LD_NPY_U16,
-                                              LD_NPY_I32, LD_NPY_I64, LD_NPY_F32, LD_NPY_U16};
-    char prefix[256], list[128] = "", code[1024];
+    /* values 3k, less 30 for the signed and float types: negative ones
+     * check sign extension (and float16's sign bit) */
+    enum { TYPES = 13 };
+    static const char *const dtypes[TYPES] = {"<f4", "<f8", "|u1", "<u2", "<i4", "<i8", ">f4",
+                                              ">u2", "|i1", "<i2", ">i2", "<u4", "<f2"};
+    static const ld_npy_dtype want_dtype[TYPES] = {
+        LD_NPY_F32, LD_NPY_F64, LD_NPY_U8, LD_NPY_U16, LD_NPY_I32, LD_NPY_I64, LD_NPY_F32,
+        LD_NPY_U16, LD_NPY_I8,  LD_NPY_I16, LD_NPY_I16, LD_NPY_U32, LD_NPY_F16};
+    char prefix[256], list[256] = "", code[1024];
     temp_path(prefix, sizeof prefix, "np_");
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < TYPES; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "'%s', ", dtypes[i]);
     snprintf(code, sizeof code,
              "import numpy as np\n"
              "for i, d in enumerate([%s]):\n"
-             "    np.save('%s%%d.npy' %% i, (np.arange(24).reshape(2, 3, 4) * 3).astype(d))\n"
+             "    k = np.arange(24).reshape(2, 3, 4) * 3\n"
+             "    np.save('%s%%d.npy' %% i, (k - 30 * (np.dtype(d).kind != 'u')).astype(d))\n"
              "np.save('%sfortran.npy', np.asfortranarray(np.ones((3, 4), np.float32)))\n",
              list, prefix, prefix);
     CHECK(run_python("gen.py", code) == 0, "numpy wrote the test files");
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < TYPES; i++) {
         char path[300];
         snprintf(path, sizeof path, "%s%d.npy", prefix, i);
         ld_npy_array a;
@@ -186,8 +192,9 @@ static void test_we_read_numpy_files(void)
         }
         int ok = a.ndim == 3 && a.shape[0] == 2 && a.shape[1] == 3 && a.shape[2] == 4 &&
                  a.stored_dtype == want_dtype[i];
+        int offset = strchr(dtypes[i], 'u') ? 0 : 30;
         for (int k = 0; ok && k < 24; k++)
-            ok = a.data[k] == (float)(3 * k);
+            ok = a.data[k] == (float)(3 * k - offset);
         CHECK(ok, "numpy %s array read back (stored as %s)", dtypes[i],
               ld_npy_dtype_name(a.stored_dtype));
         ld_npy_free(&a);
@@ -279,10 +286,19 @@ static void test_image_from_npy(void)
           "uint16 npy -> 16-bit image: %s", err.msg);
     ld_image_free(&img);
 
-    int i32[6] = {0};
+    short i16[6] = {0, -300, 2, 32767, 4, 5};
+    write_raw_npy(path, "{'descr': '<i2', 'fortran_order': False, 'shape': (2, 3), }", i16, 12);
+    CHECK(ld_image_load(path, &img, &err) == 0 && img.bit_depth == 16 && !img.is_float &&
+              img.data[1] == -300.0f && img.data[3] == 32767.0f,
+          "int16 npy -> 16-bit image, negative samples kept: %s", err.msg);
+    ld_image_free(&img);
+
+    int i32[6] = {0, -7, 2, 100000, 4, 5};
     write_raw_npy(path, "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", i32, 24);
-    CHECK(ld_image_load(path, &img, &err) != 0 && strstr(err.msg, "not int32"),
-          "int32 image refused: %s", err.msg);
+    CHECK(ld_image_load(path, &img, &err) == 0 && img.bit_depth == 32 && img.is_float &&
+              img.data[1] == -7.0f && img.data[3] == 100000.0f,
+          "int32 npy -> an image saved as float sources are: %s", err.msg);
+    ld_image_free(&img);
 
     CHECK(ld_npy_write(path, data, 1, (const int[]){24}, &err) == 0, "write: %s", err.msg);
     CHECK(ld_image_load(path, &img, &err) != 0 && strstr(err.msg, "shape [H,W] or [C,H,W]"),

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "cli/progress.h"
+#include "cli/stop.h"
 #include "data/georef.h"
 #include "data/image.h"
 #include "engine/atomic_file.h"
@@ -74,8 +75,9 @@ static void between_usage(FILE *out)
         "Estimates the unobserved stages between two images of the same scene (I0 at t=0,\n"
         "I1 at t=1) and the velocity fields that explain them (between.md).\n"
         "Inputs: PNG (8/16-bit grey, RGB or RGBA; alpha dropped), TIFF or GeoTIFF (one\n"
-        "or more integer or float bands, e.g. HH and HV) or .npy ([H,W] or [C,H,W]);\n"
-        "same size for both.\n\n"
+        "or more integer or float bands, e.g. HH and HV) or .npy ([H,W] or [C,H,W],\n"
+        "any integer or float type); same size for both. Frame PNGs keep an unsigned\n"
+        "8/16-bit input's scale; other inputs' value range is mapped onto 16 bits.\n\n"
         "options:\n"
         "  -o, --out DIR        output folder (required)\n"
         "  --preset NAME        paper (between.md's values) or quick (default; faster,\n"
@@ -133,7 +135,8 @@ static void between_usage(FILE *out)
         "                       bench/RESULTS.md\n"
         "  --seed S             random seed (1); same seed, same result\n"
         "  --threads T          OpenMP threads (default OMP_NUM_THREADS)\n"
-        "  --resume CKPT        continue training from a model.safetensors\n"
+        "  --resume CKPT        continue training from a model.safetensors (Ctrl-C or\n"
+        "                       SIGTERM while training saves one in OUTDIR and stops)\n"
         "  --quiet              no progress output\n\n"
         "OUTDIR gets frames.npy [N+1,C,H,W] (input units), frames/frame_NNN.png,\n"
         "fields.npy [N,2,H,W] (x and y velocity, pixels per unit time),\n"
@@ -419,7 +422,9 @@ static void report_patches(void *user, int done, int total)
     (void)total;
 }
 
-/* Trains (or resumes) and infers with the learned model. */
+/* Trains (or resumes) and infers with the learned model. Returns 0, -1
+ * on an error, or 128 + a signal's number when SIGINT or SIGTERM stopped
+ * the training (its checkpoint saved; err says how to continue). */
 static int run_model(const between_args *a, const ld_between_config *cfg, const ld_image *i0,
                      const ld_image *i1, float *frames, float *fields, train_log *log,
                      ld_err *err)
@@ -460,7 +465,18 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
     ld_progress prog;
     ld_progress_start(&prog, t.step, cfg->steps, "step", "steps", a->quiet);
     double start = ld_now_seconds();
+    ld_stop_catch();
     while (t.step < cfg->steps) {
+        int sig = ld_stop_signal();
+        if (sig) {
+            if (ld_between_save(&t, ckpt, err))
+                goto done;
+            ld_errf(err, "stopped by %s at step %lld of %d; the training so far is in %s: "
+                         "continue with --resume %s (and the same options)",
+                    ld_stop_signal_name(sig), (long long)t.step, cfg->steps, ckpt, ckpt);
+            rc = 128 + sig;
+            goto done;
+        }
         ld_between_losses l;
         if (ld_between_train_step(&t, &l, err))
             goto done;
@@ -475,6 +491,7 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
         if (t.step % 500 == 0 && t.step < cfg->steps && ld_between_save(&t, ckpt, err))
             goto done;
     }
+    ld_stop_release();
     if (ld_between_save(&t, ckpt, err))
         goto done;
     ld_between_trainer_free(&t); /* its arena and Adam moments are not needed for inference */
@@ -487,6 +504,7 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
                           cfg->infer_stride < cfg->patch ? LD_STITCH_BLEND : LD_STITCH_TILES,
                           frames, fields, report_patches, &prog, err);
 done:
+    ld_stop_release();
     ld_between_trainer_free(&t);
     ld_between_free(&model);
     return rc;
@@ -538,6 +556,8 @@ int ld_cmd_between(int argc, char **argv)
     case METHOD_LATENT:
     case METHOD_IMAGE:
         rc = run_model(&a, &cfg, &i0, &i1, frames, fields, &log, &err);
+        if (rc > 0) /* stopped by a signal: 128 + its number */
+            status = rc;
         break;
     case METHOD_CROSSFADE:
         has_fields = 0;
@@ -570,8 +590,8 @@ int ld_cmd_between(int argc, char **argv)
     }
     if (write_outputs(&a, &cfg, &i0, &i1, &geo, frames, has_fields ? fields : NULL, &log, &err))
         goto done;
-    printf("between: %s method, %d stages, %dx%d, %.1f s; report: %s/report.html, frames: "
-           "%s/frames/\n", method_names[a.method], N, i0.width, i0.height,
+    printf("between: %s method, %d stage%s, %dx%d, %.1f s; report: %s/report.html, frames: "
+           "%s/frames/\n", method_names[a.method], N, N == 1 ? "" : "s", i0.width, i0.height,
            ld_now_seconds() - start, a.out_dir, a.out_dir);
     status = 0;
 done:

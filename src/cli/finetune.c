@@ -121,8 +121,12 @@ int ld_cmd_finetune(int argc, char **argv)
         goto done;
     ld_fit_job job = {.command = "finetune", .out = a.out, .seed = a.seed, .quiet = a.quiet};
     double start = ld_now_seconds();
-    if (ld_fit_run(&job, &m, &train, &val, &err))
+    int run = ld_fit_run(&job, &m, &train, &val, &err);
+    if (run) {
+        if (run > 0) /* stopped by a signal: 128 + its number */
+            status = run;
         goto done;
+    }
     printf("finetune: %s on %d trajectories of %s, %d epochs in %.1f s; model: %s\n",
            a.from_scratch ? "trained from scratch" : "fine-tuned", train.n, a.input, cfg.epochs,
            ld_now_seconds() - start, a.out);

@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "cli/progress.h"
+#include "cli/stop.h"
 #include "engine/atomic_file.h"
 #include "plot/canvas.h"
 
@@ -110,6 +111,8 @@ int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *tra
     ld_progress_start(&prog, t.step, t.step + planned_steps(&t, t.epoch, c->epochs), "step",
                       "steps", job->quiet);
     double start = ld_now_seconds();
+    int sig = 0;
+    ld_stop_catch();
     while (t.epoch < c->epochs) {
         int epoch = t.epoch;
         ld_ladid_epoch_begin(&t);
@@ -126,9 +129,26 @@ int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *tra
             ld_progress_update(&prog, t.step, "epoch %d/%d q %d  loss %.4g (rec %.4g lat %.3g "
                                "prior %.3g) mse %.4g", epoch + 1, c->epochs, q, l.total,
                                l.reconstruction, l.latent, l.prior, l.mse);
+            if ((sig = ld_stop_signal()) != 0)
+                break;
         }
         if (s < 0)
             goto done;
+        if (sig) { /* checkpoints are whole epochs: the last one stands */
+            if (epoch == 0)
+                ld_errf(err, "stopped by %s during the first epoch: nothing saved",
+                        ld_stop_signal_name(sig));
+            else if (strcmp(job->command, "fit") == 0)
+                ld_errf(err, "stopped by %s during epoch %d of %d; %s holds the state after "
+                             "epoch %d: continue with --resume %s", ld_stop_signal_name(sig),
+                        epoch + 1, c->epochs, last, epoch, last);
+            else
+                ld_errf(err, "stopped by %s during epoch %d of %d; %s holds the state after "
+                             "epoch %d", ld_stop_signal_name(sig), epoch + 1, c->epochs, last,
+                        epoch);
+            rc = 128 + sig;
+            goto done;
+        }
         float inv = 1.0f / (float)steps;
         double metric = sum.mse * inv;
         if (val->n && ld_fit_validate(m, val, &metric, err))
@@ -161,6 +181,7 @@ int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *tra
     }
     rc = 0;
 done:
+    ld_stop_release();
     ld_bytes_free(&log);
     ld_ladid_trainer_free(&t);
     return rc;
@@ -189,7 +210,8 @@ static void fit_usage(FILE *out)
         "  -o, --out FILE       the best-validation model of the latest curriculum\n"
         "                       stage (required); beside it STEM.stageK.safetensors\n"
         "                       (best of stage K), STEM.last.safetensors (latest epoch,\n"
-        "                       for --resume) and STEM.log.csv (one row per epoch)\n"
+        "                       for --resume) and STEM.log.csv (one row per epoch);\n"
+        "                       Ctrl-C or SIGTERM stops at the next step, keeping them\n"
         "  --preset NAME        paper (ladid.md, default) or small (narrower, faster)\n"
         "  --context N          context frames (10)\n"
         "  --epochs E           epochs in all (preset: 60)\n"
@@ -373,8 +395,12 @@ int ld_cmd_fit(int argc, char **argv)
     ld_fit_job job = {.command = "fit", .out = a.out, .resume = a.resume, .seed = a.seed,
                       .quiet = a.quiet};
     double start = ld_now_seconds();
-    if (ld_fit_run(&job, &m, &train, &val, &err))
+    int run = ld_fit_run(&job, &m, &train, &val, &err);
+    if (run) {
+        if (run > 0) /* stopped by a signal: 128 + its number */
+            status = run;
         goto done;
+    }
     printf("fit: %d epochs on %d trajectories in %.1f s; model: %s\n", cfg.epochs, train.n,
            ld_now_seconds() - start, a.out);
     status = 0;

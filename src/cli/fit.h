@@ -25,7 +25,9 @@ typedef struct ld_fit_job {
 
 /* Trains m (created, with its initial weights) on train, validating on val
  * (val->n = 0: the epoch's mean training MSE stands in). Prints progress
- * unless quiet. */
+ * unless quiet. Returns 0, -1 on an error, or 128 + a signal's number when
+ * SIGINT or SIGTERM stopped it (cli/stop.h; err says which checkpoint
+ * stands). */
 int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *train,
                const ld_sequences *val, ld_err *err);
 

@@ -521,11 +521,6 @@ static int load_npy_image(const char *path, ld_image *img, ld_err *err)
     if (ld_npy_read(path, &a, err) != 0)
         return -1;
     ld_npy_dtype d = a.stored_dtype;
-    if (d != LD_NPY_F32 && d != LD_NPY_F64 && d != LD_NPY_U8 && d != LD_NPY_U16) {
-        ld_npy_free(&a);
-        return ld_errf(err, "%s: an image array must be float32, float64, uint8 or uint16, not %s",
-                       path, ld_npy_dtype_name(d));
-    }
     int channels = a.ndim == 3 ? a.shape[0] : 1;
     if ((a.ndim != 2 && a.ndim != 3) || a.numel == 0 || channels > 4096 ||
         a.shape[a.ndim - 2] > IMAGE_MAX_SIDE || a.shape[a.ndim - 1] > IMAGE_MAX_SIDE) {
@@ -537,8 +532,10 @@ static int load_npy_image(const char *path, ld_image *img, ld_err *err)
     img->height = a.shape[a.ndim - 2];
     img->width = a.shape[a.ndim - 1];
     img->data = a.data; /* ownership moves to the image */
-    img->is_float = d == LD_NPY_F32 || d == LD_NPY_F64;
-    img->bit_depth = d == LD_NPY_U8 ? 8 : d == LD_NPY_U16 ? 16 : 32;
+    /* 8- and 16-bit integers keep their depth for the frame PNGs; wider
+     * integers are saved as float sources are (their range mapped) */
+    img->bit_depth = d == LD_NPY_U8 || d == LD_NPY_I8 ? 8 : d == LD_NPY_U16 || d == LD_NPY_I16 ? 16 : 32;
+    img->is_float = img->bit_depth == 32;
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "data/npy.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@ static const struct {
     [LD_NPY_F32] = {"f4", "float32", 4}, [LD_NPY_F64] = {"f8", "float64", 8},
     [LD_NPY_U8] = {"u1", "uint8", 1},    [LD_NPY_U16] = {"u2", "uint16", 2},
     [LD_NPY_I32] = {"i4", "int32", 4},   [LD_NPY_I64] = {"i8", "int64", 8},
+    [LD_NPY_I8] = {"i1", "int8", 1},     [LD_NPY_I16] = {"i2", "int16", 2},
+    [LD_NPY_U32] = {"u4", "uint32", 4},  [LD_NPY_F16] = {"f2", "float16", 2},
 };
 #define DTYPE_COUNT ((int)(sizeof dtype_table / sizeof dtype_table[0]))
 
@@ -142,8 +145,8 @@ static int parse_descr(const char *path, const char *dict, ld_npy_dtype *dtype, 
             return 0;
         }
     return ld_errf(err,
-                   "%s: unsupported npy dtype '%s' (supported: float32, float64, uint8, uint16, "
-                   "int32, int64)",
+                   "%s: unsupported npy dtype '%s' (supported: float16, float32, float64, int8, "
+                   "int16, int32, int64, uint8, uint16, uint32)",
                    path, descr);
 }
 
@@ -217,6 +220,16 @@ static int read_header(FILE *fp, const char *path, ld_npy_array *a, int *swap, l
     return rc;
 }
 
+/* An IEEE half-precision value (its bits) as float. */
+static float half_to_float(uint16_t h)
+{
+    int exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+    float magnitude = exponent == 0    ? ldexpf((float)mantissa, -24) /* zero, subnormal */
+                      : exponent == 31 ? (mantissa ? NAN : INFINITY)
+                                       : ldexpf((float)(mantissa | 0x400), exponent - 25);
+    return h & 0x8000 ? -magnitude : magnitude;
+}
+
 static float element_to_float(const unsigned char *p, ld_npy_dtype dtype)
 {
     switch (dtype) {
@@ -226,6 +239,10 @@ static float element_to_float(const unsigned char *p, ld_npy_dtype dtype)
     case LD_NPY_U16: { uint16_t v; memcpy(&v, p, 2); return (float)v; }
     case LD_NPY_I32: { int32_t v; memcpy(&v, p, 4); return (float)v; }
     case LD_NPY_I64: { int64_t v; memcpy(&v, p, 8); return (float)v; }
+    case LD_NPY_I8: return (float)(int8_t)p[0];
+    case LD_NPY_I16: { int16_t v; memcpy(&v, p, 2); return (float)v; }
+    case LD_NPY_U32: { uint32_t v; memcpy(&v, p, 4); return (float)v; }
+    case LD_NPY_F16: { uint16_t v; memcpy(&v, p, 2); return half_to_float(v); }
     }
     return 0;
 }

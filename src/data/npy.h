@@ -17,7 +17,11 @@ typedef enum ld_npy_dtype {
     LD_NPY_U8,
     LD_NPY_U16,
     LD_NPY_I32,
-    LD_NPY_I64
+    LD_NPY_I64,
+    LD_NPY_I8,
+    LD_NPY_I16,
+    LD_NPY_U32,
+    LD_NPY_F16
 } ld_npy_dtype;
 
 typedef struct ld_npy_array {

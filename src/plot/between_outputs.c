@@ -41,18 +41,19 @@ void ld_between_output_ranges(const ld_image *i0, const ld_image *i1, ld_between
     int depth = i0->bit_depth > i1->bit_depth ? i0->bit_depth : i1->bit_depth;
     o->display_lo = lo;
     o->display_hi = hi;
-    if (is_float) {
+    o->bit_depth = depth <= 8 ? 8 : 16;
+    float full = o->bit_depth == 8 ? 255 : 65535;
+    if (is_float || lo < 0 || hi > full) { /* signed samples too: their range mapped */
         o->bit_depth = 16;
         o->lo = lo;
         o->hi = hi;
-    } else if (depth <= 8) {
-        o->bit_depth = 8;
-        o->lo = o->display_lo = 0;
-        o->hi = o->display_hi = 255;
     } else {
-        o->bit_depth = 16;
         o->lo = 0;
-        o->hi = 65535;
+        o->hi = full;
+        if (o->bit_depth == 8) {
+            o->display_lo = 0;
+            o->display_hi = full;
+        }
     }
 }
 

@@ -51,7 +51,8 @@ typedef struct ld_between_outputs {
 /* bit_depth, lo, hi, display_lo and display_hi for a pair of inputs:
  * 8-bit inputs: 8, [0, 255] for both ranges; 16-bit: 16, [0, 65535] for
  * the PNGs and the joint min..max of the inputs for display; float
- * inputs: 16 and the joint min..max for both (widened by 1 when the
+ * inputs, and integer ones with values outside those ranges (signed
+ * samples): 16 and the joint min..max for both (widened by 1 when the
  * inputs are constant). */
 void ld_between_output_ranges(const ld_image *i0, const ld_image *i1, ld_between_outputs *o);
 
