@@ -19,6 +19,7 @@ typedef struct between_synth_args {
     ld_synth_between_config cfg;
     const char *texture; /* path, or "noise" */
     const char *out_dir;
+    int quiet;
 } between_synth_args;
 
 static void synth_between_usage(FILE *out)
@@ -40,7 +41,8 @@ static void synth_between_usage(FILE *out)
         "  --stages N        stages N, frames 0..N (default 8)\n"
         "  --size S          frame side in pixels, >= 16 (default 128)\n"
         "  --magnitude M     motion scale, >= 0 (default 1)\n"
-        "  --seed S          texture, crop place, crack shape, blob places (default 1)\n\n"
+        "  --seed S          texture, crop place, crack shape, blob places (default 1)\n"
+        "  --quiet           no summary line\n\n"
         "DIR gets frames.npy float32 [N+1,C,S,S] in [0,1], fields.npy float32 [N,2,S,S]\n"
         "(stage n: the true velocity at t_n + dt/2, x (column) component first, pixels\n"
         "per unit time), start.npy and end.npy [C,S,S] (frames 0 and N: the inputs for\n"
@@ -63,6 +65,7 @@ static int parse_synth_between(int argc, char **argv, between_synth_args *a, ld_
         LD_INT("--size", &a->cfg.size, 16, 8192),
         LD_FLOAT("--magnitude", &a->cfg.magnitude, 0, 1e3),
         LD_U64("--seed", &a->cfg.seed),
+        LD_FLAG("--quiet", &a->quiet),
     };
     const ld_command_line cl = {"synth between", options, (int)(sizeof options / sizeof *options),
                                 NULL, 0, 0, NULL};
@@ -185,9 +188,10 @@ static int synth_between(int argc, char **argv)
     if (ld_synth_between(&a.cfg, use_file ? &texture : NULL, frames, fields, &err) ||
         write_between_outputs(&a, C, frames, fields, &err))
         goto done;
-    printf("synth between: %s, %d stages, %d x %dx%d, texture %s; wrote %s/ (frames.npy, "
-           "fields.npy, start.npy, end.npy, frames/)\n",
-           ld_synth_scenario_name(a.cfg.scenario), N, C, S, S, a.texture, a.out_dir);
+    if (!a.quiet)
+        printf("synth between: %s, %d stages, %d x %dx%d, texture %s; wrote %s/ (frames.npy, "
+               "fields.npy, start.npy, end.npy, frames/)\n",
+               ld_synth_scenario_name(a.cfg.scenario), N, C, S, S, a.texture, a.out_dir);
     status = 0;
 done:
     if (status)
