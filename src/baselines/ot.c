@@ -195,7 +195,13 @@ int ld_baseline_ot(const float *i0, const float *i1, int channels, int height, i
                 lo = fmin(lo, src[k][p]);
                 hi = fmax(hi, src[k][p]);
             }
-        const double floor_mass = hi > lo ? MASS_FLOOR * (hi - lo) : 1.0;
+        if (!(hi > lo)) { /* one constant value in both: every frame is it */
+            for (int n = 1; n < stages; n++)
+                for (size_t p = 0; p < plane; p++)
+                    frames[(size_t)n * image + c * plane + p] = (float)lo;
+            continue;
+        }
+        const double floor_mass = MASS_FLOOR * (hi - lo);
         const double offset = lo - floor_mass; /* pixel mass = value - offset */
         for (int k = 0; k < 2; k++) {
             for (size_t p = 0; p < plane; p++)
