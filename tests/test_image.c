@@ -276,6 +276,7 @@ typedef struct tiff_spec {
     int tile;                                 /* tile side, 0 for strips */
     int rows_per_strip;
     int alpha; /* last sample is unassociated alpha */
+    const char *nodata; /* GDAL no-data tag, or NULL */
 } tiff_spec;
 
 /* Sample s of pixel (y, x) in the test TIFF (kept in range of the type). */
@@ -313,6 +314,12 @@ static void write_test_tiff(const char *path, const tiff_spec *t)
     TIFFSetField(tif, TIFFTAG_PHOTOMETRIC,
                  (uint16_t)(t->samples >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK));
     TIFFSetField(tif, TIFFTAG_COMPRESSION, (uint16_t)COMPRESSION_LZW);
+    if (t->nodata) { /* GDAL's tag, which libtiff does not know until told */
+        static const TIFFFieldInfo nodata_tag = {TIFFTAG_GDAL_NODATA, -1, -1, TIFF_ASCII,
+                                                 FIELD_CUSTOM, 1, 0, "GDALNoDataValue"};
+        TIFFMergeFieldInfo(tif, &nodata_tag, 1);
+        TIFFSetField(tif, TIFFTAG_GDAL_NODATA, t->nodata);
+    }
     int base = t->samples >= 3 ? 3 : 1;
     if (t->samples > base) {
         uint16_t extra[8];
@@ -359,13 +366,13 @@ static void test_tiff_integer_layouts(void)
     temp_path(path, sizeof path, "layout.tif");
     const tiff_spec specs[] = {
         /* 16-bit, two bands in separate planes, 16 x 16 tiles, partial tiles */
-        {35, 21, 2, 16, SAMPLEFORMAT_UINT, 1, 16, 0, 0},
+        {35, 21, 2, 16, SAMPLEFORMAT_UINT, 1, 16, 0, 0, NULL},
         /* 8-bit RGBA, interleaved, strips of 3 rows: alpha dropped */
-        {11, 8, 4, 8, SAMPLEFORMAT_UINT, 0, 0, 3, 1},
+        {11, 8, 4, 8, SAMPLEFORMAT_UINT, 0, 0, 3, 1, NULL},
         /* signed 16-bit grey in one strip per row */
-        {9, 5, 1, 16, SAMPLEFORMAT_INT, 0, 0, 1, 0},
+        {9, 5, 1, 16, SAMPLEFORMAT_INT, 0, 0, 1, 0, NULL},
         /* 8-bit, five bands, separate planes, strips */
-        {7, 6, 5, 8, SAMPLEFORMAT_UINT, 1, 0, 4, 0},
+        {7, 6, 5, 8, SAMPLEFORMAT_UINT, 1, 0, 4, 0, NULL},
     };
     for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
         const tiff_spec *t = &specs[k];
@@ -387,6 +394,38 @@ static void test_tiff_integer_layouts(void)
         CHECK(ok, "TIFF layout %zu: %d bands of %d x %d read back (got %d bands)", k, bands,
               t->height, t->width, img.channels);
         ld_image_free(&img);
+    }
+    remove(path);
+}
+
+/* A GeoTIFF's no-data value (GDAL's tag): a file whose pixels include it
+ * is refused, naming the pixel and the value; one whose pixels do not is
+ * read as usual. */
+static void test_tiff_nodata(void)
+{
+    char path[256];
+    temp_path(path, sizeof path, "nodata.tif");
+    tiff_spec t = {9, 5, 1, 16, SAMPLEFORMAT_INT, 0, 0, 5, 0, NULL};
+    char present[32];
+    snprintf(present, sizeof present, "%ld", tiff_test_value(&t, 0, 0, 0));
+    const char *values[2] = {present, "12345.5"};
+    for (int k = 0; k < 2; k++) {
+        t.nodata = values[k];
+        write_test_tiff(path, &t);
+        ld_image img;
+        ld_err err = {{0}};
+        int rc = ld_image_load(path, &img, &err);
+        if (k == 0) {
+            char want[96];
+            snprintf(want, sizeof want, "pixel (0, 0) of band 0 holds the file's no-data value %s",
+                     present);
+            CHECK(rc != 0 && strstr(err.msg, want) && strstr(err.msg, path),
+                  "no-data pixels refused: %s", err.msg);
+        } else {
+            CHECK(rc == 0, "a no-data value no pixel holds: %s", err.msg);
+            if (rc == 0)
+                ld_image_free(&img);
+        }
     }
     remove(path);
 }
@@ -560,6 +599,7 @@ LD_TEST_SUITE(image) = {
     {"png_from_rgb_buffer", test_png_from_rgb_buffer},
     {"tiff_float_round_trip", test_tiff_float_round_trip},
     {"tiff_integer_layouts", test_tiff_integer_layouts},
+    {"tiff_nodata", test_tiff_nodata},
     {"load_errors", test_load_errors},
     {"save_errors", test_save_errors},
     {"sea_ice_sample", test_sea_ice_sample},

@@ -63,19 +63,28 @@ static int has_extension(const char *path, const char *ext)
     return n >= e && strcasecmp(path + n - e, ext) == 0;
 }
 
-/* Fails (and frees the image) at the first NaN or infinite value. */
-static int check_finite(const char *path, ld_image *img, ld_err *err)
+/* Fails (and frees the image) at the first NaN or infinite value, or the
+ * first equal to the file's no-data value (NAN: it has none): every pixel
+ * must be data. */
+static int check_pixels(const char *path, ld_image *img, double nodata, ld_err *err)
 {
+    static const char hint[] = "fill or crop the no-data area first (e.g. gdal_fillnodata.py, "
+                               "gdal_translate -srcwin)";
     size_t plane = (size_t)img->height * (size_t)img->width;
+    float missing = (float)nodata;
     for (int c = 0; c < img->channels; c++)
         for (size_t i = 0; i < plane; i++) {
             float v = img->data[c * plane + i];
-            if (isfinite(v))
+            if (isfinite(v) && v != missing)
                 continue;
             int x = (int)(i % (size_t)img->width), y = (int)(i / (size_t)img->width);
             ld_image_free(img);
-            return ld_errf(err, "%s: pixel (%d, %d) of band %d is %s", path, x, y, c,
-                           isnan(v) ? "NaN" : "infinite");
+            if (isfinite(v))
+                return ld_errf(err, "%s: pixel (%d, %d) of band %d holds the file's no-data "
+                                    "value %g; every pixel must be data: %s",
+                               path, x, y, c, nodata, hint);
+            return ld_errf(err, "%s: pixel (%d, %d) of band %d is %s; if it marks no data, %s",
+                           path, x, y, c, isnan(v) ? "NaN" : "infinite", hint);
         }
     return 0;
 }
@@ -435,7 +444,35 @@ static int tiff_read_pixels(const char *path, TIFF *tif, const tiff_layout *t, l
     return 0;
 }
 
-static int load_tiff(const char *path, ld_image *img, ld_err *err)
+/* The file's GDAL no-data value (TIFFTAG_GDAL_NODATA, a number as text),
+ * or NAN when it has none. libtiff reads the tag as an anonymous field
+ * (a count, then the text) unless GDAL has registered it (the text only). */
+static double tiff_nodata(TIFF *tif)
+{
+    const TIFFField *field = TIFFFindField(tif, TIFFTAG_GDAL_NODATA, TIFF_ANY);
+    char text[64] = "";
+    const char *value = NULL;
+    if (!field)
+        return NAN;
+    if (!TIFFFieldPassCount(field)) {
+        if (TIFFGetField(tif, TIFFTAG_GDAL_NODATA, &value) && value)
+            snprintf(text, sizeof text, "%s", value);
+    } else if (TIFFFieldReadCount(field) == TIFF_VARIABLE2) {
+        uint32_t count = 0;
+        if (TIFFGetField(tif, TIFFTAG_GDAL_NODATA, &count, &value) && value)
+            snprintf(text, sizeof text, "%.*s", (int)(count < sizeof text ? count : sizeof text - 1), value);
+    } else {
+        uint16_t count = 0;
+        if (TIFFGetField(tif, TIFFTAG_GDAL_NODATA, &count, &value) && value)
+            snprintf(text, sizeof text, "%.*s", (int)(count < sizeof text ? count : sizeof text - 1), value);
+    }
+    char *end;
+    double v = strtod(text, &end);
+    return end == text ? NAN : v;
+}
+
+/* *nodata: the file's no-data value, NAN when it has none. */
+static int load_tiff(const char *path, ld_image *img, double *nodata, ld_err *err)
 {
     char message[LIB_MSG_LEN] = "";
     TIFF *tif = tiff_open(path, -1, "r", message);
@@ -448,6 +485,7 @@ static int load_tiff(const char *path, ld_image *img, ld_err *err)
     if (rc == 0) {
         img->bit_depth = t.bits;
         img->is_float = t.format == SAMPLEFORMAT_IEEEFP;
+        *nodata = tiff_nodata(tif);
         rc = tiff_read_pixels(path, tif, &t, img, message, err);
         if (rc != 0)
             ld_image_free(img);
@@ -593,17 +631,18 @@ int ld_image_load(const char *path, ld_image *img, ld_err *err)
     }
     file_format format = detect_format(magic, n);
     int rc;
+    double nodata = NAN;
     if (format == FORMAT_PNG) {
         rewind(fp);
         rc = load_png(path, fp, img, err);
         fclose(fp);
     } else {
         fclose(fp);
-        rc = format == FORMAT_TIFF  ? load_tiff(path, img, err)
+        rc = format == FORMAT_TIFF  ? load_tiff(path, img, &nodata, err)
              : format == FORMAT_NPY ? load_npy_image(path, img, err)
                                     : unknown_format_error(path, n, err);
     }
     if (rc != 0)
         return -1;
-    return check_finite(path, img, err);
+    return check_pixels(path, img, nodata, err);
 }

@@ -35,10 +35,11 @@ int ld_image_expand_channels(ld_image *img, int channels, ld_err *err);
  * - TIFF: one or more bands of 8/16-bit (un)signed integer or 32-bit float
  *   samples, contiguous or separate planes, strips or tiles; an alpha extra
  *   sample is dropped.
- * - .npy: float32/float64/uint8/uint16, shape [H,W] or [C,H,W].
+ * - .npy: any integer or float type, shape [H,W] or [C,H,W].
  * Fails with a one-line message for a missing or unreadable file, a file
  * that is not an image, a corrupt or truncated one, an unsupported layout,
- * and NaN or infinite pixel values. */
+ * NaN or infinite pixel values, and pixels equal to a TIFF's GDAL no-data
+ * value (TIFFTAG_GDAL_NODATA). */
 int ld_image_load(const char *path, ld_image *img, ld_err *err);
 /* 1 when the file starts with a TIFF (or BigTIFF) header, as ld_image_load
  * tells formats apart; 0 otherwise or when it cannot be read. */
