@@ -506,6 +506,42 @@ static void test_fit_stopped_by_signal(void)
     test_scratch_remove();
 }
 
+/* The README's main job, `latdyn demo`, at a tiny size: every step runs,
+ * the outputs it names exist, and its summary line gives both scores as
+ * eval's JSON files hold them. */
+static void test_demo(void)
+{
+    if (!have_binary())
+        return;
+    test_scratch_make("cli");
+    char dir[300], script[1200];
+    snprintf(dir, sizeof dir, "%s", test_scratch("demo"));
+    snprintf(script, sizeof script, "cd '%s' && '%s' demo -o demo --size 32 --steps 2 --quiet "
+             ">stdout.txt 2>stderr.txt", test_scratch_dir, LD_BIN);
+    int status = system(script);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "demo exit status %d", status);
+    char *out = read_text(test_scratch("stdout.txt"));
+    char *latent_json = read_text(test_scratch("demo/eval.json"));
+    char *floor_json = read_text(test_scratch("demo/eval_crossfade.json"));
+    double latent = NAN, floor = NAN;
+    const char *line = out ? strstr(out, "mean PSNR: latent ") : NULL;
+    CHECK(line && sscanf(line, "mean PSNR: latent %lf dB, cross-fade %lf dB", &latent, &floor) == 2,
+          "summary line with both scores: %s", out ? out : "(no output)");
+    double want_latent = latent_json ? json_number_after(latent_json, "\"mean\"", "\"psnr\": ") : NAN;
+    double want_floor = floor_json ? json_number_after(floor_json, "\"mean\"", "\"psnr\": ") : NAN;
+    CHECK(fabs(latent - want_latent) < 0.006 && fabs(floor - want_floor) < 0.006,
+          "scores %.2f / %.2f dB, eval's JSON %.4f / %.4f", latent, floor, want_latent, want_floor);
+    char report[400];
+    snprintf(report, sizeof report, "%s/between/report.html", dir);
+    struct stat st;
+    CHECK(stat(report, &st) == 0 && out && strstr(out, "demo/between/report.html"),
+          "the report it names exists");
+    free(out);
+    free(latent_json);
+    free(floor_json);
+    test_scratch_remove();
+}
+
 /* --precision bf16 trains and infers where the CPU has hardware bfloat16
  * (the report says so; its frames are the float32 run's to bfloat16's
  * precision), and fails before any output where it has not. */
@@ -627,6 +663,7 @@ LD_TEST_SUITE(cli) = {
     {"synth_between_eval_round_trip", test_synth_between_eval_round_trip},
     {"synth_systems", test_synth_systems},
     {"between_options_reach_the_model", test_between_options_reach_the_model},
+    {"demo", test_demo},
     {"between_stopped_by_signal", test_between_stopped_by_signal},
     {"fit_stopped_by_signal", test_fit_stopped_by_signal},
     {"between_bf16", test_between_bf16},

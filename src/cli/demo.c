@@ -1,10 +1,13 @@
 /* `latdyn demo`: the main job on built-in data. Generates a textured scene
  * that turns while a lead opens (`synth between --scenario drift`), runs
- * `latdyn between` with the quick preset on its first and last frames,
- * scores the result against the truth (`eval between`), and prints where
- * the report and the frames are. It runs the three commands exactly as a
- * user would type them, and prints each command line first. */
+ * `latdyn between` with the quick preset on its first and last frames and
+ * the cross-fade (the floor every method must beat), scores both against
+ * the truth (`eval between`), and prints the two scores and where the
+ * report and the frames are. It runs the commands exactly as a user would
+ * type them, and prints each command line first. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -23,12 +26,13 @@ static void demo_usage(FILE *out)
             "usage: latdyn demo [options]\n\n"
             "The main job on built-in data: generates a scene (a texture that turns\n"
             "while a lead opens), runs `latdyn between` with the quick preset on its\n"
-            "first and last frames, scores the in-between frames and fields against the\n"
-            "truth, and prints where report.html and the frames are. Each step is an\n"
-            "ordinary latdyn command, printed before it runs.\n\n"
+            "first and last frames, and the cross-fade beside it, scores both against\n"
+            "the truth, and prints the scores and where report.html and the frames are.\n"
+            "Each step is an ordinary latdyn command, printed before it runs.\n\n"
             "options:\n"
             "  -o, --out DIR  output folder (default latdyn-demo): DIR/truth holds the\n"
-            "                 generated scene, DIR/between the result, DIR/eval.json the scores\n"
+            "                 generated scene, DIR/between the result, DIR/eval.json its\n"
+            "                 scores, DIR/crossfade and DIR/eval_crossfade.json the floor's\n"
             "  --size S       scene side in pixels (default 64)\n"
             "  --stages N     stages (default 8)\n"
             "  --steps K      training steps (default: the quick preset's)\n"
@@ -86,6 +90,26 @@ static int run_step(int (*command)(int, char **), const char *const *args, int q
     return rc;
 }
 
+/* The mean intermediate-frame PSNR in a JSON file `eval between` wrote
+ * (its "mean": {"psnr": ...}; null, for identical frames, reads as
+ * infinity); NAN when the file or the value is missing. */
+static double mean_psnr(const char *path)
+{
+    static const char key[] = "\"mean\": {\"psnr\": ";
+    char text[8192] = "";
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NAN;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    const char *at = strstr(text, key);
+    if (!at)
+        return NAN;
+    at += strlen(key);
+    return strncmp(at, "null", 4) == 0 ? INFINITY : strtod(at, NULL);
+}
+
 int ld_cmd_demo(int argc, char **argv)
 {
     demo_args a;
@@ -97,12 +121,15 @@ int ld_cmd_demo(int argc, char **argv)
         fprintf(stderr, "latdyn demo: cannot create folder '%s'\n", a.out_dir);
         return 1;
     }
-    char truth[1024], result[1024], start[1100], end[1100], json[1100];
+    char truth[1024], result[1024], floor_dir[1024], start[1100], end[1100], json[1100],
+        floor_json[1100];
     snprintf(truth, sizeof truth, "%s/truth", a.out_dir);
     snprintf(result, sizeof result, "%s/between", a.out_dir);
+    snprintf(floor_dir, sizeof floor_dir, "%s/crossfade", a.out_dir);
     snprintf(start, sizeof start, "%s/start.npy", truth);
     snprintf(end, sizeof end, "%s/end.npy", truth);
     snprintf(json, sizeof json, "%s/eval.json", a.out_dir);
+    snprintf(floor_json, sizeof floor_json, "%s/eval_crossfade.json", a.out_dir);
     const char *synth[] = {"synth", "between", "--scenario", "drift", "--size", a.size,
                            "--stages", a.stages, "--seed", a.seed, "-o", truth, NULL};
     const char *between[24] = {"between", start, end, "-o", result, "--preset", "quick",
@@ -119,13 +146,20 @@ int ld_cmd_demo(int argc, char **argv)
     if (a.quiet)
         between[n++] = "--quiet";
     between[n] = NULL;
+    const char *crossfade[] = {"between", start, end, "-o", floor_dir, "--method", "crossfade",
+                               "--stages", a.stages, "--quiet", NULL};
     const char *eval[] = {"eval", "between", truth, result, "--json", json, NULL};
+    const char *eval_floor[] = {"eval", "between", truth, floor_dir, "--json", floor_json, NULL};
     if ((rc = run_step(ld_cmd_synth, synth, a.quiet)) ||
         (rc = run_step(ld_cmd_between, between, a.quiet)) ||
-        (rc = run_step(ld_cmd_eval, eval, a.quiet)))
+        (rc = run_step(ld_cmd_eval, eval, a.quiet)) ||
+        (rc = run_step(ld_cmd_between, crossfade, a.quiet)) ||
+        (rc = run_step(ld_cmd_eval, eval_floor, a.quiet)))
         return rc;
-    printf("\ndemo: report %s/report.html\n      frames %s/frames/ (frames.npy, animation.gif)\n"
+    printf("\ndemo: in-between frames against the truth, mean PSNR: latent %.2f dB, "
+           "cross-fade %.2f dB\n"
+           "      report %s/report.html\n      frames %s/frames/ (frames.npy, animation.gif)\n"
            "      fields %s/fields/ (fields.npy)\n      scores %s (truth in %s)\n",
-           result, result, result, json, truth);
+           mean_psnr(json), mean_psnr(floor_json), result, result, result, json, truth);
     return 0;
 }
