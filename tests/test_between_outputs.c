@@ -268,6 +268,47 @@ static void test_no_fields_writes_nothing_for_fields(void)
     remove_tree(dir);
 }
 
+/* A second run into the same folder with fewer stages and no fields: the
+ * first run's frames beyond N, fields.npy and fields/ are gone (eval would
+ * otherwise score the old fields with the new frames); files the user put
+ * there stay. */
+static void test_earlier_run_outputs_replaced(void)
+{
+    char dir[512], path[600];
+    make_outdir(dir, sizeof dir, "rerun");
+    test_case t;
+    make_case(&t, 1, 1);
+    ld_err err = {{0}};
+    CHECK(ld_between_write_outputs(dir, &t.o, &err) == 0, "first run: %s", err.msg);
+    CHECK(exists(dir, "frames/frame_003.png") && exists(dir, "fields/quiver_002.png") &&
+              exists(dir, "fields.npy"),
+          "first run's outputs written");
+    const char *mine[] = {"frames/notes.txt", "frames/frame_best.png"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, mine[k]);
+        FILE *f = fopen(path, "w");
+        if (f)
+            fclose(f);
+    }
+    t.o.stages = 2;
+    t.o.fields = NULL;
+    t.o.input1 = t.frames + (size_t)2 * H * W;
+    if (ld_between_write_outputs(dir, &t.o, &err) != 0) {
+        TEST_FAIL("second run: %s", err.msg);
+    } else {
+        CHECK(exists(dir, "frames/frame_002.png") && !exists(dir, "frames/frame_003.png"),
+              "frames beyond N = 2 removed");
+        CHECK(!exists(dir, "fields.npy") && !exists(dir, "fields"),
+              "the first run's fields removed");
+        CHECK(exists(dir, "frames/notes.txt") && exists(dir, "frames/frame_best.png"),
+              "the user's own files kept");
+        int shape[4] = {3, 1, H, W};
+        check_npy(dir, "frames.npy", shape, t.frames);
+    }
+    free_case(&t);
+    remove_tree(dir);
+}
+
 static void test_two_bands_become_false_colour(void)
 {
     char dir[512];
@@ -379,6 +420,7 @@ static void test_bad_output_folders(void)
 LD_TEST_SUITE(between_outputs) = {
     {"writes_every_file", test_writes_every_file},
     {"no_fields_writes_nothing_for_fields", test_no_fields_writes_nothing_for_fields},
+    {"earlier_run_outputs_replaced", test_earlier_run_outputs_replaced},
     {"two_bands_become_false_colour", test_two_bands_become_false_colour},
     {"ranges_for_input_kinds", test_ranges_for_input_kinds},
     {"bad_output_folders", test_bad_output_folders},

@@ -146,7 +146,8 @@ static void between_usage(FILE *out)
         "frames/frame_NNN.tif (float32, every band, input units) and\n"
         "fields/field_NNN.tif (float32, x and y velocity), GeoTIFFs with the input's\n"
         "georeferencing (geotransform and system, or ground control points) when it\n"
-        "has one.\n");
+        "has one. Frames and fields an earlier run left in OUTDIR that this run does\n"
+        "not write (more stages, another method's fields) are removed.\n");
 }
 
 static int parse_between_args(int argc, char **argv, between_args *a, ld_err *err)

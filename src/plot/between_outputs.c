@@ -1,6 +1,7 @@
 /* The `between` output folder: see between_outputs.h. */
 #include "plot/between_outputs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -342,9 +343,81 @@ static void writer_free(writer *w)
     ld_bytes_free(&w->loss_png);
 }
 
+/* Whether `name` is PREFIX_NNN.EXT (NNN: three or more digits) with an
+ * index this run writes (index < count). */
+static int numbered_name(const char *name, const char *prefix, const char *ext, int *index)
+{
+    size_t p = strlen(prefix), e = strlen(ext), n = strlen(name);
+    if (n < p + 3 + e || strncmp(name, prefix, p) || strcmp(name + n - e, ext))
+        return 0;
+    int value = 0;
+    for (size_t i = p; i < n - e; i++) {
+        if (name[i] < '0' || name[i] > '9' || value > 100000)
+            return 0;
+        value = value * 10 + (name[i] - '0');
+    }
+    *index = value;
+    return 1;
+}
+
+/* Removes what an earlier run left in outdir/sub that this one does not
+ * write: files PREFIX_NNN.EXT (pattern k: prefix[k], ext[k]) with
+ * NNN >= count[k], and `other` (NULL: none) when drop_other. */
+static int remove_stale_in(const char *outdir, const char *sub, int patterns,
+                           const char *const *prefix, const char *const *ext, const int *count,
+                           const char *other, int drop_other, ld_err *err)
+{
+    char path[PATH_CAP];
+    snprintf(path, sizeof path, "%s/%s", outdir, sub);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return 0; /* nothing there yet */
+    int rc = 0;
+    struct dirent *entry;
+    while (!rc && (entry = readdir(dir)) != NULL) {
+        int index, stale = drop_other && other && strcmp(entry->d_name, other) == 0;
+        for (int k = 0; k < patterns && !stale; k++)
+            stale = numbered_name(entry->d_name, prefix[k], ext[k], &index) && index >= count[k];
+        if (!stale)
+            continue;
+        snprintf(path, sizeof path, "%s/%s/%s", outdir, sub, entry->d_name);
+        if (remove(path) != 0)
+            rc = ld_errf(err, "cannot remove %s (left by an earlier run): %s", path,
+                         strerror(errno));
+    }
+    closedir(dir);
+    return rc;
+}
+
+/* An earlier run's frames and fields that this run does not write (other
+ * stage counts, TIFFs from TIFF inputs, fields of a method with fields)
+ * are removed, so that the folder's frames and fields are this run's. */
+static int remove_stale_outputs(const char *outdir, const ld_between_outputs *o, ld_err *err)
+{
+    int N = o->stages, tiffs = write_tiffs(o), fields = o->fields != NULL;
+    const char *const frame_prefix[2] = {"frame_", "frame_"}, *frame_ext[2] = {".png", ".tif"};
+    const int frame_count[2] = {N + 1, tiffs ? N + 1 : 0};
+    const char *const field_prefix[2] = {"quiver_", "field_"}, *field_ext[2] = {".png", ".tif"};
+    const int field_count[2] = {fields ? N : 0, fields && tiffs ? N : 0};
+    char path[PATH_CAP];
+    snprintf(path, sizeof path, "%s/fields.npy", outdir);
+    if (!fields && remove(path) != 0 && errno != ENOENT)
+        return ld_errf(err, "cannot remove %s (left by an earlier run): %s", path,
+                       strerror(errno));
+    if (remove_stale_in(outdir, "frames", 2, frame_prefix, frame_ext, frame_count, NULL, 0,
+                        err) ||
+        remove_stale_in(outdir, "fields", 2, field_prefix, field_ext, field_count,
+                        "streamlines.png", !fields, err))
+        return -1;
+    snprintf(path, sizeof path, "%s/fields", outdir);
+    if (!fields)
+        rmdir(path); /* when empty: files of the user's own stay, and the folder with them */
+    return 0;
+}
+
 int ld_between_write_outputs(const char *outdir, const ld_between_outputs *o, ld_err *err)
 {
-    if (check_request(outdir, o, err) != 0)
+    if (check_request(outdir, o, err) != 0 || remove_stale_outputs(outdir, o, err) != 0)
         return -1;
     writer w = {0};
     w.outdir = outdir;

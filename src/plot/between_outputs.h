@@ -22,7 +22,10 @@
  *                       velocity in pixels per unit time
  * both GeoTIFFs carrying the input's georeferencing when it had one.
  * Without fields (baselines such as cross-fade) neither fields.npy nor
- * anything under fields/ is written, and the report says so. */
+ * anything under fields/ is written, and the report says so. What an
+ * earlier run left there under these names and this run does not write
+ * (frames beyond N, another method's fields, TIFFs) is removed first, so
+ * the folder's frames and fields are always one run's. */
 #ifndef LD_PLOT_BETWEEN_OUTPUTS_H
 #define LD_PLOT_BETWEEN_OUTPUTS_H
 
