@@ -343,8 +343,8 @@ static void writer_free(writer *w)
     ld_bytes_free(&w->loss_png);
 }
 
-/* Whether `name` is PREFIX_NNN.EXT (NNN: three or more digits) with an
- * index this run writes (index < count). */
+/* Whether `name` is PREFIX_NNN.EXT (NNN: three or more digits); then
+ * *index = NNN. */
 static int numbered_name(const char *name, const char *prefix, const char *ext, int *index)
 {
     size_t p = strlen(prefix), e = strlen(ext), n = strlen(name);
