@@ -309,6 +309,30 @@ static void test_earlier_run_outputs_replaced(void)
     remove_tree(dir);
 }
 
+/* A folder of the user's own numbered frames, with no frames.npy that a
+ * run of ours wrote: frames 0..N are written (as asked), the rest left. */
+static void test_user_frames_beyond_n_kept(void)
+{
+    char dir[512], path[600];
+    make_outdir(dir, sizeof dir, "userframes");
+    snprintf(path, sizeof path, "%s/frames", dir);
+    mkdir(path, 0777);
+    for (int i = 0; i < 10; i++) {
+        snprintf(path, sizeof path, "%s/frames/frame_%03d.png", dir, i);
+        FILE *f = fopen(path, "w");
+        if (f)
+            fclose(f);
+    }
+    test_case t;
+    make_case(&t, 1, 0);
+    ld_err err = {{0}};
+    CHECK(ld_between_write_outputs(dir, &t.o, &err) == 0, "write: %s", err.msg);
+    CHECK(exists(dir, "frames/frame_004.png") && exists(dir, "frames/frame_009.png"),
+          "the user's frames beyond N kept");
+    free_case(&t);
+    remove_tree(dir);
+}
+
 static void test_two_bands_become_false_colour(void)
 {
     char dir[512];
@@ -421,6 +445,7 @@ LD_TEST_SUITE(between_outputs) = {
     {"writes_every_file", test_writes_every_file},
     {"no_fields_writes_nothing_for_fields", test_no_fields_writes_nothing_for_fields},
     {"earlier_run_outputs_replaced", test_earlier_run_outputs_replaced},
+    {"user_frames_beyond_n_kept", test_user_frames_beyond_n_kept},
     {"two_bands_become_false_colour", test_two_bands_become_false_colour},
     {"ranges_for_input_kinds", test_ranges_for_input_kinds},
     {"bad_output_folders", test_bad_output_folders},

@@ -65,6 +65,11 @@ static void test_round_trip_any_rank(void)
         CHECK(memcmp(a.data, data, a.numel * sizeof(float)) == 0, "values survive rank %d",
               ranks[k]);
         ld_npy_free(&a);
+        ld_npy_array head;
+        CHECK(ld_npy_read_header(path, &head, &err) == 0 && head.ndim == ranks[k] &&
+                  head.numel == (ranks[k] ? 30u : 1u) && !head.data &&
+                  (ranks[k] == 0 || head.shape[0] == shapes[k][0]),
+              "header only, rank %d: %s", ranks[k], err.msg);
     }
     remove(path);
 }

@@ -256,17 +256,38 @@ static void reverse_bytes(unsigned char *p, size_t size)
     }
 }
 
-int ld_npy_read(const char *path, ld_npy_array *a, ld_err *err)
+/* Opens path and reads its header into a (no data); *swap as read_header. */
+static FILE *open_array(const char *path, ld_npy_array *a, int *swap, ld_err *err)
 {
     memset(a, 0, sizeof *a);
     FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return ld_errf(err, "%s: cannot open: %s", path, strerror(errno));
-    int swap = 0;
-    if (read_header(fp, path, a, &swap, err) != 0) {
-        fclose(fp);
-        return -1;
+    if (!fp) {
+        ld_errf(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
     }
+    if (read_header(fp, path, a, swap, err) != 0) {
+        fclose(fp);
+        return NULL;
+    }
+    return fp;
+}
+
+int ld_npy_read_header(const char *path, ld_npy_array *a, ld_err *err)
+{
+    int swap;
+    FILE *fp = open_array(path, a, &swap, err);
+    if (!fp)
+        return -1;
+    fclose(fp);
+    return 0;
+}
+
+int ld_npy_read(const char *path, ld_npy_array *a, ld_err *err)
+{
+    int swap = 0;
+    FILE *fp = open_array(path, a, &swap, err);
+    if (!fp)
+        return -1;
     size_t size = dtype_table[a->stored_dtype].size;
     size_t bytes = a->numel * size;
     unsigned char *raw = malloc(bytes ? bytes : 1);

@@ -41,6 +41,9 @@ int ld_npy_write(const char *path, const float *data, int ndim, const int *shape
  * data. */
 int ld_npy_read(const char *path, ld_npy_array *a, ld_err *err);
 void ld_npy_free(ld_npy_array *a);
+/* Reads only the header: shape, numel and stored_dtype (a->data stays
+ * NULL, nothing to free). Errors as ld_npy_read's, less the data's. */
+int ld_npy_read_header(const char *path, ld_npy_array *a, ld_err *err);
 
 /* "float32", "uint16", ... */
 const char *ld_npy_dtype_name(ld_npy_dtype d);

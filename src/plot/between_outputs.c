@@ -1,7 +1,6 @@
 /* The `between` output folder: see between_outputs.h. */
 #include "plot/between_outputs.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -343,75 +342,68 @@ static void writer_free(writer *w)
     ld_bytes_free(&w->loss_png);
 }
 
-/* Whether `name` is PREFIX_NNN.EXT (NNN: three or more digits); then
- * *index = NNN. */
-static int numbered_name(const char *name, const char *prefix, const char *ext, int *index)
-{
-    size_t p = strlen(prefix), e = strlen(ext), n = strlen(name);
-    if (n < p + 3 + e || strncmp(name, prefix, p) || strcmp(name + n - e, ext))
-        return 0;
-    int value = 0;
-    for (size_t i = p; i < n - e; i++) {
-        if (name[i] < '0' || name[i] > '9' || value > 100000)
-            return 0;
-        value = value * 10 + (name[i] - '0');
-    }
-    *index = value;
-    return 1;
-}
-
-/* Removes what an earlier run left in outdir/sub that this one does not
- * write: files PREFIX_NNN.EXT (pattern k: prefix[k], ext[k]) with
- * NNN >= count[k], and `other` (NULL: none) when drop_other. */
-static int remove_stale_in(const char *outdir, const char *sub, int patterns,
-                           const char *const *prefix, const char *const *ext, const int *count,
-                           const char *other, int drop_other, ld_err *err)
+/* How many stages (first dimension) the array outdir/name that an
+ * earlier run wrote has; 0 when there is none. */
+static int earlier_count(const char *outdir, const char *name)
 {
     char path[PATH_CAP];
-    snprintf(path, sizeof path, "%s/%s", outdir, sub);
-    DIR *dir = opendir(path);
-    if (!dir)
-        return 0; /* nothing there yet */
-    int rc = 0;
-    struct dirent *entry;
-    while (!rc && (entry = readdir(dir)) != NULL) {
-        int index, stale = drop_other && other && strcmp(entry->d_name, other) == 0;
-        for (int k = 0; k < patterns && !stale; k++)
-            stale = numbered_name(entry->d_name, prefix[k], ext[k], &index) && index >= count[k];
-        if (!stale)
-            continue;
-        snprintf(path, sizeof path, "%s/%s/%s", outdir, sub, entry->d_name);
-        if (remove(path) != 0)
-            rc = ld_errf(err, "cannot remove %s (left by an earlier run): %s", path,
-                         strerror(errno));
-    }
-    closedir(dir);
-    return rc;
+    snprintf(path, sizeof path, "%s/%s", outdir, name);
+    ld_npy_array a;
+    ld_err ignored;
+    if (ld_npy_read_header(path, &a, &ignored) != 0 || a.ndim != 4)
+        return 0;
+    return a.shape[0];
 }
 
-/* An earlier run's frames and fields that this run does not write (other
- * stage counts, TIFFs from TIFF inputs, fields of a method with fields)
- * are removed, so that the folder's frames and fields are this run's. */
+/* Removes outdir/name if it is there. */
+static int remove_output(const char *outdir, const char *name, ld_err *err)
+{
+    char path[PATH_CAP];
+    snprintf(path, sizeof path, "%s/%s", outdir, name);
+    if (remove(path) != 0 && errno != ENOENT)
+        return ld_errf(err, "cannot remove %s (left by an earlier run): %s", path,
+                       strerror(errno));
+    return 0;
+}
+
+/* remove_output for the names FORMAT (one %03d) of indices first..last-1. */
+static int remove_numbered(const char *outdir, const char *format, int first, int last,
+                           ld_err *err)
+{
+    char name[128];
+    for (int i = first; i < last; i++) {
+        snprintf(name, sizeof name, format, i);
+        if (remove_output(outdir, name, err))
+            return -1;
+    }
+    return 0;
+}
+
+/* What an earlier run wrote here and this one does not (frames beyond N,
+ * another method's fields, TIFFs) is removed, so that the folder's frames
+ * and fields are this run's. The earlier run is read off its own
+ * frames.npy and fields.npy: files of those names that no such array
+ * accounts for (a folder of the user's own frames) are left alone. */
 static int remove_stale_outputs(const char *outdir, const ld_between_outputs *o, ld_err *err)
 {
     int N = o->stages, tiffs = write_tiffs(o), fields = o->fields != NULL;
-    const char *const frame_prefix[2] = {"frame_", "frame_"}, *frame_ext[2] = {".png", ".tif"};
-    const int frame_count[2] = {N + 1, tiffs ? N + 1 : 0};
-    const char *const field_prefix[2] = {"quiver_", "field_"}, *field_ext[2] = {".png", ".tif"};
-    const int field_count[2] = {fields ? N : 0, fields && tiffs ? N : 0};
-    char path[PATH_CAP];
-    snprintf(path, sizeof path, "%s/fields.npy", outdir);
-    if (!fields && remove(path) != 0 && errno != ENOENT)
-        return ld_errf(err, "cannot remove %s (left by an earlier run): %s", path,
-                       strerror(errno));
-    if (remove_stale_in(outdir, "frames", 2, frame_prefix, frame_ext, frame_count, NULL, 0,
-                        err) ||
-        remove_stale_in(outdir, "fields", 2, field_prefix, field_ext, field_count,
-                        "streamlines.png", !fields, err))
+    int old_frames = earlier_count(outdir, "frames.npy");
+    int old_fields = earlier_count(outdir, "fields.npy");
+    int new_fields = fields ? N : 0;
+    if (remove_numbered(outdir, "frames/frame_%03d.png", N + 1, old_frames, err) ||
+        remove_numbered(outdir, "frames/frame_%03d.tif", tiffs ? N + 1 : 0, old_frames, err) ||
+        remove_numbered(outdir, "fields/quiver_%03d.png", new_fields, old_fields, err) ||
+        remove_numbered(outdir, "fields/field_%03d.tif", tiffs ? new_fields : 0, old_fields,
+                        err))
         return -1;
-    snprintf(path, sizeof path, "%s/fields", outdir);
-    if (!fields)
+    if (old_fields && !fields) {
+        char path[PATH_CAP];
+        if (remove_output(outdir, "fields/streamlines.png", err) ||
+            remove_output(outdir, "fields.npy", err))
+            return -1;
+        snprintf(path, sizeof path, "%s/fields", outdir);
         rmdir(path); /* when empty: files of the user's own stay, and the folder with them */
+    }
     return 0;
 }
 

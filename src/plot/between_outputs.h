@@ -25,7 +25,9 @@
  * anything under fields/ is written, and the report says so. What an
  * earlier run left there under these names and this run does not write
  * (frames beyond N, another method's fields, TIFFs) is removed first, so
- * the folder's frames and fields are always one run's. */
+ * the folder's frames and fields are always one run's; that run is read
+ * off its frames.npy and fields.npy, so numbered files no such array
+ * accounts for (a folder of the user's own frames) are left alone. */
 #ifndef LD_PLOT_BETWEEN_OUTPUTS_H
 #define LD_PLOT_BETWEEN_OUTPUTS_H
 
