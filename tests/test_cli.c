@@ -409,6 +409,28 @@ static void test_between_options_reach_the_model(void)
     test_scratch_remove();
 }
 
+/* synth between into a folder that holds an earlier scene with more stages:
+ * its frame PNGs beyond N go with it (frames.npy says how many it had). */
+static void test_synth_between_rerun(void)
+{
+    if (!have_binary())
+        return;
+    test_scratch_make("cli");
+    char args[600], frame[400];
+    for (int stages = 4; stages >= 2; stages -= 2) {
+        snprintf(args, sizeof args,
+                 "synth between --scenario shear --size 16 --stages %d -o '%s' --quiet", stages,
+                 test_scratch("truth"));
+        expect_success("synth between", args);
+    }
+    struct stat st;
+    snprintf(frame, sizeof frame, "%s", test_scratch("truth/frames/frame_002.png"));
+    CHECK(stat(frame, &st) == 0, "frame 2 of 2 written");
+    snprintf(frame, sizeof frame, "%s", test_scratch("truth/frames/frame_003.png"));
+    CHECK(stat(frame, &st) != 0, "the earlier scene's frame 3 removed");
+    test_scratch_remove();
+}
+
 /* Runs `latdyn ARGS`, sends it SIGTERM once a line starting with `ready`
  * is on its stderr, and returns its exit status; *log gets its stderr
  * (malloc'ed, or NULL). */
@@ -664,6 +686,7 @@ LD_TEST_SUITE(cli) = {
     {"synth_systems", test_synth_systems},
     {"between_options_reach_the_model", test_between_options_reach_the_model},
     {"demo", test_demo},
+    {"synth_between_rerun", test_synth_between_rerun},
     {"between_stopped_by_signal", test_between_stopped_by_signal},
     {"fit_stopped_by_signal", test_fit_stopped_by_signal},
     {"between_bf16", test_between_bf16},

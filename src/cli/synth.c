@@ -134,7 +134,9 @@ static int write_between_outputs(const between_synth_args *a, int channels, floa
         return -1;
     const int frame_shape[4] = {N + 1, channels, S, S}, field_shape[4] = {N, 2, S, S};
     snprintf(path, sizeof path, "%s/frames.npy", a->out_dir);
-    if (ld_npy_write(path, frames, 4, frame_shape, err))
+    int old_frames = ld_npy_first_dim(path, 4); /* an earlier scene's, to remove beyond N */
+    if (ld_remove_numbered(a->out_dir, "frames/frame_%03d.png", N + 1, old_frames, err) ||
+        ld_npy_write(path, frames, 4, frame_shape, err))
         return -1;
     snprintf(path, sizeof path, "%s/fields.npy", a->out_dir);
     if (ld_npy_write(path, fields, 4, field_shape, err))

@@ -282,6 +282,15 @@ int ld_npy_read_header(const char *path, ld_npy_array *a, ld_err *err)
     return 0;
 }
 
+int ld_npy_first_dim(const char *path, int ndim)
+{
+    ld_npy_array a;
+    ld_err ignored;
+    if (ld_npy_read_header(path, &a, &ignored) != 0 || a.ndim != ndim || ndim < 1)
+        return 0;
+    return a.shape[0];
+}
+
 int ld_npy_read(const char *path, ld_npy_array *a, ld_err *err)
 {
     int swap = 0;

@@ -44,6 +44,10 @@ void ld_npy_free(ld_npy_array *a);
 /* Reads only the header: shape, numel and stored_dtype (a->data stays
  * NULL, nothing to free). Errors as ld_npy_read's, less the data's. */
 int ld_npy_read_header(const char *path, ld_npy_array *a, ld_err *err);
+/* The first dimension of the array in path when it has `ndim` dimensions
+ * (e.g. the stage count of an earlier run's frames.npy); 0 when the file
+ * is missing, unreadable or of another rank. */
+int ld_npy_first_dim(const char *path, int ndim);
 
 /* "float32", "uint16", ... */
 const char *ld_npy_dtype_name(ld_npy_dtype d);

@@ -46,3 +46,25 @@ void ld_atomic_abort(ld_atomic_file *f)
     f->fp = NULL;
     remove(f->tmp_path);
 }
+
+int ld_remove_output(const char *dir, const char *name, ld_err *err)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        return ld_errf(err, "%s/%s: path too long", dir, name);
+    if (remove(path) != 0 && errno != ENOENT)
+        return ld_errf(err, "cannot remove %s (left by an earlier run): %s", path,
+                       strerror(errno));
+    return 0;
+}
+
+int ld_remove_numbered(const char *dir, const char *format, int first, int last, ld_err *err)
+{
+    char name[256];
+    for (int i = first; i < last; i++) {
+        snprintf(name, sizeof name, format, i);
+        if (ld_remove_output(dir, name, err))
+            return -1;
+    }
+    return 0;
+}

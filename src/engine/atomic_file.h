@@ -1,6 +1,7 @@
 /* Files written whole or not at all: write to a temporary name beside the
  * target, flush and sync, then rename over the target. Every writer in the
- * project goes through this. */
+ * project goes through this; and removing the outputs an earlier run left
+ * that a new one does not rewrite. */
 #ifndef LD_ATOMIC_FILE_H
 #define LD_ATOMIC_FILE_H
 
@@ -20,5 +21,12 @@ int ld_atomic_open(ld_atomic_file *f, const char *path, ld_err *err);
 int ld_atomic_commit(ld_atomic_file *f, ld_err *err);
 /* Abandons the write: closes and removes the temporary file. */
 void ld_atomic_abort(ld_atomic_file *f);
+
+/* Removes dir/name if it is there (an output an earlier run left that
+ * this one does not write); a missing file is no error. */
+int ld_remove_output(const char *dir, const char *name, ld_err *err);
+/* ld_remove_output for the names FORMAT (one %03d) of indices
+ * first..last-1. */
+int ld_remove_numbered(const char *dir, const char *format, int first, int last, ld_err *err);
 
 #endif

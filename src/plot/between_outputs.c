@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "data/npy.h"
+#include "engine/atomic_file.h"
 #include "plot/canvas.h"
 #include "plot/gif.h"
 #include "plot/lineplot.h"
@@ -342,43 +343,6 @@ static void writer_free(writer *w)
     ld_bytes_free(&w->loss_png);
 }
 
-/* How many stages (first dimension) the array outdir/name that an
- * earlier run wrote has; 0 when there is none. */
-static int earlier_count(const char *outdir, const char *name)
-{
-    char path[PATH_CAP];
-    snprintf(path, sizeof path, "%s/%s", outdir, name);
-    ld_npy_array a;
-    ld_err ignored;
-    if (ld_npy_read_header(path, &a, &ignored) != 0 || a.ndim != 4)
-        return 0;
-    return a.shape[0];
-}
-
-/* Removes outdir/name if it is there. */
-static int remove_output(const char *outdir, const char *name, ld_err *err)
-{
-    char path[PATH_CAP];
-    snprintf(path, sizeof path, "%s/%s", outdir, name);
-    if (remove(path) != 0 && errno != ENOENT)
-        return ld_errf(err, "cannot remove %s (left by an earlier run): %s", path,
-                       strerror(errno));
-    return 0;
-}
-
-/* remove_output for the names FORMAT (one %03d) of indices first..last-1. */
-static int remove_numbered(const char *outdir, const char *format, int first, int last,
-                           ld_err *err)
-{
-    char name[128];
-    for (int i = first; i < last; i++) {
-        snprintf(name, sizeof name, format, i);
-        if (remove_output(outdir, name, err))
-            return -1;
-    }
-    return 0;
-}
-
 /* What an earlier run wrote here and this one does not (frames beyond N,
  * another method's fields, TIFFs) is removed, so that the folder's frames
  * and fields are this run's. The earlier run is read off its own
@@ -387,19 +351,21 @@ static int remove_numbered(const char *outdir, const char *format, int first, in
 static int remove_stale_outputs(const char *outdir, const ld_between_outputs *o, ld_err *err)
 {
     int N = o->stages, tiffs = write_tiffs(o), fields = o->fields != NULL;
-    int old_frames = earlier_count(outdir, "frames.npy");
-    int old_fields = earlier_count(outdir, "fields.npy");
+    char path[PATH_CAP];
+    snprintf(path, sizeof path, "%s/frames.npy", outdir);
+    int old_frames = ld_npy_first_dim(path, 4);
+    snprintf(path, sizeof path, "%s/fields.npy", outdir);
+    int old_fields = ld_npy_first_dim(path, 4);
     int new_fields = fields ? N : 0;
-    if (remove_numbered(outdir, "frames/frame_%03d.png", N + 1, old_frames, err) ||
-        remove_numbered(outdir, "frames/frame_%03d.tif", tiffs ? N + 1 : 0, old_frames, err) ||
-        remove_numbered(outdir, "fields/quiver_%03d.png", new_fields, old_fields, err) ||
-        remove_numbered(outdir, "fields/field_%03d.tif", tiffs ? new_fields : 0, old_fields,
+    if (ld_remove_numbered(outdir, "frames/frame_%03d.png", N + 1, old_frames, err) ||
+        ld_remove_numbered(outdir, "frames/frame_%03d.tif", tiffs ? N + 1 : 0, old_frames, err) ||
+        ld_remove_numbered(outdir, "fields/quiver_%03d.png", new_fields, old_fields, err) ||
+        ld_remove_numbered(outdir, "fields/field_%03d.tif", tiffs ? new_fields : 0, old_fields,
                         err))
         return -1;
     if (old_fields && !fields) {
-        char path[PATH_CAP];
-        if (remove_output(outdir, "fields/streamlines.png", err) ||
-            remove_output(outdir, "fields.npy", err))
+        if (ld_remove_output(outdir, "fields/streamlines.png", err) ||
+            ld_remove_output(outdir, "fields.npy", err))
             return -1;
         snprintf(path, sizeof path, "%s/fields", outdir);
         rmdir(path); /* when empty: files of the user's own stay, and the folder with them */
