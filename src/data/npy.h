@@ -1,7 +1,7 @@
 /* NumPy .npy files: writes float32 arrays of any rank (C order, format 1.0,
  * header padded to a multiple of 64 bytes, as NumPy itself writes) through
- * an atomic file; reads float32/float64/uint8/uint16/int32/int64 arrays of
- * either byte order into float32. */
+ * an atomic file; reads arrays of any integer or float type (float16/32/64,
+ * int8..int64, uint8/16/32) of either byte order into float32. */
 #ifndef LD_DATA_NPY_H
 #define LD_DATA_NPY_H
 
