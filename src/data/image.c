@@ -450,23 +450,25 @@ static int tiff_read_pixels(const char *path, TIFF *tif, const tiff_layout *t, l
 static double tiff_nodata(TIFF *tif)
 {
     const TIFFField *field = TIFFFindField(tif, TIFFTAG_GDAL_NODATA, TIFF_ANY);
-    char text[64] = "";
-    const char *value = NULL;
     if (!field)
         return NAN;
+    const char *value = NULL;
+    uint32_t count = UINT32_MAX; /* registered: NUL-terminated text */
+    int got;
     if (!TIFFFieldPassCount(field)) {
-        if (TIFFGetField(tif, TIFFTAG_GDAL_NODATA, &value) && value)
-            snprintf(text, sizeof text, "%s", value);
+        got = TIFFGetField(tif, TIFFTAG_GDAL_NODATA, &value);
     } else if (TIFFFieldReadCount(field) == TIFF_VARIABLE2) {
-        uint32_t count = 0;
-        if (TIFFGetField(tif, TIFFTAG_GDAL_NODATA, &count, &value) && value)
-            snprintf(text, sizeof text, "%.*s", (int)(count < sizeof text ? count : sizeof text - 1), value);
+        got = TIFFGetField(tif, TIFFTAG_GDAL_NODATA, &count, &value);
     } else {
-        uint16_t count = 0;
-        if (TIFFGetField(tif, TIFFTAG_GDAL_NODATA, &count, &value) && value)
-            snprintf(text, sizeof text, "%.*s", (int)(count < sizeof text ? count : sizeof text - 1), value);
+        uint16_t short_count = 0;
+        got = TIFFGetField(tif, TIFFTAG_GDAL_NODATA, &short_count, &value);
+        count = short_count;
     }
-    char *end;
+    if (!got || !value)
+        return NAN;
+    char text[64], *end;
+    snprintf(text, sizeof text, "%.*s", (int)(count < sizeof text ? count : sizeof text - 1),
+             value);
     double v = strtod(text, &end);
     return end == text ? NAN : v;
 }
