@@ -1,10 +1,9 @@
 /* Tests of the between model: presets and configuration round trip, the
- * loss's gradients through the whole model (finite differences), resume
- * equals uninterrupted, the blend of the two directions (plain and by
- * validity), the carried
- * auto-encoder error, and an end-to-end
- * run on a small translated texture that must beat the cross-fade and find
- * the motion. */
+ * loss's gradients through the whole model (finite differences), the loss
+ * leaving out what came from outside the patch, resume equals
+ * uninterrupted, the blend of the two directions (plain and by validity),
+ * the carried auto-encoder error, and an end-to-end run on a small
+ * translated texture that must beat the cross-fade and find the motion. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +196,61 @@ static void test_loss_gradient(void)
     ld_tensor *i0 = test_random(4, shape, 0, 1, 1, 21), *i1 = test_random(4, shape, 0, 1, 0, 22);
     loss_user lu = {&m, i1};
     check_gradients("between loss w.r.t. I0", fwd_loss, &i0, 1, &lu, 1e-3, 2e-2, 40);
+    ld_tensor_heap_free(i0);
+    ld_tensor_heap_free(i1);
+    ld_between_free(&m);
+}
+
+/* mask_outside: the image method with its fields fixed to a shift of half
+ * the patch (F's head weights at zero, its bias the shift) on a pair where
+ * I1 is I0 moved that way. Advected, I0 fills the left half with its
+ * replicated border and the right half is exact (I1 moved back: the
+ * mirror image): scored everywhere the terms are large, masked they
+ * vanish. */
+static void test_mask_outside(void)
+{
+    ld_between_config cfg = small_config();
+    cfg.method = LD_BETWEEN_IMAGE;
+    cfg.batch = 1;
+    int N = cfg.stages, P = cfg.patch, shift = P / 2;
+    ld_between_model m;
+    ld_err err;
+    CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
+    ld_between_init_weights(&m, 7);
+    ld_tensor *head_w = ld_param(&m.params, m.field_net.head.weight),
+              *head_b = ld_param(&m.params, m.field_net.head.bias);
+    memset(head_w->data, 0, head_w->numel * sizeof(float));
+    for (int k = 0; k < 2 * N; k++) /* x components: half the patch per unit time; y: 0 */
+        head_b->data[k] = k % 2 ? 0.0f : (float)shift / cfg.field_scale;
+    int shape[4] = {1, 1, P, P};
+    ld_tensor *i0 = test_random(4, shape, 0, 0, 0, 1), *i1 = test_random(4, shape, 0, 0, 0, 1);
+    float *texture = malloc(sizeof(float) * (size_t)P * (P + shift));
+    ld_pattern_texture(texture, P, P + shift, 51);
+    for (int y = 0; y < P; y++)
+        for (int x = 0; x < P; x++) {
+            i0->data[y * P + x] = texture[y * (P + shift) + x + shift];
+            i1->data[y * P + x] = texture[y * (P + shift) + x];
+        }
+    ld_ctx ctx;
+    ld_ctx_init(&ctx, ld_backend_cpu(), 1);
+    ld_between_losses everywhere, inside;
+    m.cfg.mask_outside = 0;
+    CHECK(ld_between_loss(&ctx, &m, i0, i1, &everywhere) != NULL, "loss: %s", ctx.err.msg);
+    ld_ctx_reset(&ctx);
+    m.cfg.mask_outside = 1;
+    CHECK(ld_between_loss(&ctx, &m, i0, i1, &inside) != NULL, "loss: %s", ctx.err.msg);
+    CHECK(everywhere.dynamics > 1e-3f && everywhere.backward > 1e-3f &&
+              inside.dynamics < 1e-10f && inside.backward < 1e-10f,
+          "dynamics %g -> %g and time symmetry %g -> %g with the pixels from outside left out",
+          (double)everywhere.dynamics, (double)inside.dynamics, (double)everywhere.backward,
+          (double)inside.backward);
+    CHECK(inside.magnitude == everywhere.magnitude && inside.smooth_space == everywhere.smooth_space,
+          "the field penalties do not change");
+    m.cfg.mask_outside = 2;
+    CHECK(ld_between_config_check(&m.cfg, &err) < 0 && strstr(err.msg, "mask_outside 2"),
+          "mask_outside neither 0 nor 1: %s", err.msg);
+    ld_ctx_free(&ctx);
+    free(texture);
     ld_tensor_heap_free(i0);
     ld_tensor_heap_free(i1);
     ld_between_free(&m);
@@ -622,6 +676,7 @@ LD_TEST_SUITE(between) = {
     {"decoder_widths", test_decoder_widths},
     {"presets_and_config", test_presets_and_config},
     {"loss_gradient", test_loss_gradient},
+    {"mask_outside", test_mask_outside},
     {"resume_equals_uninterrupted", test_resume_equals_uninterrupted},
     {"blended_stages", test_blended_stages},
     {"validity_blend", test_validity_blend},

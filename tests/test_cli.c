@@ -360,7 +360,8 @@ static void test_between_options_reach_the_model(void)
     expect_error("inference stride and tiles", args, "give one");
     snprintf(args, sizeof args,
              "between '%s' '%s' -o '%s' --steps 2 --batch 2 --lr-decay 0.25 --lr-decay-every 7 "
-             "--w-time 0.5 --width 12 --decoder-width 4 --infer-stride 24 --quiet",
+             "--w-time 0.5 --width 12 --decoder-width 4 --infer-stride 24 --mask-outside yes "
+             "--quiet",
              test_scratch("a.npy"), test_scratch("b.npy"), test_scratch("run"));
     ld_between_config cfg;
     ld_err err;
@@ -368,10 +369,11 @@ static void test_between_options_reach_the_model(void)
         CHECK(ld_between_read_config(test_scratch("run/model.safetensors"), &cfg, &err) == 0,
               "read config: %s", err.msg);
         CHECK(cfg.steps == 2 && cfg.batch == 2 && cfg.lr_decay == 0.25f &&
-                  cfg.lr_decay_every == 7 && cfg.w_time == 0.5f && cfg.infer_stride == 24,
-              "config: steps %d, batch %d, decay %g every %d, w_time %g, inference stride %d",
-              cfg.steps, cfg.batch, (double)cfg.lr_decay, cfg.lr_decay_every, (double)cfg.w_time,
-              cfg.infer_stride);
+                  cfg.lr_decay_every == 7 && cfg.w_time == 0.5f && cfg.infer_stride == 24 &&
+                  cfg.mask_outside == 1,
+              "config: steps %d, batch %d, decay %g every %d, w_time %g, inference stride %d, "
+              "mask_outside %d", cfg.steps, cfg.batch, (double)cfg.lr_decay, cfg.lr_decay_every,
+              (double)cfg.w_time, cfg.infer_stride, cfg.mask_outside);
         CHECK(cfg.unet_widths[0] == 12 && cfg.unet_widths[3] == 96 &&
                   cfg.decoder_widths[0] == 4 && cfg.decoder_widths[3] == 32,
               "widths: field network %d..%d, decoder %d..%d", cfg.unet_widths[0],
@@ -383,8 +385,9 @@ static void test_between_options_reach_the_model(void)
                   strstr(page, "<th>blend</th><td>valid</td>") &&
                   strstr(page, "<th>field_input</th><td>pair</td>") &&
                   strstr(page, "<th>carry_error</th><td>yes</td>") &&
+                  strstr(page, "<th>mask_outside</th><td>yes</td>") &&
                   strstr(page, "<th>precision</th><td>f32</td>"),
-              "report shows method, blend, field input, carried error and precision by name");
+              "report shows method, blend, field input, carried error, mask and precision by name");
         free(page);
         /* resuming it with other networks fails before any output */
         snprintf(args, sizeof args, "between '%s' '%s' --steps 4 --resume '%s' --width 8",

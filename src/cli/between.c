@@ -62,7 +62,7 @@ typedef struct between_args {
     const char *input0, *input1, *out_dir, *resume, *preset;
     method_kind method;
     int stages, patch, stride, infer_stride, steps, decay_every, batch, width, decoder_width, threads,
-        field_input, blend, carry_error, quiet, tiles, precision;
+        field_input, blend, carry_error, quiet, tiles, precision, mask_outside;
     float lr;
     float floats[N_FLOAT_OPTIONS]; /* < 0: the preset's */
     uint64_t seed;
@@ -112,6 +112,11 @@ static void between_usage(FILE *out)
         "  --carry-error yes|no yes: each input's auto-encoder error I - D(E(I)) moves\n"
         "                       with its direction's fields and is added to the frames,\n"
         "                       so the end frames are the inputs (quick); no: off (paper)\n"
+        "  --mask-outside yes|no\n"
+        "                       yes: the loss leaves out pixels whose content came in\n"
+        "                       through the patch border (its trace left the patch), so\n"
+        "                       motion towards a border is not penalised for what the\n"
+        "                       patch cannot show; no: every pixel counts (paper)\n"
         "  --shrink T           the decoder's change to the advected image in each frame\n"
         "                       is soft-thresholded by T (patch values run over [0, 1]):\n"
         "                       below T (texture that only moves) it is dropped, above\n"
@@ -155,7 +160,8 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
     *a = (between_args){.preset = "quick", .method = METHOD_LATENT, .seed = 1,
                         .stages = -1, .patch = -1, .stride = -1, .infer_stride = -1, .steps = -1,
                         .decay_every = -1, .batch = -1, .width = -1, .decoder_width = -1,
-                        .field_input = -1, .blend = -1, .carry_error = -1, .lr = -1};
+                        .field_input = -1, .blend = -1, .carry_error = -1, .lr = -1,
+                        .mask_outside = -1};
     int method = METHOD_LATENT;
     const ld_option fixed[] = {
         LD_OUT(&a->out_dir),
@@ -177,6 +183,7 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         LD_CHOICE("--field-input", &a->field_input, field_inputs),
         LD_CHOICE("--blend", &a->blend, blends),
         LD_CHOICE("--carry-error", &a->carry_error, no_yes),
+        LD_CHOICE("--mask-outside", &a->mask_outside, no_yes),
         LD_CHOICE("--precision", &a->precision, precisions),
         LD_FLAG("--tiles", &a->tiles),
         LD_FLAG("--quiet", &a->quiet),
@@ -301,6 +308,8 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
         cfg->blend = a->blend;
     if (a->carry_error >= 0)
         cfg->carry_error = a->carry_error;
+    if (a->mask_outside >= 0)
+        cfg->mask_outside = a->mask_outside;
     for (size_t k = 0; k < N_FLOAT_OPTIONS; k++)
         if (a->floats[k] >= 0)
             *(float *)((char *)cfg + float_options[k].offset) = a->floats[k];
@@ -382,7 +391,8 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
              (model && ld_config_set(&settings, "precision", precisions[a->precision], err)) ||
              (model && (ld_config_set(&settings, "field_input", field_inputs[cfg->field_input], err) ||
                         ld_config_set(&settings, "blend", blends[cfg->blend], err) ||
-                        ld_config_set(&settings, "carry_error", no_yes[cfg->carry_error], err)));
+                        ld_config_set(&settings, "carry_error", no_yes[cfg->carry_error], err) ||
+                        ld_config_set(&settings, "mask_outside", no_yes[cfg->mask_outside], err)));
     float *steps = calloc((size_t)log->count + 1, sizeof *steps);
     float *losses = calloc((size_t)log->count + 1, sizeof *losses);
     if (!rc && (!steps || !losses))

@@ -40,6 +40,7 @@ static const ld_config_field config_fields[] = {
     OPTIONAL(INT, blend), OPTIONAL(INT, carry_error), OPTIONAL(FLOAT, shrink),
     OPTIONAL(FLOAT, w_image), OPTIONAL(INT, decoder_widths[0]), OPTIONAL(INT, decoder_widths[1]),
     OPTIONAL(INT, decoder_widths[2]), OPTIONAL(INT, decoder_widths[3]),
+    OPTIONAL(INT, mask_outside),
 #undef OPTIONAL
 #undef INT_FIELD
 #undef FLOAT_FIELD
@@ -137,6 +138,8 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
         return ld_errf(err, "%s needs the image inside the latent (latent_skip, as in the "
                             "quick preset): it works on the latent's image channels",
                        c->w_image > 0 ? "--w-image" : "--shrink");
+    if (c->mask_outside != 0 && c->mask_outside != 1)
+        return ld_errf(err, "mask_outside %d is neither 0 nor 1", c->mask_outside);
     if (c->encoder_layers < 0 || c->encoder_layers > LD_BETWEEN_MAX_ENCODER - 1 ||
         c->latent_channels < 1 || c->encoder_width < 1)
         return ld_errf(err, "encoder settings out of range");
@@ -274,6 +277,64 @@ static ld_tensor *advect_back(ld_ctx *ctx, ld_tensor *z, ld_tensor *fields, int 
     return ld_advect(ctx, z, ld_scale(ctx, stage_field(ctx, fields, n), -1.0f, 0.0f), dt);
 }
 
+/* How far inside the patch each pixel's sample point p - step v(p) lies,
+ * as a factor [B, 1, P, P]: 1 inside, falling linearly to 0 one pixel
+ * outside. v is one stage's field [B, 2, P, P]. */
+static ld_tensor *inside_factor(ld_ctx *ctx, ld_tensor *v, float step)
+{
+    if (!v)
+        return NULL;
+    int B = v->shape[0], H = v->shape[2], W = v->shape[3], shape[4] = {B, 1, H, W};
+    ld_tensor *f = ld_tensor_new(ctx, 4, shape);
+    if (!f)
+        return NULL;
+    size_t plane = (size_t)H * (size_t)W;
+    for (int b = 0; b < B; b++) {
+        const float *vx = v->data + (size_t)b * 2 * plane, *vy = vx + plane;
+        for (int r = 0; r < H; r++)
+            for (int c = 0; c < W; c++) {
+                size_t p = (size_t)r * (size_t)W + (size_t)c;
+                float x = (float)c - step * vx[p], y = (float)r - step * vy[p];
+                float out = fmaxf(fmaxf(-x, x - (float)(W - 1)), fmaxf(-y, y - (float)(H - 1)));
+                f->data[(size_t)b * plane + p] = fminf(1.0f, fmaxf(0.0f, 1.0f - out));
+            }
+    }
+    return f;
+}
+
+/* How much of each pixel's trace stayed inside the patch, stage by stage:
+ * a mask advected like the latent, times the inside factor of every step.
+ * forward[n] [B, 1, P, P] for I0's content carried to stage n (n = 0..
+ * last_forward), back[n] for I1's content carried back to stage n (n =
+ * first_back..N). Not recorded (no gradient flows through them). */
+static int inside_traces(ld_ctx *ctx, ld_tensor *fields, int N, ld_tensor **forward,
+                         int last_forward, ld_tensor **back, int first_back)
+{
+    float dt = 1.0f / (float)N;
+    int recording = ctx->recording, rc = 0;
+    ctx->recording = 0;
+    int shape[4] = {fields->shape[0], 1, fields->shape[2], fields->shape[3]};
+    forward[0] = ld_tensor_new(ctx, 4, shape);
+    back[N] = ld_tensor_new(ctx, 4, shape);
+    if (forward[0] && back[N]) {
+        size_t count = (size_t)shape[0] * (size_t)shape[2] * (size_t)shape[3];
+        for (size_t i = 0; i < count; i++)
+            forward[0]->data[i] = back[N]->data[i] = 1.0f;
+    }
+    for (int n = 1; n <= last_forward; n++) {
+        ld_tensor *v = stage_field(ctx, fields, n - 1);
+        forward[n] = ld_mul(ctx, ld_advect(ctx, forward[n - 1], v, dt), inside_factor(ctx, v, dt));
+        rc |= !forward[n];
+    }
+    for (int n = N - 1; n >= first_back; n--) {
+        back[n] = ld_mul(ctx, advect_back(ctx, back[n + 1], fields, n, dt),
+                         inside_factor(ctx, stage_field(ctx, fields, n), -dt));
+        rc |= !back[n];
+    }
+    ctx->recording = recording;
+    return rc || !forward[0] || !back[N] ? -1 : 0;
+}
+
 /* ---- loss ------------------------------------------------------------------ */
 
 /* mean over all elements of x^2 */
@@ -286,6 +347,35 @@ static ld_tensor *neighbour_difference(ld_ctx *ctx, ld_tensor *x, int axis, int 
         return NULL;
     int len = x->shape[axis] - step;
     return ld_sub(ctx, ld_slice(ctx, x, axis, step, len), ld_slice(ctx, x, axis, 0, len));
+}
+
+/* A per-pixel weight [B, 1, P, P] repeated over C channels, [B, C, P, P]
+ * (a constant: no gradient). */
+static ld_tensor *over_channels(ld_ctx *ctx, const ld_tensor *weight, int C)
+{
+    int B = weight->shape[0], shape[4] = {B, C, weight->shape[2], weight->shape[3]};
+    ld_tensor *w = ld_tensor_new(ctx, 4, shape);
+    if (!w)
+        return NULL;
+    size_t plane = (size_t)shape[2] * (size_t)shape[3];
+    for (int i = 0; i < B; i++)
+        for (int c = 0; c < C; c++)
+            memcpy(w->data + ((size_t)i * C + c) * plane, weight->data + (size_t)i * plane,
+                   plane * sizeof(float));
+    return w;
+}
+
+/* The mean over all elements of weight (a - b)^2, weight [B, 1, P, P] (no
+ * gradient) applied to every channel of a and b [B, C, P, P]; the plain
+ * mean squared error without a weight. */
+static ld_tensor *weighted_mse(ld_ctx *ctx, ld_tensor *a, ld_tensor *b, const ld_tensor *weight)
+{
+    if (!weight)
+        return ld_mse(ctx, a, b);
+    if (!a || !b)
+        return NULL;
+    ld_tensor *d = ld_sub(ctx, a, b);
+    return ld_mean(ctx, ld_mul(ctx, ld_mul(ctx, d, d), over_channels(ctx, weight, a->shape[1])));
 }
 
 /* w * x (a scalar tensor), or NULL's propagation. */
@@ -322,19 +412,32 @@ ld_tensor *ld_between_loss(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_t
         dec_in[n_dec++] = zb;
     }
     ld_tensor *decoded = decode(ctx, m, ld_concat(ctx, dec_in, n_dec, 0));
+    /* with mask_outside, the advected parts are scored where their traces
+     * stayed inside the patch: z^N (and the image term's z^N[:C]) by I0's
+     * trace, the back-advected E(I1) by I1's */
+    ld_tensor *weight[4] = {NULL, NULL, NULL, NULL};
+    if (c->mask_outside && fields) {
+        ld_tensor *forward[LD_BETWEEN_MAX_STAGES + 1], *back[LD_BETWEEN_MAX_STAGES + 1];
+        if (inside_traces(ctx, fields, N, forward, N, back, n_dec == 4 ? 0 : N))
+            return NULL;
+        weight[0] = forward[N];
+        weight[3] = n_dec == 4 ? back[0] : NULL;
+    }
     /* the image term: the advected image channels alone against the target */
     ld_tensor *image = NULL;
     if (c->w_image > 0 && c->method == LD_BETWEEN_LATENT) {
         int C = c->channels;
-        image = ld_mse(ctx, ld_slice(ctx, z, 1, 0, C), i1);
+        image = weighted_mse(ctx, ld_slice(ctx, z, 1, 0, C), i1, weight[0]);
         if (n_dec == 4) /* and E(I1) advected back against I0 */
-            image = ld_add(ctx, image, ld_mse(ctx, ld_slice(ctx, dec_in[3], 1, 0, C), i0));
+            image = ld_add(ctx, image,
+                           weighted_mse(ctx, ld_slice(ctx, dec_in[3], 1, 0, C), i0, weight[3]));
     }
     ld_tensor *target = ld_concat(ctx, targets, n_dec, 0);
     /* per-part MSEs: slices of one decoded batch */
     ld_tensor *mse[4];
     for (int k = 0; k < n_dec; k++)
-        mse[k] = ld_mse(ctx, ld_slice(ctx, decoded, 0, k * B, B), ld_slice(ctx, target, 0, k * B, B));
+        mse[k] = weighted_mse(ctx, ld_slice(ctx, decoded, 0, k * B, B),
+                              ld_slice(ctx, target, 0, k * B, B), weight[k]);
 
     ld_tensor *dynamics = mse[0];
     ld_tensor *ae = c->method == LD_BETWEEN_LATENT ? ld_add(ctx, mse[1], mse[2]) : NULL;
@@ -397,63 +500,27 @@ static int stage_rows(ld_ctx *ctx, const ld_between_config *c, ld_tensor *fields
     return 2 * N;
 }
 
-/* How far inside the patch each pixel's sample point p - step v(p) lies,
- * as a factor [B, 1, P, P]: 1 inside, falling linearly to 0 one pixel
- * outside. v is one stage's field [B, 2, P, P]. */
-static ld_tensor *inside_factor(ld_ctx *ctx, ld_tensor *v, float step)
-{
-    if (!v)
-        return NULL;
-    int B = v->shape[0], H = v->shape[2], W = v->shape[3], shape[4] = {B, 1, H, W};
-    ld_tensor *f = ld_tensor_new(ctx, 4, shape);
-    if (!f)
-        return NULL;
-    size_t plane = (size_t)H * (size_t)W;
-    for (int b = 0; b < B; b++) {
-        const float *vx = v->data + (size_t)b * 2 * plane, *vy = vx + plane;
-        for (int r = 0; r < H; r++)
-            for (int c = 0; c < W; c++) {
-                size_t p = (size_t)r * (size_t)W + (size_t)c;
-                float x = (float)c - step * vx[p], y = (float)r - step * vy[p];
-                float out = fmaxf(fmaxf(-x, x - (float)(W - 1)), fmaxf(-y, y - (float)(H - 1)));
-                f->data[(size_t)b * plane + p] = fminf(1.0f, fmaxf(0.0f, 1.0f - out));
-            }
-    }
-    return f;
-}
-
 /* Blending by validity (blend 2): the forward direction's weight at every
  * pixel of stages 1..N-1, into weight[n] [B, 1, P, P] (the backward one is
  * 1 minus it). Each direction's trace is followed back to its input stage
- * (a mask advected like the latent, times the inside factor of every
- * step); content that entered through the patch border has no source
- * there, so that direction gives way: weight (1 - t) a / ((1 - t) a + t b)
- * with a and b how much of each trace stayed inside, and (1 - t) where
- * neither did. */
+ * (inside_traces); content that entered through the patch border has no
+ * source there, so that direction gives way: weight (1 - t) a / ((1 - t) a
+ * + t b) with a and b how much of each trace stayed inside, and (1 - t)
+ * where neither did. */
 static int validity_weights(ld_ctx *ctx, ld_tensor *fields, int N, ld_tensor **weight)
 {
-    float dt = 1.0f / (float)N;
-    int shape[4] = {fields->shape[0], 1, fields->shape[2], fields->shape[3]};
-    ld_tensor *forward[LD_BETWEEN_MAX_STAGES + 1], *back = ld_tensor_new(ctx, 4, shape);
-    forward[0] = ld_tensor_new(ctx, 4, shape);
-    if (!back || !forward[0])
+    ld_tensor *forward[LD_BETWEEN_MAX_STAGES + 1], *back[LD_BETWEEN_MAX_STAGES + 1];
+    if (inside_traces(ctx, fields, N, forward, N - 1, back, 1))
         return -1;
+    int shape[4] = {fields->shape[0], 1, fields->shape[2], fields->shape[3]};
     size_t count = (size_t)shape[0] * (size_t)shape[2] * (size_t)shape[3];
-    for (size_t i = 0; i < count; i++)
-        forward[0]->data[i] = back->data[i] = 1.0f;
     for (int n = 1; n < N; n++) {
-        ld_tensor *v = stage_field(ctx, fields, n - 1);
-        forward[n] = ld_mul(ctx, ld_advect(ctx, forward[n - 1], v, dt), inside_factor(ctx, v, dt));
-    }
-    for (int n = N - 1; n >= 1; n--) {
-        back = ld_mul(ctx, advect_back(ctx, back, fields, n, dt),
-                      inside_factor(ctx, stage_field(ctx, fields, n), -dt));
         weight[n] = ld_tensor_new(ctx, 4, shape);
-        if (!back || !forward[n] || !weight[n])
+        if (!weight[n])
             return -1;
         float t = (float)n / (float)N;
         for (size_t i = 0; i < count; i++) {
-            float a = (1.0f - t) * forward[n]->data[i], b = t * back->data[i];
+            float a = (1.0f - t) * forward[n]->data[i], b = t * back[n]->data[i];
             weight[n]->data[i] = a + b > 1e-6f ? a / (a + b) : 1.0f - t;
         }
     }
@@ -474,25 +541,14 @@ static ld_tensor *shrink_change(ld_ctx *ctx, ld_tensor *decoded, ld_tensor *late
     return ld_add(ctx, advected, ld_sub(ctx, up, down));
 }
 
-/* weight * a + (1 - weight) * b; a and b [B, C, P, P], weight [B, 1, P, P]
- * (not recorded: the weights depend on the fields without a gradient). */
+/* weight * a + (1 - weight) * b, as b + weight (a - b); a and b [B, C, P,
+ * P], weight [B, 1, P, P] (not recorded: the weights depend on the fields
+ * without a gradient). */
 static ld_tensor *weighted_blend(ld_ctx *ctx, ld_tensor *a, ld_tensor *b, const ld_tensor *weight)
 {
     if (!a || !b)
         return NULL;
-    ld_tensor *y = ld_tensor_new(ctx, a->ndim, a->shape);
-    if (!y)
-        return NULL;
-    int B = a->shape[0], C = a->shape[1];
-    size_t plane = (size_t)a->shape[2] * (size_t)a->shape[3];
-    for (int i = 0; i < B; i++)
-        for (int c = 0; c < C; c++) {
-            size_t off = ((size_t)i * C + c) * plane;
-            const float *w = weight->data + (size_t)i * plane;
-            for (size_t p = 0; p < plane; p++)
-                y->data[off + p] = w[p] * a->data[off + p] + (1.0f - w[p]) * b->data[off + p];
-        }
-    return y;
+    return ld_add(ctx, b, ld_mul(ctx, over_channels(ctx, weight, a->shape[1]), ld_sub(ctx, a, b)));
 }
 
 int ld_between_forward_stages(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_tensor *i1,

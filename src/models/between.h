@@ -73,6 +73,12 @@ typedef struct ld_between_config {
                              over [0, 1]): changes below it, where the texture only moves,
                              are dropped, larger ones (features being created) are kept,
                              less it. Inference only; 0: off (paper) */
+    int mask_outside;     /* 1: the loss terms that score advected content against the
+                             other input (dynamics, time symmetry, image term) leave out
+                             the pixels whose trace left the patch (content that came in
+                             through its border, which the patch cannot know), so motion
+                             towards a border is not penalised for the replicated border
+                             it brings in; 0: every pixel counts (paper) */
 } ld_between_config;
 
 /* "paper": between.md's values; "quick": smaller and faster (see the
