@@ -542,8 +542,9 @@ static ld_tensor *shrink_change(ld_ctx *ctx, ld_tensor *decoded, ld_tensor *late
 }
 
 /* weight * a + (1 - weight) * b, as b + weight (a - b); a and b [B, C, P,
- * P], weight [B, 1, P, P] (not recorded: the weights depend on the fields
- * without a gradient). */
+ * P], weight [B, 1, P, P]. For inference only (forward_stages refuses the
+ * valid blend while recording): the weights depend on the fields without
+ * a gradient. */
 static ld_tensor *weighted_blend(ld_ctx *ctx, ld_tensor *a, ld_tensor *b, const ld_tensor *weight)
 {
     if (!a || !b)
