@@ -160,16 +160,23 @@ static void test_decoder_widths(void)
           "decoder widths set in part: %s", err.msg);
 }
 
-/* The whole loss as a function of the first input patch. */
+/* The whole loss as a function of the first input patch, or of the
+ * second (the other one fixed). */
 typedef struct loss_user {
     ld_between_model *model;
-    ld_tensor *i1;
+    ld_tensor *i0, *i1;
 } loss_user;
 
 static ld_tensor *fwd_loss(ld_ctx *c, ld_tensor **x, void *u)
 {
     loss_user *lu = u;
     return ld_between_loss(c, lu->model, x[0], lu->i1, NULL);
+}
+
+static ld_tensor *fwd_loss_of_i1(ld_ctx *c, ld_tensor **x, void *u)
+{
+    loss_user *lu = u;
+    return ld_between_loss(c, lu->model, lu->i0, x[0], NULL);
 }
 
 static void test_loss_gradient(void)
@@ -194,8 +201,34 @@ static void test_loss_gradient(void)
     ld_between_init_weights(&m, 3);
     int shape[4] = {2, 1, 8, 8};
     ld_tensor *i0 = test_random(4, shape, 0, 1, 1, 21), *i1 = test_random(4, shape, 0, 1, 0, 22);
-    loss_user lu = {&m, i1};
+    loss_user lu = {&m, NULL, i1};
     check_gradients("between loss w.r.t. I0", fwd_loss, &i0, 1, &lu, 1e-3, 2e-2, 40);
+    /* the masked loss: its weights follow the fields and carry no
+     * gradient, so with F on I0 alone they do not move with I1 and the
+     * loss is checked w.r.t. I1; the mask must leave pixels out here */
+    ld_between_model masked;
+    cfg.field_input = LD_FIELD_INPUT_I0;
+    cfg.mask_outside = 1;
+    CHECK(ld_between_create(&masked, &cfg, &err) == 0, "create: %s", err.msg);
+    ld_between_init_weights(&masked, 3);
+    ld_tensor *i1_var = test_random(4, shape, 0, 1, 1, 22);
+    ld_ctx ctx;
+    ld_ctx_init(&ctx, ld_backend_cpu(), 1);
+    ld_between_losses on, off;
+    CHECK(ld_between_loss(&ctx, &masked, i0, i1_var, &on) != NULL, "loss: %s", ctx.err.msg);
+    ld_ctx_reset(&ctx);
+    masked.cfg.mask_outside = 0;
+    CHECK(ld_between_loss(&ctx, &masked, i0, i1_var, &off) != NULL, "loss: %s", ctx.err.msg);
+    masked.cfg.mask_outside = 1;
+    CHECK(on.dynamics < off.dynamics && on.backward < off.backward,
+          "the mask leaves pixels out (dynamics %g < %g, time symmetry %g < %g)",
+          (double)on.dynamics, (double)off.dynamics, (double)on.backward, (double)off.backward);
+    loss_user lu_masked = {&masked, i0, NULL};
+    check_gradients("masked between loss w.r.t. I1", fwd_loss_of_i1, &i1_var, 1, &lu_masked,
+                    1e-3, 2e-2, 40);
+    ld_ctx_free(&ctx);
+    ld_tensor_heap_free(i1_var);
+    ld_between_free(&masked);
     ld_tensor_heap_free(i0);
     ld_tensor_heap_free(i1);
     ld_between_free(&m);
