@@ -2,7 +2,8 @@
  * PyTorch's): the paper preset, one training step (forward, backward, Adam)
  * on a batch of patch pairs, median over --steps steps; prints the parameter
  * count and the step time as JSON. --precision bf16: the convolutions'
- * products in bfloat16 (between --precision). */
+ * products in bfloat16 (between --precision); --mask-outside no|all|image
+ * over the preset's (between --mask-outside), to time the mask. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ int main(int argc, char **argv)
     int batch = 16, patch = 32, stages = 8, steps = 20, width = 0, decoder_width = 0;
     const char *preset = "paper";
     ld_precision precision = LD_PRECISION_F32;
+    static const char *const mask_modes[] = {"no", "all", "image"}; /* ld_mask_outside */
+    int mask_outside = -1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads"))
             omp_set_num_threads(atoi(argv[i + 1]));
@@ -45,7 +48,15 @@ int main(int argc, char **argv)
             width = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--decoder-width"))
             decoder_width = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--precision") && !strcmp(argv[i + 1], "bf16"))
+        else if (!strcmp(argv[i], "--mask-outside") && mask_outside < 0) {
+            for (int k = 0; k < 3; k++)
+                if (!strcmp(argv[i + 1], mask_modes[k]))
+                    mask_outside = k;
+            if (mask_outside < 0) {
+                fprintf(stderr, "between_step: --mask-outside takes no, all or image\n");
+                return 1;
+            }
+        } else if (!strcmp(argv[i], "--precision") && !strcmp(argv[i + 1], "bf16"))
             precision = LD_PRECISION_BF16;
         else if (strcmp(argv[i], "--precision") || strcmp(argv[i + 1], "f32")) {
             fprintf(stderr, "between_step: unknown option %s %s\n", argv[i], argv[i + 1]);
@@ -60,6 +71,8 @@ int main(int argc, char **argv)
     cfg.batch = batch;
     cfg.patch = patch;
     cfg.stages = stages;
+    if (mask_outside >= 0)
+        cfg.mask_outside = mask_outside;
     if (width > 0) /* the U-Nets' widths, as latdyn between's options */
         ld_between_widths(cfg.unet_widths, width);
     if (decoder_width > 0)

@@ -70,7 +70,8 @@ static void test_presets_and_config(void)
     CHECK(ld_between_preset("paper", 1, &paper, &err) == 0, "paper preset");
     CHECK(paper.stages == 8 && paper.patch == 32 && paper.stride == 4 && paper.batch == 16 &&
               paper.latent_channels == 4 && paper.w_mag == 1e-4f && paper.w_space == 1e-3f &&
-              paper.field_input == LD_FIELD_INPUT_I0 && paper.lr == 1e-3f,
+              paper.field_input == LD_FIELD_INPUT_I0 && paper.lr == 1e-3f &&
+              paper.mask_outside == LD_MASK_OFF,
           "paper preset follows between.md");
     CHECK(ld_between_preset("fast", 1, &paper, &err) < 0 && strstr(err.msg, "unknown preset"),
           "unknown preset: %s", err.msg);
@@ -80,21 +81,24 @@ static void test_presets_and_config(void)
     CHECK(ld_between_config_save(&paper, &c, &err) == 0 && ld_between_config_load(&c, &back, &err) == 0,
           "config round trip: %s", err.msg);
     CHECK(memcmp(&paper, &back, sizeof paper) == 0, "configuration identical after round trip");
-    /* a checkpoint from before 'blend' and 'carry_error' loads without
-     * them; one without a required key does not */
+    /* a checkpoint from before 'blend', 'carry_error' and 'mask_outside'
+     * loads without them; one without a required key does not */
     ld_config older, broken;
     ld_config_init(&older);
     ld_config_init(&broken);
     for (int i = 0; i < c.count; i++) {
-        if (strcmp(c.keys[i], "blend") && strcmp(c.keys[i], "carry_error"))
+        if (strcmp(c.keys[i], "blend") && strcmp(c.keys[i], "carry_error") &&
+            strcmp(c.keys[i], "mask_outside"))
             ld_config_set(&older, c.keys[i], c.values[i], &err);
         if (strcmp(c.keys[i], "stages"))
             ld_config_set(&broken, c.keys[i], c.values[i], &err);
     }
     CHECK(paper.blend == LD_BLEND_VALID && paper.carry_error == 1 &&
+              paper.mask_outside == LD_MASK_IMAGE &&
               ld_between_config_load(&older, &back, &err) == 0 && back.blend == 0 &&
-              back.carry_error == 0,
-          "configuration without 'blend' and 'carry_error' loads with both off: %s", err.msg);
+              back.carry_error == 0 && back.mask_outside == LD_MASK_OFF,
+          "configuration without 'blend', 'carry_error' and 'mask_outside' loads with all off: %s",
+          err.msg);
     CHECK(ld_between_config_load(&broken, &back, &err) < 0 && strstr(err.msg, "lacks 'stages'"),
           "configuration without 'stages' is refused: %s", err.msg);
     ld_config_free(&older);
@@ -194,6 +198,7 @@ static void test_loss_gradient(void)
     cfg.encoder_layers = 1;
     cfg.encoder_width = 3;
     cfg.slope = 0.2f;
+    cfg.mask_outside = LD_MASK_OFF; /* its weights follow the fields without a gradient: below */
     cfg.w_image = 0.5f; /* every term of the loss in the check */
     ld_between_model m;
     ld_err err;
@@ -208,7 +213,7 @@ static void test_loss_gradient(void)
      * loss is checked w.r.t. I1; the mask must leave pixels out here */
     ld_between_model masked;
     cfg.field_input = LD_FIELD_INPUT_I0;
-    cfg.mask_outside = 1;
+    cfg.mask_outside = LD_MASK_ALL;
     CHECK(ld_between_create(&masked, &cfg, &err) == 0, "create: %s", err.msg);
     ld_between_init_weights(&masked, 3);
     ld_tensor *i1_var = test_random(4, shape, 0, 1, 1, 22);
@@ -217,9 +222,9 @@ static void test_loss_gradient(void)
     ld_between_losses on, off;
     CHECK(ld_between_loss(&ctx, &masked, i0, i1_var, &on) != NULL, "loss: %s", ctx.err.msg);
     ld_ctx_reset(&ctx);
-    masked.cfg.mask_outside = 0;
+    masked.cfg.mask_outside = LD_MASK_OFF;
     CHECK(ld_between_loss(&ctx, &masked, i0, i1_var, &off) != NULL, "loss: %s", ctx.err.msg);
-    masked.cfg.mask_outside = 1;
+    masked.cfg.mask_outside = LD_MASK_ALL;
     CHECK(on.dynamics < off.dynamics && on.backward < off.backward,
           "the mask leaves pixels out (dynamics %g < %g, time symmetry %g < %g)",
           (double)on.dynamics, (double)off.dynamics, (double)on.backward, (double)off.backward);
@@ -234,69 +239,97 @@ static void test_loss_gradient(void)
     ld_between_free(&m);
 }
 
-/* mask_outside: the image method with its fields fixed to a shift of half
- * the patch (F's head weights at zero, its bias the shift) on a pair where
- * I1 is I0 moved that way. Advected, I0 fills the left half with its
- * replicated border and the right half is exact (I1 moved back: the
- * mirror image): scored everywhere the terms are large, masked they
- * vanish. */
+/* mask_outside: fields fixed to a shift of half the patch (F's head
+ * weights at zero, its bias the shift) on a pair where I1 is I0 moved that
+ * way. Advected, I0 fills the left half with its replicated border and the
+ * right half is exact (I1 moved back: the mirror image). The image method:
+ * dynamics and time symmetry are large scored everywhere and vanish with
+ * every term masked; the image term alone masked leaves them as they are
+ * (the image method has no image term). The latent method, whose latent
+ * holds the image (latent_skip): its image term is the image method's
+ * loss, large unmasked, vanishing masked in either mode; its decoded terms
+ * change with all terms masked only. */
 static void test_mask_outside(void)
 {
-    ld_between_config cfg = small_config();
-    cfg.method = LD_BETWEEN_IMAGE;
-    cfg.batch = 1;
-    int N = cfg.stages, P = cfg.patch, shift = P / 2;
-    ld_between_model m;
-    ld_err err;
-    CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
-    ld_between_init_weights(&m, 7);
-    ld_tensor *head_w = ld_param(&m.params, m.field_net.head.weight),
-              *head_b = ld_param(&m.params, m.field_net.head.bias);
-    memset(head_w->data, 0, head_w->numel * sizeof(float));
-    for (int k = 0; k < 2 * N; k++) /* x components: half the patch per unit time; y: 0 */
-        head_b->data[k] = k % 2 ? 0.0f : (float)shift / cfg.field_scale;
-    int shape[4] = {1, 1, P, P};
-    ld_tensor *i0 = test_random(4, shape, 0, 0, 0, 1), *i1 = test_random(4, shape, 0, 0, 0, 1);
-    float *texture = malloc(sizeof(float) * (size_t)P * (P + shift));
-    ld_pattern_texture(texture, P, P + shift, 51);
-    for (int y = 0; y < P; y++)
-        for (int x = 0; x < P; x++) {
-            i0->data[y * P + x] = texture[y * (P + shift) + x + shift];
-            i1->data[y * P + x] = texture[y * (P + shift) + x];
+    for (int method = LD_BETWEEN_LATENT; method <= LD_BETWEEN_IMAGE; method++) {
+        ld_between_config cfg = small_config();
+        cfg.method = (ld_between_method)method;
+        cfg.batch = 1;
+        int N = cfg.stages, P = cfg.patch, shift = P / 2;
+        ld_between_model m;
+        ld_err err;
+        CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
+        ld_between_init_weights(&m, 7);
+        ld_tensor *head_w = ld_param(&m.params, m.field_net.head.weight),
+                  *head_b = ld_param(&m.params, m.field_net.head.bias);
+        memset(head_w->data, 0, head_w->numel * sizeof(float));
+        for (int k = 0; k < 2 * N; k++) /* x components: half the patch per unit time; y: 0 */
+            head_b->data[k] = k % 2 ? 0.0f : (float)shift / cfg.field_scale;
+        int shape[4] = {1, 1, P, P};
+        ld_tensor *i0 = test_random(4, shape, 0, 0, 0, 1), *i1 = test_random(4, shape, 0, 0, 0, 1);
+        float *texture = malloc(sizeof(float) * (size_t)P * (P + shift));
+        ld_pattern_texture(texture, P, P + shift, 51);
+        for (int y = 0; y < P; y++)
+            for (int x = 0; x < P; x++) {
+                i0->data[y * P + x] = texture[y * (P + shift) + x + shift];
+                i1->data[y * P + x] = texture[y * (P + shift) + x];
+            }
+        ld_ctx ctx;
+        ld_ctx_init(&ctx, ld_backend_cpu(), 1);
+        ld_between_losses l[3]; /* by ld_mask_outside */
+        for (int mode = LD_MASK_OFF; mode <= LD_MASK_IMAGE; mode++) {
+            ld_ctx_reset(&ctx);
+            m.cfg.mask_outside = mode;
+            CHECK(ld_between_loss(&ctx, &m, i0, i1, &l[mode]) != NULL, "loss: %s", ctx.err.msg);
+            CHECK(l[mode].magnitude == l[LD_MASK_OFF].magnitude &&
+                      l[mode].smooth_space == l[LD_MASK_OFF].smooth_space,
+                  "mode %d: the field penalties do not change", mode);
         }
-    ld_ctx ctx;
-    ld_ctx_init(&ctx, ld_backend_cpu(), 1);
-    ld_between_losses everywhere, inside;
-    m.cfg.mask_outside = 0;
-    CHECK(ld_between_loss(&ctx, &m, i0, i1, &everywhere) != NULL, "loss: %s", ctx.err.msg);
-    ld_ctx_reset(&ctx);
-    m.cfg.mask_outside = 1;
-    CHECK(ld_between_loss(&ctx, &m, i0, i1, &inside) != NULL, "loss: %s", ctx.err.msg);
-    CHECK(everywhere.dynamics > 1e-3f && everywhere.backward > 1e-3f &&
-              inside.dynamics < 1e-10f && inside.backward < 1e-10f,
-          "dynamics %g -> %g and time symmetry %g -> %g with the pixels from outside left out",
-          (double)everywhere.dynamics, (double)inside.dynamics, (double)everywhere.backward,
-          (double)inside.backward);
-    CHECK(inside.magnitude == everywhere.magnitude && inside.smooth_space == everywhere.smooth_space,
-          "the field penalties do not change");
-    m.cfg.mask_outside = 2;
-    CHECK(ld_between_config_check(&m.cfg, &err) < 0 && strstr(err.msg, "mask_outside 2"),
-          "mask_outside neither 0 nor 1: %s", err.msg);
-    ld_ctx_free(&ctx);
-    free(texture);
-    ld_tensor_heap_free(i0);
-    ld_tensor_heap_free(i1);
-    ld_between_free(&m);
+        const char *name = method == LD_BETWEEN_IMAGE ? "image" : "latent";
+        if (method == LD_BETWEEN_IMAGE)
+            CHECK(l[LD_MASK_OFF].dynamics > 1e-3f && l[LD_MASK_OFF].backward > 1e-3f &&
+                      l[LD_MASK_ALL].dynamics < 1e-10f && l[LD_MASK_ALL].backward < 1e-10f,
+                  "image: dynamics %g -> %g and time symmetry %g -> %g with the pixels from "
+                  "outside left out", (double)l[LD_MASK_OFF].dynamics,
+                  (double)l[LD_MASK_ALL].dynamics, (double)l[LD_MASK_OFF].backward,
+                  (double)l[LD_MASK_ALL].backward);
+        else
+            CHECK(l[LD_MASK_OFF].image > 1e-3f && l[LD_MASK_ALL].image < 1e-10f &&
+                      l[LD_MASK_IMAGE].image < 1e-10f &&
+                      l[LD_MASK_ALL].dynamics != l[LD_MASK_OFF].dynamics &&
+                      l[LD_MASK_ALL].backward != l[LD_MASK_OFF].backward,
+                  "latent: image term %g -> %g (all), %g (image); dynamics %g -> %g (all)",
+                  (double)l[LD_MASK_OFF].image, (double)l[LD_MASK_ALL].image,
+                  (double)l[LD_MASK_IMAGE].image, (double)l[LD_MASK_OFF].dynamics,
+                  (double)l[LD_MASK_ALL].dynamics);
+        CHECK(l[LD_MASK_IMAGE].dynamics == l[LD_MASK_OFF].dynamics &&
+                  l[LD_MASK_IMAGE].backward == l[LD_MASK_OFF].backward &&
+                  l[LD_MASK_IMAGE].autoencoder == l[LD_MASK_OFF].autoencoder,
+              "%s: the image term's mask leaves dynamics (%g, %g), time symmetry and the "
+              "auto-encoder term as they were", name, (double)l[LD_MASK_IMAGE].dynamics,
+              (double)l[LD_MASK_OFF].dynamics);
+        m.cfg.mask_outside = 3;
+        CHECK(ld_between_config_check(&m.cfg, &err) < 0 && strstr(err.msg, "mask_outside 3"),
+              "mask_outside outside 0..2: %s", err.msg);
+        ld_ctx_free(&ctx);
+        free(texture);
+        ld_tensor_heap_free(i0);
+        ld_tensor_heap_free(i1);
+        ld_between_free(&m);
+    }
 }
 
 /* The image term scores the advected latents' image channels alone: with
  * the decoder's U-Net silenced (D(z) = z[:C]) it equals the dynamics and
- * time-symmetry terms, and it adds w_image times itself to the total. */
+ * time-symmetry terms, and it adds w_image times itself to the total. All
+ * three masked alike (LD_MASK_ALL; the quick preset masks the image term
+ * alone, test_mask_outside), so they stay equal. */
 static void test_image_term(void)
 {
     ld_between_config cfg = small_config();
     cfg.batch = 2;
     cfg.stages = 2;
+    cfg.mask_outside = LD_MASK_ALL;
     ld_between_model m;
     ld_err err;
     CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);

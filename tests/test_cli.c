@@ -125,6 +125,15 @@ static void test_between_bad_inputs(void)
     snprintf(args, sizeof args, "between '%s' '%s' --precision fp64", test_scratch("a.npy"),
              test_scratch("b.npy"));
     expect_error("unknown precision", args, "'fp64' is not one of f32, bf16");
+    snprintf(args, sizeof args, "between '%s' '%s' --mask-outside yes", test_scratch("a.npy"),
+             test_scratch("b.npy"));
+    expect_error("unknown mask mode", args, "'yes' is not one of no, all, image");
+    snprintf(args, sizeof args, "between '%s' '%s' --mask-outside image --method image",
+             test_scratch("a.npy"), test_scratch("b.npy"));
+    expect_error("image term's mask without an image term", args, "which this run does not have");
+    snprintf(args, sizeof args, "between '%s' '%s' --mask-outside image --preset paper",
+             test_scratch("a.npy"), test_scratch("b.npy"));
+    expect_error("image term's mask, paper preset", args, "its --w-image is 0");
     snprintf(args, sizeof args, "between '%s' '%s' --method magic", test_scratch("a.npy"), test_scratch("b.npy"));
     expect_error("unknown method", args, "--method");
     snprintf(args, sizeof args, "between '%s'", test_scratch("a.npy"));
@@ -360,7 +369,7 @@ static void test_between_options_reach_the_model(void)
     expect_error("inference stride and tiles", args, "give one");
     snprintf(args, sizeof args,
              "between '%s' '%s' -o '%s' --steps 2 --batch 2 --lr-decay 0.25 --lr-decay-every 7 "
-             "--w-time 0.5 --width 12 --decoder-width 4 --infer-stride 24 --mask-outside yes "
+             "--w-time 0.5 --width 12 --decoder-width 4 --infer-stride 24 --mask-outside all "
              "--quiet",
              test_scratch("a.npy"), test_scratch("b.npy"), test_scratch("run"));
     ld_between_config cfg;
@@ -370,7 +379,7 @@ static void test_between_options_reach_the_model(void)
               "read config: %s", err.msg);
         CHECK(cfg.steps == 2 && cfg.batch == 2 && cfg.lr_decay == 0.25f &&
                   cfg.lr_decay_every == 7 && cfg.w_time == 0.5f && cfg.infer_stride == 24 &&
-                  cfg.mask_outside == 1,
+                  cfg.mask_outside == LD_MASK_ALL,
               "config: steps %d, batch %d, decay %g every %d, w_time %g, inference stride %d, "
               "mask_outside %d", cfg.steps, cfg.batch, (double)cfg.lr_decay, cfg.lr_decay_every,
               (double)cfg.w_time, cfg.infer_stride, cfg.mask_outside);
@@ -385,7 +394,7 @@ static void test_between_options_reach_the_model(void)
                   strstr(page, "<th>blend</th><td>valid</td>") &&
                   strstr(page, "<th>field_input</th><td>pair</td>") &&
                   strstr(page, "<th>carry_error</th><td>yes</td>") &&
-                  strstr(page, "<th>mask_outside</th><td>yes</td>") &&
+                  strstr(page, "<th>mask_outside</th><td>all</td>") &&
                   strstr(page, "<th>precision</th><td>f32</td>"),
               "report shows method, blend, field input, carried error, mask and precision by name");
         free(page);

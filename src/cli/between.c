@@ -34,6 +34,7 @@ static const char *const method_names[] = {"latent", "image", "ot", "crossfade",
 static const char *const field_inputs[] = {"i0", "pair", NULL}; /* ld_field_input */
 static const char *const no_yes[] = {"no", "yes", NULL};
 static const char *const blends[] = {"no", "yes", "valid", NULL}; /* ld_blend */
+static const char *const mask_modes[] = {"no", "all", "image", NULL}; /* ld_mask_outside */
 static const char *const precisions[] = {"f32", "bf16", NULL};     /* ld_precision */
 
 /* The learned methods (trained on patches); the others are baselines. */
@@ -112,13 +113,14 @@ static void between_usage(FILE *out)
         "  --carry-error yes|no yes: each input's auto-encoder error I - D(E(I)) moves\n"
         "                       with its direction's fields and is added to the frames,\n"
         "                       so the end frames are the inputs (quick); no: off (paper)\n"
-        "  --mask-outside yes|no\n"
-        "                       yes: the loss leaves out pixels whose content came in\n"
-        "                       through the patch border (its trace left the patch), so\n"
-        "                       motion towards a border is not penalised for what the\n"
-        "                       patch cannot show (fields reach further on pairs with\n"
-        "                       large motion); no: every pixel counts (both presets;\n"
-        "                       bench/RESULTS.md says where yes gains and loses)\n"
+        "  --mask-outside MODE  which loss terms leave out the pixels whose content came\n"
+        "                       in through the patch border (their trace left the patch),\n"
+        "                       so motion towards a border is not penalised for what the\n"
+        "                       patch cannot show: image, the image term alone (quick);\n"
+        "                       all, every term scoring moved content (fields reach\n"
+        "                       further on pairs with large motion, created features\n"
+        "                       fare worse); no, every pixel counts (paper).\n"
+        "                       bench/RESULTS.md has the measurements\n"
         "  --shrink T           the decoder's change to the advected image in each frame\n"
         "                       is soft-thresholded by T (patch values run over [0, 1]):\n"
         "                       below T (texture that only moves) it is dropped, above\n"
@@ -185,7 +187,7 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         LD_CHOICE("--field-input", &a->field_input, field_inputs),
         LD_CHOICE("--blend", &a->blend, blends),
         LD_CHOICE("--carry-error", &a->carry_error, no_yes),
-        LD_CHOICE("--mask-outside", &a->mask_outside, no_yes),
+        LD_CHOICE("--mask-outside", &a->mask_outside, mask_modes),
         LD_CHOICE("--precision", &a->precision, precisions),
         LD_FLAG("--tiles", &a->tiles),
         LD_FLAG("--quiet", &a->quiet),
@@ -315,6 +317,10 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
     for (size_t k = 0; k < N_FLOAT_OPTIONS; k++)
         if (a->floats[k] >= 0)
             *(float *)((char *)cfg + float_options[k].offset) = a->floats[k];
+    if (a->mask_outside == LD_MASK_IMAGE && !(cfg->w_image > 0 && cfg->method == LD_BETWEEN_LATENT))
+        return ld_errf(err, "--mask-outside image masks the image term, which this run does not "
+                            "have (%s); use all or no",
+                       cfg->method == LD_BETWEEN_IMAGE ? "--method image" : "its --w-image is 0");
     if (a->resume && is_model(a->method) && trained_method != cfg->method) {
         const char *name = trained_method == LD_BETWEEN_IMAGE ? "image" : "latent";
         return ld_errf(err, "%s holds a model of the %s method: resume it with --method %s",
@@ -394,7 +400,7 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
              (model && (ld_config_set(&settings, "field_input", field_inputs[cfg->field_input], err) ||
                         ld_config_set(&settings, "blend", blends[cfg->blend], err) ||
                         ld_config_set(&settings, "carry_error", no_yes[cfg->carry_error], err) ||
-                        ld_config_set(&settings, "mask_outside", no_yes[cfg->mask_outside], err)));
+                        ld_config_set(&settings, "mask_outside", mask_modes[cfg->mask_outside], err)));
     float *steps = calloc((size_t)log->count + 1, sizeof *steps);
     float *losses = calloc((size_t)log->count + 1, sizeof *losses);
     if (!rc && (!steps || !losses))

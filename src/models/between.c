@@ -75,7 +75,11 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
          * texture only moves it is noise), and the image channels of the
          * advected latents scored against the other input (the image
          * term: F's direct signal; it took the rotating scene's fields
-         * from a third of the motion to most of it). Measured in
+         * from a third of the motion to most of it), scored only where
+         * the content's trace stayed inside the patch (what a patch
+         * brings in through its border is replicated border, which
+         * pulled the fields towards small motion on real pairs; masking
+         * the decoded terms too loses the opening lead). Measured in
          * bench/RESULTS.md. */
         cfg->field_input = LD_FIELD_INPUT_PAIR;
         cfg->w_backward = 1.0f;
@@ -94,6 +98,7 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
         cfg->w_ae = 1.5f;
         cfg->shrink = 0.01f;
         cfg->w_image = 0.3f;
+        cfg->mask_outside = LD_MASK_IMAGE;
         return 0;
     }
     return ld_errf(err, "unknown preset '%s' (paper or quick)", name);
@@ -138,8 +143,9 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
         return ld_errf(err, "%s needs the image inside the latent (latent_skip, as in the "
                             "quick preset): it works on the latent's image channels",
                        c->w_image > 0 ? "--w-image" : "--shrink");
-    if (c->mask_outside != 0 && c->mask_outside != 1)
-        return ld_errf(err, "mask_outside %d is neither 0 nor 1", c->mask_outside);
+    if (c->mask_outside < LD_MASK_OFF || c->mask_outside > LD_MASK_IMAGE)
+        return ld_errf(err, "mask_outside %d is not 0 (off), 1 (all terms) or 2 (the image term)",
+                       c->mask_outside);
     if (c->encoder_layers < 0 || c->encoder_layers > LD_BETWEEN_MAX_ENCODER - 1 ||
         c->latent_channels < 1 || c->encoder_width < 1)
         return ld_errf(err, "encoder settings out of range");
@@ -414,9 +420,11 @@ ld_tensor *ld_between_loss(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_t
     ld_tensor *decoded = decode(ctx, m, ld_concat(ctx, dec_in, n_dec, 0));
     /* with mask_outside, the advected parts are scored where their traces
      * stayed inside the patch: z^N (and the image term's z^N[:C]) by I0's
-     * trace, the back-advected E(I1) by I1's */
+     * trace, the back-advected E(I1) by I1's; the decoded ones (dynamics,
+     * time symmetry) with LD_MASK_ALL only */
+    int image_term = c->w_image > 0 && c->method == LD_BETWEEN_LATENT;
     ld_tensor *weight[4] = {NULL, NULL, NULL, NULL};
-    if (c->mask_outside && fields) {
+    if (fields && (c->mask_outside == LD_MASK_ALL || (c->mask_outside == LD_MASK_IMAGE && image_term))) {
         ld_tensor *forward[LD_BETWEEN_MAX_STAGES + 1], *back[LD_BETWEEN_MAX_STAGES + 1];
         if (inside_traces(ctx, fields, N, forward, N, back, n_dec == 4 ? 0 : N))
             return NULL;
@@ -425,7 +433,7 @@ ld_tensor *ld_between_loss(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_t
     }
     /* the image term: the advected image channels alone against the target */
     ld_tensor *image = NULL;
-    if (c->w_image > 0 && c->method == LD_BETWEEN_LATENT) {
+    if (image_term) {
         int C = c->channels;
         image = weighted_mse(ctx, ld_slice(ctx, z, 1, 0, C), i1, weight[0]);
         if (n_dec == 4) /* and E(I1) advected back against I0 */
@@ -437,7 +445,8 @@ ld_tensor *ld_between_loss(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_t
     ld_tensor *mse[4];
     for (int k = 0; k < n_dec; k++)
         mse[k] = weighted_mse(ctx, ld_slice(ctx, decoded, 0, k * B, B),
-                              ld_slice(ctx, target, 0, k * B, B), weight[k]);
+                              ld_slice(ctx, target, 0, k * B, B),
+                              c->mask_outside == LD_MASK_ALL ? weight[k] : NULL);
 
     ld_tensor *dynamics = mse[0];
     ld_tensor *ae = c->method == LD_BETWEEN_LATENT ? ld_add(ctx, mse[1], mse[2]) : NULL;

@@ -29,6 +29,9 @@ typedef enum { LD_BETWEEN_LATENT, LD_BETWEEN_IMAGE } ld_between_method;
 typedef enum { LD_FIELD_INPUT_I0, LD_FIELD_INPUT_PAIR } ld_field_input;
 /* How the two directions make a stage's frame (ld_between_config.blend). */
 typedef enum { LD_BLEND_OFF, LD_BLEND_LINEAR, LD_BLEND_VALID } ld_blend;
+/* Which loss terms leave out the pixels whose trace left the patch (see
+ * mask_outside below); the numbers are what checkpoints store. */
+typedef enum { LD_MASK_OFF, LD_MASK_ALL, LD_MASK_IMAGE } ld_mask_outside;
 
 typedef struct ld_between_config {
     int method;           /* ld_between_method */
@@ -73,12 +76,14 @@ typedef struct ld_between_config {
                              over [0, 1]): changes below it, where the texture only moves,
                              are dropped, larger ones (features being created) are kept,
                              less it. Inference only; 0: off (paper) */
-    int mask_outside;     /* 1: the loss terms that score advected content against the
-                             other input (dynamics, time symmetry, image term) leave out
-                             the pixels whose trace left the patch (content that came in
-                             through its border, which the patch cannot know), so motion
-                             towards a border is not penalised for the replicated border
-                             it brings in; 0: every pixel counts (paper) */
+    int mask_outside;     /* ld_mask_outside. LD_MASK_ALL: the loss terms that score
+                             advected content against the other input (dynamics, time
+                             symmetry, image term) leave out the pixels whose trace left
+                             the patch (content that came in through its border, which
+                             the patch cannot know), so motion towards a border is not
+                             penalised for the replicated border it brings in;
+                             LD_MASK_IMAGE: the image term alone does (quick);
+                             LD_MASK_OFF: every pixel counts (paper) */
 } ld_between_config;
 
 /* "paper": between.md's values; "quick": smaller and faster (see the
