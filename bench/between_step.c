@@ -48,7 +48,8 @@ int main(int argc, char **argv)
             width = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--decoder-width"))
             decoder_width = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--mask-outside") && mask_outside < 0) {
+        else if (!strcmp(argv[i], "--mask-outside")) {
+            mask_outside = -1; /* the last one given counts */
             for (int k = 0; k < 3; k++)
                 if (!strcmp(argv[i + 1], mask_modes[k]))
                     mask_outside = k;
