@@ -189,6 +189,8 @@ static void test_writes_every_file(void)
     make_outdir(dir, sizeof dir, "all");
     test_case t;
     make_case(&t, 1, 1);
+    ld_field_check check = {.psnr = 12.345, .psnr_still = 9.5, .kept = 0.75, .mean_speed = 2.5};
+    t.o.check = &check;
     ld_err err = {{0}};
     if (ld_between_write_outputs(dir, &t.o, &err) != 0) {
         TEST_FAIL("write: %s", err.msg);
@@ -232,6 +234,10 @@ static void test_writes_every_file(void)
                   N + 1, N);
             CHECK(strstr(page, "type=\"range\"") && strstr(page, "loss over the training steps"),
                   "report lacks the slider or the loss curve");
+            CHECK(strstr(page, "<p id=\"field-check\">Field check") &&
+                      strstr(page, "to 12.35 dB PSNR, against 9.50 dB for no motion") &&
+                      strstr(page, "the 75.0% of pixels") && strstr(page, "speed 2.50 pixels"),
+                  "report lacks the field check's figures");
             CHECK(strstr(page, "&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;") && !strstr(page, "<b>&"),
                   "setting value not escaped in the report");
             free(page);
@@ -249,6 +255,8 @@ static void test_no_fields_writes_nothing_for_fields(void)
     test_case t;
     make_case(&t, 1, 0);
     t.o.n_losses = 0;
+    ld_field_check check = {.psnr = 12.345, .psnr_still = 9.5, .kept = 0.75, .mean_speed = 2.5};
+    t.o.check = &check; /* no fields: not shown */
     ld_err err = {{0}};
     if (ld_between_write_outputs(dir, &t.o, &err) != 0) {
         TEST_FAIL("write: %s", err.msg);
@@ -260,8 +268,9 @@ static void test_no_fields_writes_nothing_for_fields(void)
               "fields.npy or fields/ written without fields");
         char *page = read_report(dir);
         CHECK(page && strstr(page, "no motion fields") && strstr(page, "no loss curve") &&
-                  !strstr(page, "class=\"plot quiver\""),
-              "the report does not say that there are no fields and no loss");
+                  !strstr(page, "class=\"plot quiver\"") && !strstr(page, "field-check"),
+              "the report does not say that there are no fields and no loss, or checks "
+              "fields it does not have");
         free(page);
     }
     free_case(&t);

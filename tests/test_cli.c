@@ -331,6 +331,13 @@ static void test_synth_between_eval_round_trip(void)
         CHECK(strstr(json, "{\"n\": 0, \"t\": 0, \"end\": true, \"psnr\": null, \"ssim\": 1}") &&
                   strstr(json, "{\"n\": 2, \"t\": 1, \"end\": true, \"psnr\": null"),
               "%s: end frames in %s", methods[m], json);
+        /* the report checks the fields of the method that has them */
+        size_t len;
+        snprintf(json_path, sizeof json_path, "%s/report.html", out);
+        char *page = (char *)test_read_bytes(json_path, &len);
+        CHECK(page && (m < 2) == !strstr(page, "<p id=\"field-check\">Field check"),
+              "%s: the report's field check %s", methods[m], m < 2 ? "is there" : "is missing");
+        free(page);
         psnr[m] = json_number_after(json, "\"mean\"", "\"psnr\": ");
         double frame1 = json_number_after(json, "{\"n\": 1,", "\"psnr\": ");
         double epe = json_number_after(json, "\"mean\"", "\"epe\": ");
@@ -541,8 +548,8 @@ static void test_fit_stopped_by_signal(void)
 }
 
 /* The README's main job, `latdyn demo`, at a tiny size: every step runs,
- * the outputs it names exist, and its summary line gives both scores as
- * eval's JSON files hold them. */
+ * the outputs it names exist, its summary line gives both scores as
+ * eval's JSON files hold them, and the latent run tells its field check. */
 static void test_demo(void)
 {
     if (!have_binary())
@@ -570,6 +577,12 @@ static void test_demo(void)
     struct stat st;
     CHECK(stat(report, &st) == 0 && out && strstr(out, "demo/between/report.html"),
           "the report it names exists");
+    double check_psnr = NAN, still = NAN;
+    line = out ? strstr(out, "between: Field check") : NULL;
+    line = line ? strstr(line, "matches it to ") : NULL;
+    CHECK(line && sscanf(line, "matches it to %lf dB PSNR, against %lf dB", &check_psnr,
+                         &still) == 2 && isfinite(check_psnr) && isfinite(still),
+          "the latent run's field check line: %s", out ? out : "(no output)");
     free(out);
     free(latent_json);
     free(floor_json);

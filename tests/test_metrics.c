@@ -1,10 +1,13 @@
 /* Tests of the quality metrics (metrics.h): PSNR of identical images and
  * of a known mean squared error, SSIM of identical images, of constant
  * images (closed form) and against an independent direct evaluation of
- * the formula with a 2-D window, and the end-point error of known fields. */
+ * the formula with a 2-D window, the end-point error of known fields, and
+ * the field check on a pair shifted by whole pixels. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <omp.h>
 
 #include "data/metrics.h"
 #include "engine/rng.h"
@@ -126,9 +129,102 @@ static void test_epe(void)
     CHECK(fabs(ld_epe(pred, truth, H, W) - 1) < 1e-6, "x off by 1");
 }
 
+/* PSNR (peak 1) of I1 against I0 over the pixels (x, y) with x <= xmax
+ * and y <= ymax, written out here as a reference. */
+static double still_psnr(const float *i0, const float *i1, int c, int h, int w, int xmax,
+                         int ymax)
+{
+    double sum = 0;
+    int n = 0;
+    for (int k = 0; k < c; k++)
+        for (int y = 0; y <= ymax; y++)
+            for (int x = 0; x <= xmax; x++, n++) {
+                double d = (double)i1[(k * h + y) * w + x] - i0[(k * h + y) * w + x];
+                sum += d * d;
+            }
+    return 10 * log10(n / sum);
+}
+
+/* I1 is I0 moved by (3, 1) pixels. Fields that move it so over 4 stages
+ * (constant, or all in the first two) carry every pixel onto its match:
+ * infinite PSNR, over the pixels whose path stays inside; no fields score
+ * what no motion does; the opposite motion scores worse; the result does
+ * not depend on the thread count. */
+static void test_field_check(void)
+{
+    enum { C = 2, H = 24, W = 32, N = 4, DX = 3, DY = 1 };
+    const size_t plane = (size_t)H * W;
+    float *i0 = malloc(C * plane * sizeof *i0), *i1 = malloc(C * plane * sizeof *i1);
+    float *v = calloc(N * 2 * plane, sizeof *v);
+    if (!i0 || !i1 || !v) {
+        TEST_FAIL("out of memory");
+        goto done;
+    }
+    fill_uniform(i0, C * plane, 7);
+    fill_uniform(i1, C * plane, 8);
+    for (int k = 0; k < C; k++)
+        for (int y = DY; y < H; y++)
+            for (int x = DX; x < W; x++)
+                i1[(k * H + y) * W + x] = i0[(k * H + y - DY) * W + x - DX];
+    ld_err err = {{0}};
+    ld_field_check c;
+    double kept = (double)(W - DX) * (H - DY) / (H * W);
+    double still = still_psnr(i0, i1, C, H, W, W - 1 - DX, H - 1 - DY);
+    for (int n = 0; n < N; n++)
+        for (size_t p = 0; p < plane; p++) {
+            v[2 * n * plane + p] = DX;
+            v[(2 * n + 1) * plane + p] = DY;
+        }
+    CHECK(ld_field_check_run(i0, i1, C, H, W, v, N, 1.0, &c, &err) == 0, "%s", err.msg);
+    CHECK(isinf(c.psnr) && c.psnr > 0, "constant fields: %g dB, want infinite", c.psnr);
+    CHECK(fabs(c.kept - kept) < 1e-12 && fabs(c.psnr_still - still) < 1e-9,
+          "kept %g (want %g), no motion %.6f dB (want %.6f)", c.kept, kept, c.psnr_still, still);
+    CHECK(fabs(c.mean_speed - sqrt(DX * DX + DY * DY)) < 1e-6, "mean speed %g", c.mean_speed);
+    /* the same motion in the first two stages, at twice the speed */
+    for (int n = 0; n < N; n++)
+        for (size_t p = 0; p < plane; p++) {
+            v[2 * n * plane + p] = n < 2 ? 2 * DX : 0;
+            v[(2 * n + 1) * plane + p] = n < 2 ? 2 * DY : 0;
+        }
+    CHECK(ld_field_check_run(i0, i1, C, H, W, v, N, 1.0, &c, &err) == 0, "%s", err.msg);
+    CHECK(isinf(c.psnr) && fabs(c.kept - kept) < 1e-12 &&
+              fabs(c.mean_speed - sqrt(DX * DX + DY * DY)) < 1e-6,
+          "two fast stages: %g dB, kept %g, speed %g", c.psnr, c.kept, c.mean_speed);
+    /* the opposite motion */
+    for (size_t i = 0; i < N * 2 * plane; i++)
+        v[i] = -v[i];
+    CHECK(ld_field_check_run(i0, i1, C, H, W, v, N, 1.0, &c, &err) == 0 && isfinite(c.psnr) &&
+              c.psnr < 15 && fabs(c.kept - kept) < 1e-12,
+          "opposite motion: %g dB, kept %g", c.psnr, c.kept);
+    /* no motion: every pixel kept, the two PSNRs one */
+    memset(v, 0, N * 2 * plane * sizeof *v);
+    CHECK(ld_field_check_run(i0, i1, C, H, W, v, N, 1.0, &c, &err) == 0 && c.kept == 1 &&
+              c.psnr == c.psnr_still && c.mean_speed == 0 &&
+              fabs(c.psnr - still_psnr(i0, i1, C, H, W, W - 1, H - 1)) < 1e-9,
+          "no motion: %g and %g dB, kept %g", c.psnr, c.psnr_still, c.kept);
+    /* random fields, 1 and 2 threads: the same bits */
+    fill_uniform(v, N * 2 * plane, 9);
+    for (size_t i = 0; i < N * 2 * plane; i++)
+        v[i] = 8 * v[i] - 4;
+    ld_field_check one, two;
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    int rc = ld_field_check_run(i0, i1, C, H, W, v, N, 1.0, &one, &err);
+    omp_set_num_threads(2);
+    rc |= ld_field_check_run(i0, i1, C, H, W, v, N, 1.0, &two, &err);
+    omp_set_num_threads(saved);
+    CHECK(rc == 0 && !memcmp(&one, &two, sizeof one) && one.kept < 1 && one.kept > 0.5,
+          "1 and 2 threads differ (%.17g, %.17g dB) or kept %g", one.psnr, two.psnr, one.kept);
+done:
+    free(i0);
+    free(i1);
+    free(v);
+}
+
 LD_TEST_SUITE(metrics) = {
     {"psnr", test_psnr},
     {"ssim", test_ssim},
     {"epe", test_epe},
+    {"field_check", test_field_check},
     {NULL, NULL},
 };

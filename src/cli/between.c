@@ -156,7 +156,10 @@ static void between_usage(FILE *out)
         "fields/field_NNN.tif (float32, x and y velocity), GeoTIFFs with the input's\n"
         "georeferencing (geotransform and system, or ground control points) when it\n"
         "has one. Frames and fields an earlier run left in OUTDIR that this run does\n"
-        "not write (more stages, another method's fields) are removed.\n");
+        "not write (more stages, another method's fields) are removed.\n\n"
+        "With fields, the report and the output's last lines tell how well they explain\n"
+        "the pair, with no ground truth: each pixel of I0 carried along the fields,\n"
+        "I1 read where it lands, PSNR against I0, beside no motion's (I1 against I0).\n");
 }
 
 static int parse_between_args(int argc, char **argv, between_args *a, ld_err *err)
@@ -377,10 +380,15 @@ static int write_log_csv(const char *path, const train_log *log, ld_err *err)
 /* Settings of the run for the report: the inputs and the model
  * configuration, its enumerated settings by name (baselines: method and
  * stages). */
+/* Writes OUTDIR's files; with fields, checks them first (ld_field_check_run,
+ * PSNR peak the pair's display range), tells the report and fills *check
+ * (check->kept < 0 without fields). */
 static int write_outputs(const between_args *a, const ld_between_config *cfg, const ld_image *i0,
                          const ld_image *i1, const ld_georef *geo, const float *frames,
-                         const float *fields, const train_log *log, ld_err *err)
+                         const float *fields, const train_log *log, ld_field_check *check,
+                         ld_err *err)
 {
+    check->kept = -1;
     ld_config settings;
     ld_config_init(&settings);
     char seed[32];
@@ -417,7 +425,13 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
             .n_settings = settings.count, .setting_keys = (const char *const *)settings.keys,
             .setting_values = (const char *const *)settings.values, .georef = geo};
         ld_between_output_ranges(i0, i1, &o);
-        rc = ld_between_write_outputs(a->out_dir, &o, err);
+        if (fields) {
+            rc = ld_field_check_run(i0->data, i1->data, i0->channels, i0->height, i0->width,
+                                    fields, cfg->stages, o.display_hi - o.display_lo, check,
+                                    err);
+            o.check = check;
+        }
+        rc = rc || ld_between_write_outputs(a->out_dir, &o, err);
     }
     free(steps);
     free(losses);
@@ -608,8 +622,15 @@ int ld_cmd_between(int argc, char **argv)
         if (write_log_csv(path, &log, &err))
             goto done;
     }
-    if (write_outputs(&a, &cfg, &i0, &i1, &geo, frames, has_fields ? fields : NULL, &log, &err))
+    ld_field_check check;
+    if (write_outputs(&a, &cfg, &i0, &i1, &geo, frames, has_fields ? fields : NULL, &log, &check,
+                      &err))
         goto done;
+    if (check.kept >= 0) {
+        char text[LD_CHECK_TEXT_CAP];
+        ld_between_check_text(&check, text);
+        printf("between: %s\n", text);
+    }
     printf("between: %s method, %d stage%s, %dx%d, %.1f s; report: %s/report.html, frames: "
            "%s/frames/\n", method_names[a.method], N, N == 1 ? "" : "s", i0.width, i0.height,
            ld_now_seconds() - start, a.out_dir, a.out_dir);

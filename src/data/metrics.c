@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "data/interp.h"
+
 double ld_psnr_from_mse(double mse) { return mse > 0 ? -10.0 * log10(mse) : INFINITY; }
 
 double ld_mean_squared_error(const float *a, const float *b, size_t n)
@@ -120,4 +122,71 @@ double ld_epe(const float *pred, const float *truth, int height, int width)
     for (size_t p = 0; p < plane; p++)
         sum += hypot((double)pred[p] - truth[p], (double)pred[plane + p] - truth[plane + p]);
     return plane ? sum / (double)plane : 0.0;
+}
+
+/* Row y's sums for ld_field_check_run: squared errors of the carried and
+ * the still I1 on the kept pixels, their count, and the speeds. */
+enum { CHECK_CARRIED, CHECK_STILL, CHECK_KEPT, CHECK_SPEED, CHECK_SUMS };
+
+static void field_check_row(const float *i0, const float *i1, int channels, int height,
+                            int width, const float *fields, int stages, int y, double *sums)
+{
+    const size_t plane = (size_t)height * width;
+    const float dt = 1.0f / (float)stages;
+    for (int x = 0; x < width; x++) {
+        float px = (float)x, py = (float)y;
+        int inside = 1;
+        for (int n = 0; n < stages; n++) {
+            const float *vx = fields + (size_t)2 * n * plane, *vy = vx + plane;
+            float u = ld_bilinear_clamped(vx, height, width, px, py);
+            float v = ld_bilinear_clamped(vy, height, width, px, py);
+            sums[CHECK_SPEED] += hypot(vx[(size_t)y * width + x], vy[(size_t)y * width + x]);
+            px += dt * u;
+            py += dt * v;
+            inside &= px >= 0 && py >= 0 && px <= (float)(width - 1) && py <= (float)(height - 1);
+        }
+        if (!inside)
+            continue;
+        sums[CHECK_KEPT] += 1;
+        for (int c = 0; c < channels; c++) {
+            double start = i0[c * plane + (size_t)y * width + x];
+            double carried = ld_bilinear_clamped(i1 + c * plane, height, width, px, py);
+            double still = i1[c * plane + (size_t)y * width + x];
+            sums[CHECK_CARRIED] += (carried - start) * (carried - start);
+            sums[CHECK_STILL] += (still - start) * (still - start);
+        }
+    }
+}
+
+static double psnr_of_sum(double squares, double count, double data_range)
+{
+    if (count <= 0)
+        return NAN;
+    double mse = squares / count;
+    return mse > 0 ? 10.0 * log10(data_range * data_range / mse) : INFINITY;
+}
+
+int ld_field_check_run(const float *i0, const float *i1, int channels, int height, int width,
+                       const float *fields, int stages, double data_range, ld_field_check *check,
+                       ld_err *err)
+{
+    /* per-row sums, added up in row order: the same for any thread count */
+    double *rows = calloc((size_t)height * CHECK_SUMS, sizeof *rows);
+    if (!rows)
+        return ld_errf(err, "out of memory checking the fields");
+#pragma omp parallel for schedule(static)
+    for (int y = 0; y < height; y++)
+        field_check_row(i0, i1, channels, height, width, fields, stages, y,
+                        rows + (size_t)y * CHECK_SUMS);
+    double sums[CHECK_SUMS] = {0};
+    for (int y = 0; y < height; y++)
+        for (int k = 0; k < CHECK_SUMS; k++)
+            sums[k] += rows[(size_t)y * CHECK_SUMS + k];
+    free(rows);
+    double pixels = (double)height * width;
+    check->psnr = psnr_of_sum(sums[CHECK_CARRIED], sums[CHECK_KEPT] * channels, data_range);
+    check->psnr_still = psnr_of_sum(sums[CHECK_STILL], sums[CHECK_KEPT] * channels, data_range);
+    check->kept = sums[CHECK_KEPT] / pixels;
+    check->mean_speed = sums[CHECK_SPEED] / (pixels * stages);
+    return 0;
 }

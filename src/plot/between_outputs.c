@@ -299,10 +299,25 @@ static int make_loss_plot(writer *w, ld_err *err)
     return rc;
 }
 
+void ld_between_check_text(const ld_field_check *c, char *text)
+{
+    snprintf(text, LD_CHECK_TEXT_CAP,
+             "Field check (no ground truth needed): each pixel of I0 carried along the fields "
+             "lands where I1 matches it to %.2f dB PSNR, against %.2f dB for no motion (I1 "
+             "against I0), over the %.1f%% of pixels whose path stays inside the image; mean "
+             "speed %.2f pixels per unit time.",
+             c->psnr, c->psnr_still, 100.0 * c->kept, c->mean_speed);
+}
+
 static int write_report(writer *w, ld_err *err)
 {
     const ld_between_outputs *o = w->o;
     ld_report r = {0};
+    char check[LD_CHECK_TEXT_CAP];
+    if (o->fields && o->check) {
+        ld_between_check_text(o->check, check);
+        r.fields_check = check;
+    }
     r.title = o->title ? o->title : "latdyn between: in-between frames and motion";
     r.caption = o->caption ? o->caption
                            : "Frames estimated between I0 (t = 0) and I1 (t = 1), the velocity "

@@ -13,8 +13,9 @@
  *                       over frame n, one arrow scale for all stages
  *   fields/streamlines.png  streamlines of the mean velocity over I0
  *   report.html         one self-contained page: inputs, time slider over
- *                       the frames and fields, streamlines, loss curve,
- *                       settings
+ *                       the frames and fields, how well the fields explain
+ *                       the pair (the check, when given), streamlines,
+ *                       loss curve, settings
  * and, when the inputs were TIFFs (georef->from_tiff):
  *   frames/frame_000.tif .. frame_N.tif   float32, every band, the input's
  *                       units
@@ -33,6 +34,7 @@
 
 #include "data/georef.h"
 #include "data/image.h"
+#include "data/metrics.h"
 #include "engine/error.h"
 
 typedef struct ld_between_outputs {
@@ -51,7 +53,13 @@ typedef struct ld_between_outputs {
     const char *title, *caption;         /* of the report; NULL: defaults */
     const ld_georef *georef;             /* of the inputs, or NULL; with from_tiff the
                                             float32 TIFFs above are written too, carrying it */
+    const ld_field_check *check;         /* of the fields, told in the report, or NULL */
 } ld_between_outputs;
+
+/* One sentence (at most LD_CHECK_TEXT_CAP bytes) telling what a field
+ * check found, for the report and the command's last lines. */
+#define LD_CHECK_TEXT_CAP 512
+void ld_between_check_text(const ld_field_check *check, char *text);
 
 /* bit_depth, lo, hi, display_lo and display_hi for a pair of inputs:
  * 8-bit inputs: 8, [0, 255] for both ranges; 16-bit: 16, [0, 65535] for

@@ -148,6 +148,11 @@ static void put_frames_and_fields(page *p, const ld_report *r)
         }
         put(p, "<figcaption>velocity of the stage that starts at the frame shown (the last "
                "frame shows the last stage)</figcaption></figure>\n");
+        if (r->fields_check) {
+            put(p, "<p id=\"field-check\">");
+            put_escaped(p, r->fields_check);
+            put(p, "</p>\n");
+        }
     } else {
         put(p, "<p>");
         put_escaped(p, r->fields_note ? r->fields_note

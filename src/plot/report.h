@@ -1,7 +1,8 @@
 /* The HTML report: one self-contained page (images embedded as base64
  * data: URIs, inline CSS and a little inline JavaScript, no external
  * references) with the two inputs, a time slider over the N + 1 frames
- * with the field of the current stage beside the frame, the streamlines,
+ * with the field of the current stage beside the frame and a sentence on
+ * how well the fields explain the pair, the streamlines,
  * the loss curve and a table of every setting. All caller text is
  * HTML-escaped. */
 #ifndef LD_PLOT_REPORT_H
@@ -20,6 +21,8 @@ typedef struct ld_report {
     const ld_bytes *streamlines;  /* PNG, or NULL */
     const char *fields_note;      /* shown instead of the fields when quivers is NULL;
                                      NULL: a default sentence */
+    const char *fields_check;     /* shown under the fields: how well they explain the
+                                     pair (ld_between_check_text), or NULL */
     const ld_bytes *loss;         /* PNG of the loss curve, or NULL */
     const char *loss_note;        /* shown when loss is NULL; NULL: "nothing was trained" */
     int n_settings;
