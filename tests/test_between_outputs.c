@@ -235,7 +235,7 @@ static void test_writes_every_file(void)
             CHECK(strstr(page, "type=\"range\"") && strstr(page, "loss over the training steps"),
                   "report lacks the slider or the loss curve");
             CHECK(strstr(page, "<p id=\"field-check\">Field check") &&
-                      strstr(page, "to 12.35 dB PSNR, against 9.50 dB for no motion") &&
+                      strstr(page, "to 12.35 dB PSNR, against 9.50 dB PSNR for no motion") &&
                       strstr(page, "the 75.0% of pixels") && strstr(page, "speed 2.50 pixels"),
                   "report lacks the field check's figures");
             CHECK(strstr(page, "&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;") && !strstr(page, "<b>&"),
@@ -450,6 +450,22 @@ static void test_bad_output_folders(void)
     remove_tree(dir);
 }
 
+/* The field check's sentence: its figures, and words where a PSNR is
+ * infinite (identical inputs, fields that carry every pixel exactly). */
+static void test_check_text(void)
+{
+    char text[LD_CHECK_TEXT_CAP];
+    ld_field_check c = {.psnr = 31.004, .psnr_still = INFINITY, .kept = 1, .mean_speed = 0.125};
+    ld_between_check_text(&c, text);
+    CHECK(strstr(text, "matches it to 31.00 dB PSNR, against infinite PSNR (exactly) for no "
+                       "motion") && strstr(text, "the 100.0% of pixels") &&
+              strstr(text, "mean speed 0.12 pixels per unit time."),
+          "%s", text);
+    c.psnr = INFINITY;
+    ld_between_check_text(&c, text);
+    CHECK(strstr(text, "matches it to infinite PSNR (exactly), against infinite"), "%s", text);
+}
+
 LD_TEST_SUITE(between_outputs) = {
     {"writes_every_file", test_writes_every_file},
     {"no_fields_writes_nothing_for_fields", test_no_fields_writes_nothing_for_fields},
@@ -458,5 +474,6 @@ LD_TEST_SUITE(between_outputs) = {
     {"two_bands_become_false_colour", test_two_bands_become_false_colour},
     {"ranges_for_input_kinds", test_ranges_for_input_kinds},
     {"bad_output_folders", test_bad_output_folders},
+    {"check_text", test_check_text},
     {NULL, NULL},
 };

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/image.h"
 #include "data/npy.h"
 #include "data/sequences.h"
 #include "engine/backend.h"
@@ -113,6 +114,22 @@ static void test_between_bad_inputs(void)
     expect_error("patch not a multiple of 8", args, "multiple of 8");
     snprintf(args, sizeof args, "between '%s' '%s'", test_scratch("nan.npy"), test_scratch("b.npy"));
     expect_error("NaN pixel", args, "NaN");
+    /* the same pattern as an 8-bit and a 16-bit PNG, and as 8-bit codes beside floats */
+    ld_image codes;
+    ld_err err = {{0}};
+    CHECK(ld_image_alloc(&codes, 1, 48, 48, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < 48 * 48; i++)
+        codes.data[i] = (float)(i % 7) / 7.0f;
+    CHECK(ld_image_save_png(test_scratch("a8.png"), &codes, 8, 0, 1, &err) == 0 &&
+              ld_image_save_png(test_scratch("b16.png"), &codes, 16, 0, 1, &err) == 0,
+          "write PNGs: %s", err.msg);
+    ld_image_free(&codes);
+    snprintf(args, sizeof args, "between '%s' '%s'", test_scratch("a8.png"), test_scratch("b16.png"));
+    expect_error("8-bit and 16-bit samples", args,
+                 "a8.png holds 8-bit integer samples and ");
+    snprintf(args, sizeof args, "between '%s' '%s'", test_scratch("a8.png"), test_scratch("b.npy"));
+    expect_error("integer and float samples", args, "b.npy floating-point ones: their values are "
+                                                      "on different scales");
     snprintf(args, sizeof args, "between '%s' '%s' --steps abc", test_scratch("a.npy"), test_scratch("b.npy"));
     expect_error("non-numeric option", args, "not an integer");
     snprintf(args, sizeof args, "between '%s' '%s' --lr fast", test_scratch("a.npy"), test_scratch("b.npy"));
@@ -471,10 +488,29 @@ static int run_until_stopped(const char *args, const char *ready, char **log)
     return rc;
 }
 
-/* SIGTERM while training: the run saves its checkpoint and ends with
- * status 143 and a message saying how to continue (a process the signal
- * killed would also give 143, but neither the message nor the checkpoint);
- * the run resumed from that checkpoint finishes with every output.
+/* 1 when the rows of a log.csv are steps first..last, one each, in order,
+ * and their wall times do not go back. */
+static int log_steps_run(const char *csv, long long first, long long last)
+{
+    long long want = first;
+    double wall_before = 0;
+    for (const char *row = strchr(csv, '\n'); row && row[1]; row = strchr(row + 1, '\n')) {
+        const char *end = strchr(row + 1, '\n'), *wall = row + 1;
+        for (const char *c = row + 1; end && c < end; c++)
+            if (*c == ',')
+                wall = c + 1;
+        if (atoll(row + 1) != want++ || atof(wall) < wall_before)
+            return 0;
+        wall_before = atof(wall);
+    }
+    return want == last + 1;
+}
+
+/* SIGTERM while training: the run saves its checkpoint and its log so far
+ * and ends with status 143 and a message saying how to continue (a
+ * process the signal killed would also give 143, but neither the message
+ * nor the checkpoint); the run resumed from that checkpoint finishes with
+ * every output, its log.csv holding every step of both runs.
  * (SIGTERM: a script's background job ignores SIGINT, and so does the
  * program then.) */
 static void test_between_stopped_by_signal(void)
@@ -496,18 +532,22 @@ static void test_between_stopped_by_signal(void)
     CHECK(stat(test_scratch("run/model.safetensors"), &st) == 0 &&
               stat(test_scratch("run/frames.npy"), &st) != 0,
           "the checkpoint is saved, no frames yet");
+    char *stopped_csv = read_text(test_scratch("run/log.csv"));
+    CHECK(stopped_csv && log_steps_run(stopped_csv, 1, step),
+          "the stopped run's log.csv holds steps 1..%lld", step);
     if (step >= 1) {
         snprintf(args, sizeof args, "between %s --steps %lld --resume '%s' --quiet", pair,
                  step + 2, test_scratch("run/model.safetensors"));
         if (expect_success("resumed run", args)) {
             char *csv = read_text(test_scratch("run/log.csv"));
-            char first_row[64];
-            snprintf(first_row, sizeof first_row, "\n%lld,", step + 1);
-            CHECK(csv && strstr(csv, first_row), "log.csv continues at step %lld", step + 1);
+            CHECK(csv && log_steps_run(csv, 1, step + 2) && stopped_csv &&
+                      !strncmp(csv, stopped_csv, strlen(stopped_csv)),
+                  "log.csv keeps the stopped run's rows and goes on to step %lld", step + 2);
             CHECK(stat(test_scratch("run/frames.npy"), &st) == 0, "the resumed run wrote frames");
             free(csv);
         }
     }
+    free(stopped_csv);
     free(log);
     test_scratch_remove();
 }

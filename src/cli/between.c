@@ -2,6 +2,7 @@
  * two images. Parses and validates everything before OUTDIR is touched,
  * trains the model (or runs a baseline), infers, and writes the outputs. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -235,9 +236,18 @@ static int read_georef(const between_args *a, ld_georef *geo, int quiet, ld_err 
     return 0;
 }
 
+/* "8-bit integer", "16-bit integer", ... or "floating-point" into text. */
+static void describe_samples(const ld_image *img, char text[32])
+{
+    if (img->is_float)
+        snprintf(text, 32, "floating-point");
+    else
+        snprintf(text, 32, "%d-bit integer", img->bit_depth);
+}
+
 /* Loads both inputs (and the georeferencing to carry) and checks they can
- * be paired. A grey image is paired with a colour one by repeating its
- * band. */
+ * be paired: the same size and the same kind of samples. A grey image is
+ * paired with a colour one by repeating its band. */
 static int load_pair(const between_args *a, ld_image *i0, ld_image *i1, ld_georef *geo,
                      int quiet, ld_err *err)
 {
@@ -249,6 +259,14 @@ static int load_pair(const between_args *a, ld_image *i0, ld_image *i1, ld_geore
     if (i0->height != i1->height || i0->width != i1->width)
         return ld_errf(err, "the images differ in size: %s is %dx%d, %s is %dx%d", a->input0,
                        i0->width, i0->height, a->input1, i1->width, i1->height);
+    if (i0->is_float != i1->is_float || i0->bit_depth != i1->bit_depth) {
+        char kind0[32], kind1[32];
+        describe_samples(i0, kind0);
+        describe_samples(i1, kind1);
+        return ld_errf(err, "%s holds %s samples and %s %s ones: their values are on different "
+                            "scales, so the change between them would be mostly that; convert "
+                            "one to the other's type first", a->input0, kind0, a->input1, kind1);
+    }
     if (i0->channels != i1->channels) {
         ld_image *grey = i0->channels == 1 ? i0 : i1->channels == 1 ? i1 : NULL;
         if (!grey)
@@ -352,29 +370,95 @@ static int make_dirs(const char *path, ld_err *err)
     return 0;
 }
 
-/* The training log kept in memory and written as log.csv. */
+/* The training log kept in memory and written as log.csv: one row per
+ * step, a resumed run's earlier rows first (read_earlier_log). */
+typedef struct log_row {
+    int64_t step;
+    ld_between_losses l;
+    float lr, wall; /* wall: seconds of training up to this step, over every run */
+} log_row;
+
 typedef struct train_log {
-    ld_between_losses *losses;
-    float *lr, *wall;
-    int64_t first_step;
-    int count;
+    log_row *rows;
+    int count, cap;
 } train_log;
 
-static int write_log_csv(const char *path, const train_log *log, ld_err *err)
+#define LOG_HEADER "step,loss,dynamics,autoencoder,magnitude,smooth_space,smooth_time,backward," \
+                   "image,lr,wall_s\n"
+
+static int log_reserve(train_log *log, int64_t more, ld_err *err)
 {
+    if (more < 0 || more > INT_MAX - log->count)
+        return ld_errf(err, "too many training steps to log (%lld)", (long long)more);
+    int cap = log->count + (int)more;
+    if (cap <= log->cap)
+        return 0;
+    log_row *rows = realloc(log->rows, (size_t)(cap ? cap : 1) * sizeof *rows);
+    if (!rows)
+        return ld_errf(err, "out of memory for the training log");
+    log->rows = rows;
+    log->cap = cap;
+    return 0;
+}
+
+/* The rows up to step `upto` of the log.csv beside a checkpoint being
+ * resumed (an earlier run's: its folder's log), so the log and the loss
+ * curve cover the whole training. Nothing when there is none or it is
+ * not one of ours; a row that does not read ends the rows taken. */
+static int read_earlier_log(const char *checkpoint, int64_t upto, train_log *log, ld_err *err)
+{
+    char path[4096];
+    const char *slash = strrchr(checkpoint, '/');
+    int dir_len = slash ? (int)(slash - checkpoint) + 1 : 0;
+    if (snprintf(path, sizeof path, "%.*slog.csv", dir_len, checkpoint) >= (int)sizeof path)
+        return 0;
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return 0;
+    char line[512];
+    int rc = 0;
+    if (fgets(line, sizeof line, fp) && !strcmp(line, LOG_HEADER)) {
+        while (fgets(line, sizeof line, fp)) {
+            log_row r;
+            long long step;
+            if (sscanf(line, "%lld,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g", &step, &r.l.total,
+                       &r.l.dynamics, &r.l.autoencoder, &r.l.magnitude, &r.l.smooth_space,
+                       &r.l.smooth_time, &r.l.backward, &r.l.image, &r.lr, &r.wall) != 11 ||
+                step > upto || (log->count && step <= log->rows[log->count - 1].step))
+                break;
+            r.step = step;
+            if ((rc = log_reserve(log, 1, err)))
+                break;
+            log->rows[log->count++] = r;
+        }
+    }
+    fclose(fp);
+    return rc;
+}
+
+static int write_log_csv(const char *out_dir, const train_log *log, ld_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/log.csv", out_dir);
     ld_atomic_file f;
     if (ld_atomic_open(&f, path, err))
         return -1;
-    fprintf(f.fp, "step,loss,dynamics,autoencoder,magnitude,smooth_space,smooth_time,backward,"
-                  "image,lr,wall_s\n");
+    fputs(LOG_HEADER, f.fp);
     for (int i = 0; i < log->count; i++) {
-        const ld_between_losses *l = &log->losses[i];
+        const log_row *r = &log->rows[i];
         fprintf(f.fp, "%lld,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%.3f\n",
-                (long long)(log->first_step + i + 1), l->total, l->dynamics, l->autoencoder,
-                l->magnitude, l->smooth_space, l->smooth_time, l->backward, l->image,
-                log->lr[i], log->wall[i]);
+                (long long)r->step, r->l.total, r->l.dynamics, r->l.autoencoder, r->l.magnitude,
+                r->l.smooth_space, r->l.smooth_time, r->l.backward, r->l.image, r->lr, r->wall);
     }
     return ld_atomic_commit(&f, err);
+}
+
+/* The checkpoint and the log so far, so a stopped or killed run can be
+ * resumed with its history. */
+static int save_progress(const ld_between_trainer *t, const char *ckpt, const char *out_dir,
+                         const train_log *log, ld_err *err)
+{
+    return ld_between_save(t, ckpt, err) || write_log_csv(out_dir, log, err) ? -1 : 0;
 }
 
 /* Settings of the run for the report: the inputs and the model
@@ -415,8 +499,8 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
         rc = ld_errf(err, "out of memory");
     if (!rc) {
         for (int i = 0; i < log->count; i++) {
-            steps[i] = (float)(log->first_step + i + 1);
-            losses[i] = log->losses[i].total;
+            steps[i] = (float)log->rows[i].step;
+            losses[i] = log->rows[i].l.total;
         }
         ld_between_outputs o = {
             .stages = cfg->stages, .channels = i0->channels, .height = i0->height,
@@ -481,15 +565,11 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
      * can fail (other shapes, a damaged file) leaves no folder behind */
     if ((a->resume && ld_between_resume(&t, a->resume, err)) || make_dirs(a->out_dir, err))
         goto done;
-    int64_t todo = cfg->steps - t.step;
-    log->first_step = t.step;
-    log->losses = calloc(todo > 0 ? (size_t)todo : 1, sizeof *log->losses);
-    log->lr = calloc(todo > 0 ? (size_t)todo : 1, sizeof *log->lr);
-    log->wall = calloc(todo > 0 ? (size_t)todo : 1, sizeof *log->wall);
-    if (!log->losses || !log->lr || !log->wall) {
-        ld_errf(err, "out of memory");
+    if ((a->resume && read_earlier_log(a->resume, t.step, log, err)) ||
+        log_reserve(log, cfg->steps > t.step ? cfg->steps - t.step : 0, err))
         goto done;
-    }
+    /* wall times go on from the earlier runs' */
+    float wall_before = log->count ? log->rows[log->count - 1].wall : 0.0f;
     if (!a->quiet)
         fprintf(stderr, "between: %s method, %zu parameters, %d threads, %s products, %d patch "
                         "pairs of %dx%d, steps %lld..%d\n", method_names[a->method],
@@ -503,7 +583,7 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
     while (t.step < cfg->steps) {
         int sig = ld_stop_signal();
         if (sig) {
-            if (ld_between_save(&t, ckpt, err))
+            if (save_progress(&t, ckpt, a->out_dir, log, err))
                 goto done;
             ld_errf(err, "stopped by %s at step %lld of %d; the training so far is in %s: "
                          "continue with --resume %s (and the same options)",
@@ -514,15 +594,14 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
         ld_between_losses l;
         if (ld_between_train_step(&t, &l, err))
             goto done;
-        log->losses[log->count] = l;
-        log->lr[log->count] = (float)t.opt.lr;
-        log->wall[log->count] = (float)(ld_now_seconds() - start);
-        log->count++;
+        log->rows[log->count++] = (log_row){t.step, l, (float)t.opt.lr,
+                                            wall_before + (float)(ld_now_seconds() - start)};
         ld_progress_update(&prog, t.step, "loss %.4g (dyn %.3g ae %.3g back %.3g mag %.3g "
                                           "sx %.3g st %.3g img %.3g)", l.total, l.dynamics,
                            l.autoencoder, l.backward, l.magnitude, l.smooth_space, l.smooth_time,
                            l.image);
-        if (t.step % 500 == 0 && t.step < cfg->steps && ld_between_save(&t, ckpt, err))
+        if (t.step % 500 == 0 && t.step < cfg->steps &&
+            save_progress(&t, ckpt, a->out_dir, log, err))
             goto done;
     }
     ld_stop_release();
@@ -616,12 +695,8 @@ int ld_cmd_between(int argc, char **argv)
     }
     if (rc)
         goto done;
-    if (log.count) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/log.csv", a.out_dir);
-        if (write_log_csv(path, &log, &err))
-            goto done;
-    }
+    if (log.count && write_log_csv(a.out_dir, &log, &err))
+        goto done;
     ld_field_check check;
     if (write_outputs(&a, &cfg, &i0, &i1, &geo, frames, has_fields ? fields : NULL, &log, &check,
                       &err))
@@ -643,8 +718,6 @@ done:
     ld_georef_free(&geo);
     free(frames);
     free(fields);
-    free(log.losses);
-    free(log.lr);
-    free(log.wall);
+    free(log.rows);
     return status;
 }

@@ -299,14 +299,26 @@ static int make_loss_plot(writer *w, ld_err *err)
     return rc;
 }
 
+/* "23.56 dB PSNR", or "infinite PSNR (exactly)" where nothing differs. */
+static void format_psnr(double psnr, char text[32])
+{
+    if (isinf(psnr))
+        snprintf(text, 32, "infinite PSNR (exactly)");
+    else
+        snprintf(text, 32, "%.2f dB PSNR", psnr);
+}
+
 void ld_between_check_text(const ld_field_check *c, char *text)
 {
+    char carried[32], still[32];
+    format_psnr(c->psnr, carried);
+    format_psnr(c->psnr_still, still);
     snprintf(text, LD_CHECK_TEXT_CAP,
              "Field check (no ground truth needed): each pixel of I0 carried along the fields "
-             "lands where I1 matches it to %.2f dB PSNR, against %.2f dB for no motion (I1 "
-             "against I0), over the %.1f%% of pixels whose path stays inside the image; mean "
-             "speed %.2f pixels per unit time.",
-             c->psnr, c->psnr_still, 100.0 * c->kept, c->mean_speed);
+             "lands where I1 matches it to %s, against %s for no motion (I1 against I0), over "
+             "the %.1f%% of pixels whose path stays inside the image; mean speed %.2f pixels per "
+             "unit time.",
+             carried, still, 100.0 * c->kept, c->mean_speed);
 }
 
 static int write_report(writer *w, ld_err *err)
