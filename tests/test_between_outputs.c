@@ -450,6 +450,33 @@ static void test_bad_output_folders(void)
     remove_tree(dir);
 }
 
+/* A write that fails part way (a file of the user's named `fields` where
+ * the fields' folder goes) fails with a message naming it and leaves none
+ * of the outputs it had written: no mix of this run's and none. */
+static void test_failed_write_removes_outputs(void)
+{
+    char dir[512], path[700];
+    make_outdir(dir, sizeof dir, "failed");
+    snprintf(path, sizeof path, "%s/fields", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "cannot make %s", path);
+    if (f)
+        fclose(f);
+    test_case t;
+    make_case(&t, 1, 1);
+    ld_err err = {{0}};
+    CHECK(ld_between_write_outputs(dir, &t.o, &err) != 0 && strstr(err.msg, "fields") &&
+              strstr(err.msg, "the outputs written before it were removed"),
+          "message: %s", err.msg);
+    CHECK(!exists(dir, "frames.npy") && !exists(dir, "fields.npy") &&
+              !exists(dir, "animation.gif") && !exists(dir, "frames/frame_000.png") &&
+              !exists(dir, "frames") && !exists(dir, "report.html") && exists(dir, "fields") &&
+              temp_files_in(dir) == 0,
+          "outputs left behind after the failed write, or the user's file removed");
+    free_case(&t);
+    remove_tree(dir);
+}
+
 /* The field check's sentence: its figures, and words where a PSNR is
  * infinite (identical inputs, fields that carry every pixel exactly). */
 static void test_check_text(void)
@@ -475,5 +502,6 @@ LD_TEST_SUITE(between_outputs) = {
     {"ranges_for_input_kinds", test_ranges_for_input_kinds},
     {"bad_output_folders", test_bad_output_folders},
     {"check_text", test_check_text},
+    {"failed_write_removes_outputs", test_failed_write_removes_outputs},
     {NULL, NULL},
 };

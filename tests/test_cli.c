@@ -426,7 +426,16 @@ static void test_between_options_reach_the_model(void)
         snprintf(args, sizeof args, "between '%s' '%s' --steps 4 --resume '%s' --width 8",
                  test_scratch("a.npy"), test_scratch("b.npy"),
                  test_scratch("run/model.safetensors"));
-        expect_error("resumed with another width", args, "has shape");
+        expect_error("resumed with another width", args, "changes its networks: give ");
+        snprintf(args, sizeof args, "between '%s' '%s' --steps 4 --resume '%s' --stages 3",
+                 test_scratch("a.npy"), test_scratch("b.npy"),
+                 test_scratch("run/model.safetensors"));
+        expect_error("resumed with other stages", args, "--stages 3 changes its networks");
+        snprintf(args, sizeof args, "between '%s' '%s' --steps 4 --resume '%s' --field-input i0",
+                 test_scratch("a.npy"), test_scratch("b.npy"),
+                 test_scratch("run/model.safetensors"));
+        expect_error("resumed with the other field input", args,
+                     "was trained with --field-input pair");
         snprintf(args, sizeof args, "between '%s' '%s' --steps 4 --resume '%s' --method image",
                  test_scratch("a.npy"), test_scratch("b.npy"),
                  test_scratch("run/model.safetensors"));
@@ -549,6 +558,42 @@ static void test_between_stopped_by_signal(void)
     }
     free(stopped_csv);
     free(log);
+    test_scratch_remove();
+}
+
+/* Outputs that fail to write after training (a file of the user's named
+ * `fields` where the fields' folder goes) leave the trained model, none of
+ * the outputs, and a message saying how to write them without training
+ * again; that --resume then writes them. */
+static void test_between_failed_write_keeps_model(void)
+{
+    if (!small_pair())
+        return;
+    char run[400], args[1600], line[1024];
+    snprintf(run, sizeof run, "%s", test_scratch("run"));
+    CHECK(mkdir(run, 0777) == 0, "cannot make %s", run);
+    FILE *f = fopen(test_scratch("run/fields"), "w");
+    if (f)
+        fclose(f);
+    snprintf(args, sizeof args, "between '%s' '%s' -o '%s' --steps 2 --batch 2 --width 8 --quiet",
+             test_scratch("a.npy"), test_scratch("b.npy"), run);
+    int rc = run_latdyn(args, line, sizeof line);
+    struct stat st;
+    CHECK(rc == 1 && strstr(line, "the outputs written before it were removed; the trained "
+                                  "model is in ") && strstr(line, "--resume it"),
+          "exit status %d, message %s", rc, line);
+    CHECK(stat(test_scratch("run/model.safetensors"), &st) == 0 &&
+              stat(test_scratch("run/frames.npy"), &st) != 0 &&
+              stat(test_scratch("run/frames"), &st) != 0,
+          "the model kept, no outputs");
+    unlink(test_scratch("run/fields"));
+    snprintf(args, sizeof args,
+             "between '%s' '%s' -o '%s' --steps 2 --resume '%s/model.safetensors' --quiet",
+             test_scratch("a.npy"), test_scratch("b.npy"), run, run);
+    if (expect_success("resumed to write the outputs", args))
+        CHECK(stat(test_scratch("run/frames.npy"), &st) == 0 &&
+                  stat(test_scratch("run/report.html"), &st) == 0,
+              "the resumed run wrote the outputs");
     test_scratch_remove();
 }
 
@@ -753,6 +798,7 @@ LD_TEST_SUITE(cli) = {
     {"demo", test_demo},
     {"synth_between_rerun", test_synth_between_rerun},
     {"between_stopped_by_signal", test_between_stopped_by_signal},
+    {"between_failed_write_keeps_model", test_between_failed_write_keeps_model},
     {"fit_stopped_by_signal", test_fit_stopped_by_signal},
     {"between_bf16", test_between_bf16},
     {"help_and_unknown_command", test_help_and_unknown_command},

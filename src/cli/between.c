@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
 #include <omp.h>
 
 #include "baselines/crossfade.h"
@@ -282,14 +284,48 @@ static int load_pair(const between_args *a, ld_image *i0, ld_image *i1, ld_geore
     return 0;
 }
 
+/* The decoder's full-resolution width (0 in a configuration: the U-Net's). */
+static int decoder_width(const ld_between_config *cfg)
+{
+    return cfg->decoder_widths[0] ? cfg->decoder_widths[0] : cfg->unet_widths[0];
+}
+
+/* Fails, naming the option, when options change the shape of a resumed
+ * model's networks (its weights would not fit them). */
+static int reshapes_networks(const between_args *a, const ld_between_config *trained,
+                             const ld_between_config *cfg, ld_err *err)
+{
+    const struct {
+        const char *option;
+        int was, now;
+    } shapes[] = {
+        {"--stages", trained->stages, cfg->stages},
+        {"--width", trained->unet_widths[0], cfg->unet_widths[0]},
+        {"--decoder-width", decoder_width(trained), decoder_width(cfg)},
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        if (shapes[k].was != shapes[k].now)
+            return ld_errf(err, "%s was trained with %s %d; %s %d changes its networks: give %d, "
+                                "or train a new model (no --resume)",
+                           a->resume, shapes[k].option, shapes[k].was, shapes[k].option,
+                           shapes[k].now, shapes[k].was);
+    if (cfg->field_input != trained->field_input)
+        return ld_errf(err, "%s was trained with --field-input %s; give that, or train a new "
+                            "model (no --resume)",
+                       a->resume, field_inputs[trained->field_input]);
+    return 0;
+}
+
 /* Builds the model configuration from the preset (or the checkpoint being
  * resumed) and the options. */
 static int make_config(const between_args *a, int channels, ld_between_config *cfg, ld_err *err)
 {
     int trained_method = -1;
+    ld_between_config trained = {0};
     if (a->resume) {
         if (ld_between_read_config(a->resume, cfg, err))
             return -1;
+        trained = *cfg;
         trained_method = cfg->method;
         if (cfg->channels != channels)
             return ld_errf(err, "%s was trained on %d-channel images, these have %d", a->resume,
@@ -347,6 +383,8 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
         return ld_errf(err, "%s holds a model of the %s method: resume it with --method %s",
                        a->resume, name, name);
     }
+    if (a->resume && is_model(a->method) && reshapes_networks(a, &trained, cfg, err))
+        return -1;
     return ld_between_config_check(cfg, err);
 }
 
@@ -632,7 +670,7 @@ int ld_cmd_between(int argc, char **argv)
     ld_between_config cfg;
     train_log log = {0};
     float *frames = NULL, *fields = NULL;
-    int status = 1;
+    int status = 1, out_dir_existed = 1;
     int rc = ld_cli_parsed(parse_between_args(argc, argv, &a, &err), "between", between_usage,
                            &err);
     if (rc >= 0)
@@ -661,6 +699,7 @@ int ld_cmd_between(int argc, char **argv)
         ld_errf(&err, "out of memory for %d frames of %dx%d", N + 1, i0.width, i0.height);
         goto done;
     }
+    out_dir_existed = ld_dir_exists(a.out_dir);
     if (!is_model(a.method) && make_dirs(a.out_dir, &err)) /* the models make it in run_model */
         goto done;
     double start = ld_now_seconds();
@@ -699,8 +738,15 @@ int ld_cmd_between(int argc, char **argv)
         goto done;
     ld_field_check check;
     if (write_outputs(&a, &cfg, &i0, &i1, &geo, frames, has_fields ? fields : NULL, &log, &check,
-                      &err))
+                      &err)) {
+        if (is_model(a.method)) {
+            char why[sizeof err.msg];
+            snprintf(why, sizeof why, "%s", err.msg);
+            ld_errf(&err, "%s; the trained model is in %s/model.safetensors: --resume it to "
+                          "write the outputs without training again", why, a.out_dir);
+        }
         goto done;
+    }
     if (check.kept >= 0) {
         char text[LD_CHECK_TEXT_CAP];
         ld_between_check_text(&check, text);
@@ -713,6 +759,8 @@ int ld_cmd_between(int argc, char **argv)
 done:
     if (status)
         fprintf(stderr, "latdyn between: %s\n", err.msg);
+    if (status && !out_dir_existed)
+        rmdir(a.out_dir); /* a folder this run made, when nothing of it is left */
     ld_image_free(&i0);
     ld_image_free(&i1);
     ld_georef_free(&geo);

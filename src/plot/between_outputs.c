@@ -400,6 +400,28 @@ static int remove_stale_outputs(const char *outdir, const ld_between_outputs *o,
     return 0;
 }
 
+/* After a failed write: removes every output this run writes, so the
+ * folder holds one run's outputs or none (an earlier run's were already
+ * replaced or removed). Best effort: the write's error is what counts. */
+static void remove_written_outputs(const char *outdir, const ld_between_outputs *o)
+{
+    static const char *const singles[] = {"frames.npy", "fields.npy", "animation.gif",
+                                          "report.html", "fields/streamlines.png"};
+    static const char *const numbered[] = {"frames/frame_%03d.png", "frames/frame_%03d.tif",
+                                           "fields/quiver_%03d.png", "fields/field_%03d.tif"};
+    ld_err ignored;
+    for (size_t i = 0; i < sizeof singles / sizeof singles[0]; i++)
+        ld_remove_output(outdir, singles[i], &ignored);
+    for (size_t i = 0; i < sizeof numbered / sizeof numbered[0]; i++)
+        ld_remove_numbered(outdir, numbered[i], 0, o->stages + 1, &ignored);
+    static const char *const folders[] = {"frames", "fields"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[PATH_CAP];
+        snprintf(path, sizeof path, "%s/%s", outdir, folders[i]);
+        rmdir(path); /* when empty: files of the user's own stay, and the folder with them */
+    }
+}
+
 int ld_between_write_outputs(const char *outdir, const ld_between_outputs *o, ld_err *err)
 {
     if (check_request(outdir, o, err) != 0 || remove_stale_outputs(outdir, o, err) != 0)
@@ -430,5 +452,11 @@ int ld_between_write_outputs(const char *outdir, const ld_between_outputs *o, ld
              make_loss_plot(&w, err) == 0)
         rc = write_report(&w, err);
     writer_free(&w);
+    if (rc) {
+        remove_written_outputs(outdir, o);
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        ld_errf(err, "%s; the outputs written before it were removed", why);
+    }
     return rc;
 }

@@ -71,7 +71,9 @@ void ld_between_output_ranges(const ld_image *i0, const ld_image *i1, ld_between
 
 /* Writes every file above into outdir, which must exist (the caller
  * creates it). Fails with a one-line message naming the file when outdir
- * is missing, not a folder, or not writable, or when a write fails. */
+ * is missing, not a folder, or not writable, or when a write fails; then
+ * what it had written is removed again (the folder holds one run's
+ * outputs or none). */
 int ld_between_write_outputs(const char *outdir, const ld_between_outputs *o, ld_err *err);
 
 #endif
