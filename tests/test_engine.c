@@ -1,11 +1,14 @@
 /* Tests of the engine core: Philox known-answer vectors, RNG determinism,
  * arena reuse, the tape, the parameter registry, safetensors round trip and
- * its error paths, the JSON writers. */
+ * its error paths, the opening of files read whole (folders and devices
+ * refused), the JSON writers. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "engine/atomic_file.h"
 #include "engine/json.h"
 #include "engine/params.h"
 #include "engine/rng.h"
@@ -172,6 +175,49 @@ static void test_safetensors_round_trip_and_errors(void)
     test_scratch_remove();
 }
 
+/* Files read whole open only when they are regular files: a folder (a
+ * checkpoint path given as the run's folder) is named as such instead of
+ * being read as a file of LONG_MAX bytes, a device is refused before it is
+ * read, and safetensors reading says the same. */
+static void test_reading_refuses_non_files(void)
+{
+    test_scratch_make("engine_files");
+    const char *folder = test_scratch("run/");
+    CHECK(mkdir(folder, 0700) == 0, "mkdir %s", folder);
+    const char *file = test_scratch("five.bin");
+    test_write_bytes(file, "12345", 5);
+    ld_err err = {{0}};
+    size_t size = 0;
+    FILE *fp = ld_open_regular_file(file, &size, &err);
+    CHECK(fp && size == 5, "a regular file opens with its size (%zu): %s", size, err.msg);
+    if (fp)
+        fclose(fp);
+
+    char want[300];
+    snprintf(want, sizeof want, "%s: is a folder, not a file", folder);
+    fp = ld_open_regular_file(folder, &size, &err);
+    CHECK(!fp && strcmp(err.msg, want) == 0, "folder: '%s'", err.msg);
+    if (fp)
+        fclose(fp);
+    fp = ld_open_regular_file("/dev/null", NULL, &err);
+    CHECK(!fp && strcmp(err.msg, "/dev/null: not a regular file (a device, pipe or socket)") == 0,
+          "device: '%s'", err.msg);
+    if (fp)
+        fclose(fp);
+    fp = ld_open_regular_file("/nonexistent/x.bin", NULL, &err);
+    CHECK(!fp && strcmp(err.msg, "/nonexistent/x.bin: cannot open: No such file or directory") == 0,
+          "missing file: '%s'", err.msg);
+    if (fp)
+        fclose(fp);
+
+    ld_st_file f;
+    CHECK(ld_st_read(folder, &f, &err) < 0 && strcmp(err.msg, want) == 0,
+          "safetensors read of a folder: '%s'", err.msg);
+    CHECK(ld_st_read("/dev/zero", &f, &err) < 0 && strstr(err.msg, "not a regular file"),
+          "safetensors read of a device: '%s'", err.msg);
+    test_scratch_remove();
+}
+
 /* Paths with quotes, backslashes and control characters stay valid JSON
  * strings; non-finite numbers become null. */
 static void test_json_writers(void)
@@ -203,6 +249,7 @@ LD_TEST_SUITE(engine) = {
     {"tape_accumulates_shared_inputs", test_tape_accumulates_shared_inputs},
     {"params_registry", test_params_registry},
     {"safetensors_round_trip_and_errors", test_safetensors_round_trip_and_errors},
+    {"reading_refuses_non_files", test_reading_refuses_non_files},
     {"json_writers", test_json_writers},
     {NULL, NULL},
 };

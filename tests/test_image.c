@@ -1,6 +1,7 @@
 /* Tests of image I/O: PNG round trips (8/16-bit, grey and RGB), alpha
  * dropped, R = G = B collapsed to one band, float and integer TIFF layouts
- * (strips, tiles, separate planes), the error paths with their messages
+ * (strips, tiles, separate planes; 8- to 64-bit integer, 16- to 64-bit
+ * float samples), the error paths with their messages
  * (and nothing printed by libpng/libtiff), and the sea-ice sample image
  * when it is present. */
 #include <fcntl.h>
@@ -279,21 +280,47 @@ typedef struct tiff_spec {
     const char *nodata; /* GDAL no-data tag, or NULL */
 } tiff_spec;
 
-/* Sample s of pixel (y, x) in the test TIFF (kept in range of the type). */
-static long tiff_test_value(const tiff_spec *t, int s, int y, int x)
+/* Sample s of pixel (y, x) in the test TIFF, exact in float32: integers in
+ * range of the type (32- and 64-bit ones beyond 16 and 32 bits, signed ones
+ * negative too), floats with a fraction and a sign. */
+static double tiff_test_value(const tiff_spec *t, int s, int y, int x)
 {
-    long v = (long)pattern_value(s, y, x, t->bits == 8 ? 255 : 65535);
-    return t->format == SAMPLEFORMAT_INT ? v - (t->bits == 8 ? 128 : 32768) : v;
+    double top = t->bits == 8 ? 256 : 65536, v = pattern_value(s, y, x, (int)top - 1);
+    if (t->format == SAMPLEFORMAT_IEEEFP) /* float16: multiples of 0.5 below 256 */
+        return t->bits == 16 ? (fmod(v, 1024) - 512) * 0.5 : v * 0.25 - 5000;
+    double scale = t->bits == 64 ? 0x1p40 : t->bits == 32 ? 0x1p8 : 1;
+    return t->format == SAMPLEFORMAT_INT ? (v - top / 2) * scale : v * scale;
 }
 
-static void put_sample(unsigned char *p, const tiff_spec *t, long v)
+/* The IEEE half-precision bits of v (0, or a normal value with at most 11
+ * significant bits, so exact). */
+static uint16_t half_bits(double v)
 {
-    if (t->bits == 8) {
-        p[0] = (unsigned char)(v & 0xff);
-    } else {
-        uint16_t u = (uint16_t)(v & 0xffff);
-        memcpy(p, &u, 2);
+    uint16_t sign = v < 0 ? 0x8000 : 0;
+    if (v == 0)
+        return sign;
+    int e;
+    double m = frexp(fabs(v), &e); /* |v| = m 2^e, m in [0.5, 1) */
+    return (uint16_t)(sign | (e - 1 + 15) << 10 | (int)((2 * m - 1) * 1024));
+}
+
+/* Stores v as one sample of the test TIFF's type, in host byte order. */
+static void put_sample(unsigned char *p, const tiff_spec *t, double v)
+{
+    if (t->format == SAMPLEFORMAT_IEEEFP) {
+        float f = (float)v;
+        uint16_t h = half_bits(v);
+        memcpy(p, t->bits == 64 ? (const void *)&v : t->bits == 32 ? (const void *)&f : &h,
+               (size_t)t->bits / 8);
+        return;
     }
+    uint64_t u = (uint64_t)(int64_t)v; /* two's complement for the signed types */
+    uint32_t u32 = (uint32_t)u;
+    uint16_t u16 = (uint16_t)u;
+    uint8_t u8 = (uint8_t)u;
+    memcpy(p, t->bits == 64 ? (const void *)&u : t->bits == 32 ? (const void *)&u32
+              : t->bits == 16 ? (const void *)&u16 : &u8,
+           (size_t)t->bits / 8);
 }
 
 /* Writes the test TIFF with libtiff directly, block by block. */
@@ -360,6 +387,30 @@ static void write_test_tiff(const char *path, const tiff_spec *t)
     TIFFClose(tif);
 }
 
+/* Loads the test TIFF at path and checks its size, kind of samples and
+ * every value; `what` names the case in the message. */
+static void check_tiff_read_back(const char *path, const tiff_spec *t, int want_depth,
+                                 int want_float, const char *what)
+{
+    ld_image img;
+    ld_err err = {{0}};
+    if (ld_image_load(path, &img, &err) != 0) {
+        TEST_FAIL("%s: %s", what, err.msg);
+        return;
+    }
+    int bands = t->samples - t->alpha;
+    int ok = img.channels == bands && img.height == t->height && img.width == t->width &&
+             img.bit_depth == want_depth && img.is_float == want_float;
+    for (int c = 0; ok && c < bands; c++)
+        for (int y = 0; y < t->height; y++)
+            for (int x = 0; x < t->width; x++)
+                ok &= img.data[((size_t)c * t->height + y) * t->width + x] ==
+                      (float)tiff_test_value(t, c, y, x);
+    CHECK(ok, "%s: %d bands of %d x %d read back (got %d bands, %d-bit, float %d)", what,
+          bands, t->height, t->width, img.channels, img.bit_depth, img.is_float);
+    ld_image_free(&img);
+}
+
 static void test_tiff_integer_layouts(void)
 {
     char path[256];
@@ -375,26 +426,61 @@ static void test_tiff_integer_layouts(void)
         {7, 6, 5, 8, SAMPLEFORMAT_UINT, 1, 0, 4, 0, NULL},
     };
     for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
-        const tiff_spec *t = &specs[k];
-        write_test_tiff(path, t);
-        ld_image img;
-        ld_err err = {{0}};
-        if (ld_image_load(path, &img, &err) != 0) {
-            TEST_FAIL("layout %zu: %s", k, err.msg);
-            continue;
-        }
-        int bands = t->samples - t->alpha;
-        int ok = img.channels == bands && img.height == t->height && img.width == t->width &&
-                 img.bit_depth == t->bits && !img.is_float;
-        for (int c = 0; ok && c < bands; c++)
-            for (int y = 0; y < t->height; y++)
-                for (int x = 0; x < t->width; x++)
-                    ok &= img.data[((size_t)c * t->height + y) * t->width + x] ==
-                          (float)tiff_test_value(t, c, y, x);
-        CHECK(ok, "TIFF layout %zu: %d bands of %d x %d read back (got %d bands)", k, bands,
-              t->height, t->width, img.channels);
-        ld_image_free(&img);
+        char what[32];
+        snprintf(what, sizeof what, "TIFF layout %zu", k);
+        write_test_tiff(path, &specs[k]);
+        check_tiff_read_back(path, &specs[k], specs[k].bits, 0, what);
     }
+    remove(path);
+}
+
+/* 32- and 64-bit integer and 16- and 64-bit float samples (the help's
+ * "integer or float bands"): read exactly, kept as float sources are
+ * (bit depth 32, range mapped in the frame PNGs) like wide .npy types. */
+static void test_tiff_wide_and_float_samples(void)
+{
+    char path[256];
+    temp_path(path, sizeof path, "wide.tif");
+    const tiff_spec specs[] = {
+        {9, 5, 1, 32, SAMPLEFORMAT_INT, 0, 0, 2, 0, NULL},
+        {35, 21, 2, 32, SAMPLEFORMAT_UINT, 1, 16, 0, 0, NULL},
+        {7, 6, 1, 64, SAMPLEFORMAT_INT, 0, 0, 4, 0, NULL},
+        {7, 6, 2, 64, SAMPLEFORMAT_UINT, 0, 0, 3, 0, NULL},
+        {11, 8, 3, 64, SAMPLEFORMAT_IEEEFP, 0, 0, 3, 0, NULL},
+        {11, 8, 2, 16, SAMPLEFORMAT_IEEEFP, 1, 0, 5, 0, NULL},
+    };
+    for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
+        char what[64];
+        snprintf(what, sizeof what, "%d-bit %s TIFF", specs[k].bits,
+                 specs[k].format == SAMPLEFORMAT_IEEEFP ? "float"
+                 : specs[k].format == SAMPLEFORMAT_INT  ? "signed"
+                                                        : "unsigned");
+        write_test_tiff(path, &specs[k]);
+        check_tiff_read_back(path, &specs[k], 32, 1, what);
+    }
+
+    /* a float64 sample beyond float32's range is named as such, not as an
+     * infinite pixel: band 1 at column 3, row 2 */
+    TIFF *tif = TIFFOpen(path, "w");
+    double rows[3][4 * 2] = {{0}};
+    rows[2][3 * 2 + 1] = -1e300;
+    TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, 4u);
+    TIFFSetField(tif, TIFFTAG_IMAGELENGTH, 3u);
+    TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, 2);
+    TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 64);
+    TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, SAMPLEFORMAT_IEEEFP);
+    TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+    TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, 1, (uint16_t[]){EXTRASAMPLE_UNSPECIFIED});
+    for (uint32_t y = 0; y < 3; y++)
+        TIFFWriteScanline(tif, rows[y], y, 0);
+    TIFFClose(tif);
+    ld_image img;
+    ld_err err = {{0}};
+    CHECK(ld_image_load(path, &img, &err) != 0 &&
+              strstr(err.msg, "pixel at column 3, row 2 of band 1 is -1e+300, finite but outside "
+                              "float32's range (|x| > 3.4e38)") &&
+              strstr(err.msg, path),
+          "float64 TIFF sample beyond float32: %s", err.msg);
     remove(path);
 }
 
@@ -407,7 +493,7 @@ static void test_tiff_nodata(void)
     temp_path(path, sizeof path, "nodata.tif");
     tiff_spec t = {9, 5, 1, 16, SAMPLEFORMAT_INT, 0, 0, 5, 0, NULL};
     char present[32];
-    snprintf(present, sizeof present, "%ld", tiff_test_value(&t, 0, 0, 0));
+    snprintf(present, sizeof present, "%g", tiff_test_value(&t, 0, 0, 0));
     const char *values[2] = {present, "12345.5"};
     for (int k = 0; k < 2; k++) {
         t.nodata = values[k];
@@ -416,8 +502,9 @@ static void test_tiff_nodata(void)
         ld_err err = {{0}};
         int rc = ld_image_load(path, &img, &err);
         if (k == 0) {
-            char want[96];
-            snprintf(want, sizeof want, "pixel (0, 0) of band 0 holds the file's no-data value %s",
+            char want[128];
+            snprintf(want, sizeof want,
+                     "pixel at column 0, row 0 of band 0 holds the file's no-data value %s",
                      present);
             CHECK(rc != 0 && strstr(err.msg, want) && strstr(err.msg, path),
                   "no-data pixels refused: %s", err.msg);
@@ -515,10 +602,10 @@ static void test_load_errors(void)
         /* a NaN in a float TIFF, band 1 at x = 3, y = 2 */
         img.data[64 * 64 + 2 * 64 + 3] = NAN;
         CHECK(ld_image_save_tiff_float(tif_path, &img, &err) == 0, "save: %s", err.msg);
-        expect_load_error(tif_path, "pixel (3, 2) of band 1 is NaN");
+        expect_load_error(tif_path, "pixel at column 3, row 2 of band 1 is NaN");
         img.data[64 * 64 + 2 * 64 + 3] = -INFINITY;
         CHECK(ld_image_save_tiff_float(tif_path, &img, &err) == 0, "save: %s", err.msg);
-        expect_load_error(tif_path, "pixel (3, 2) of band 1 is infinite");
+        expect_load_error(tif_path, "pixel at column 3, row 2 of band 1 is infinite");
 
         stat(tif_path, &st);
         CHECK(truncate(tif_path, st.st_size / 2) == 0, "truncate");
@@ -526,17 +613,24 @@ static void test_load_errors(void)
         ld_image_free(&img);
     }
 
-    /* an unsupported sample type: 32-bit unsigned integers */
+    /* an unsupported sample type: complex floats */
     TIFF *tif = TIFFOpen(tif_path, "w");
-    uint32_t row[4] = {1, 2, 3, 4};
+    float row[8] = {1, 2, 3, 4};
     TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, 4u);
     TIFFSetField(tif, TIFFTAG_IMAGELENGTH, 1u);
-    TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 32);
-    TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, SAMPLEFORMAT_UINT);
+    TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 64);
+    TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, SAMPLEFORMAT_COMPLEXIEEEFP);
     TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
     TIFFWriteScanline(tif, row, 0, 0);
     TIFFClose(tif);
-    expect_load_error(tif_path, "unsupported TIFF layout: 32-bit integer samples");
+    expect_load_error(tif_path, "unsupported TIFF layout: 64-bit complex or untyped samples "
+                                "(supported: 8/16/32/64-bit integer, 16/32/64-bit float)");
+
+    /* a folder where an image is expected */
+    remove(other);
+    CHECK(mkdir(other, 0700) == 0, "mkdir %s", other);
+    expect_load_error(other, "is a folder, not a file");
+    rmdir(other);
 
     long printed = release_stderr(&cap);
     CHECK(printed == 0, "libpng/libtiff printed %ld bytes to stderr", printed);
@@ -599,6 +693,7 @@ LD_TEST_SUITE(image) = {
     {"png_from_rgb_buffer", test_png_from_rgb_buffer},
     {"tiff_float_round_trip", test_tiff_float_round_trip},
     {"tiff_integer_layouts", test_tiff_integer_layouts},
+    {"tiff_wide_and_float_samples", test_tiff_wide_and_float_samples},
     {"tiff_nodata", test_tiff_nodata},
     {"load_errors", test_load_errors},
     {"save_errors", test_save_errors},

@@ -2,9 +2,11 @@
  * against the NumPy format rules, interchange with NumPy itself (when
  * /usr/bin/python3 has numpy), and the error paths. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data/image.h"
@@ -168,12 +170,14 @@ static void test_we_read_numpy_files(void)
     }
     /* values 3k, less 30 for the signed and float types: negative ones
      * check sign extension (and float16's sign bit) */
-    enum { TYPES = 13 };
+    enum { TYPES = 15 };
     static const char *const dtypes[TYPES] = {"<f4", "<f8", "|u1", "<u2", "<i4", "<i8", ">f4",
-                                              ">u2", "|i1", "<i2", ">i2", "<u4", "<f2"};
+                                              ">u2", "|i1", "<i2", ">i2", "<u4", "<f2", "<u8",
+                                              ">u8"};
     static const ld_npy_dtype want_dtype[TYPES] = {
-        LD_NPY_F32, LD_NPY_F64, LD_NPY_U8, LD_NPY_U16, LD_NPY_I32, LD_NPY_I64, LD_NPY_F32,
-        LD_NPY_U16, LD_NPY_I8,  LD_NPY_I16, LD_NPY_I16, LD_NPY_U32, LD_NPY_F16};
+        LD_NPY_F32, LD_NPY_F64, LD_NPY_U8,  LD_NPY_U16, LD_NPY_I32, LD_NPY_I64, LD_NPY_F32,
+        LD_NPY_U16, LD_NPY_I8,  LD_NPY_I16, LD_NPY_I16, LD_NPY_U32, LD_NPY_F16, LD_NPY_U64,
+        LD_NPY_U64};
     char prefix[256], list[256] = "", code[1024];
     temp_path(prefix, sizeof prefix, "np_");
     for (int i = 0; i < TYPES; i++)
@@ -247,6 +251,17 @@ static void test_read_errors(void)
     write_raw_npy(path, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }", zeros, 40);
     expect_read_error(path, "truncated npy data: 40 of 48 bytes");
 
+    /* a header promising 40 GB over 48 bytes of data: told before any
+     * allocation is tried (it was "out of memory for 0 elements") */
+    write_raw_npy(path, "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000), }",
+                  zeros, 48);
+    expect_read_error(path, "truncated npy data: 48 of 40000000000 bytes");
+    write_raw_npy(path,
+                  "{'descr': '<f8', 'fortran_order': False, 'shape': (2147483647, 2147483647, "
+                  "2147483647), }",
+                  zeros, 48);
+    expect_read_error(path, "npy shape too large: its byte count overflows size_t");
+
     write_raw_npy(path, "{'descr': '<f4', 'fortran_order': False, }", zeros, 4);
     expect_read_error(path, "no 'shape'");
 
@@ -259,6 +274,56 @@ static void test_read_errors(void)
           "double-quoted header: %s", err.msg);
     ld_npy_free(&a);
     remove(path);
+}
+
+/* uint64 is read as int64 is (converted to float32); a float64 value
+ * beyond float32's range is refused with its index, not turned into an
+ * infinity that the image check would call infinite. */
+static void test_wide_types(void)
+{
+    char path[256];
+    temp_path(path, sizeof path, "wide.npy");
+    uint64_t u64[4] = {0, 7, (uint64_t)1 << 40, UINT64_MAX};
+    write_raw_npy(path, "{'descr': '<u8', 'fortran_order': False, 'shape': (2, 2), }", u64,
+                  sizeof u64);
+    ld_npy_array a;
+    ld_err err = {{0}};
+    if (ld_npy_read(path, &a, &err) != 0) {
+        TEST_FAIL("uint64 read: %s", err.msg);
+    } else {
+        CHECK(a.stored_dtype == LD_NPY_U64 && a.data[1] == 7.0f && a.data[2] == 0x1p40f &&
+                  a.data[3] == 0x1p64f,
+              "uint64 values as float32: %g %g %g", a.data[1], a.data[2], a.data[3]);
+        ld_npy_free(&a);
+    }
+
+    double f64[6] = {0, 1, 3.4e38, -2, -5e-300, 1e300};
+    write_raw_npy(path, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", f64,
+                  sizeof f64);
+    expect_read_error(path, "element [1, 2] is 1e+300, finite but outside float32's range "
+                            "(|x| > 3.4e38)");
+    ld_image img;
+    CHECK(ld_image_load(path, &img, &err) != 0 &&
+              strstr(err.msg, "element [1, 2] is 1e+300, finite but outside float32's range") &&
+              !strstr(err.msg, "infinite"),
+          "as an image too: %s", err.msg);
+    f64[5] = -1e39;
+    write_raw_npy(path, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2, 3), }", f64,
+                  sizeof f64);
+    expect_read_error(path, "element [0, 1, 2] is -1e+39, finite but outside float32's range");
+    f64[5] = 7;
+    write_raw_npy(path, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", f64,
+                  sizeof f64);
+    CHECK(ld_npy_read(path, &a, &err) == 0 && a.data[2] == 3.4e38f && a.data[4] == -0.0f &&
+              a.data[5] == 7.0f,
+          "float64 values inside float32's range are read: %s", err.msg);
+    ld_npy_free(&a);
+    remove(path);
+
+    /* a folder named like an array */
+    CHECK(mkdir(path, 0700) == 0, "mkdir %s", path);
+    expect_read_error(path, "is a folder, not a file");
+    rmdir(path);
 }
 
 static void test_image_from_npy(void)
@@ -312,11 +377,12 @@ static void test_image_from_npy(void)
     data[2 * 4 + 1] = INFINITY; /* band 0, y 2, x 1 */
     CHECK(ld_npy_write(path, data, 2, (const int[]){6, 4}, &err) == 0, "write: %s", err.msg);
     CHECK(ld_image_load(path, &img, &err) != 0 &&
-              strstr(err.msg, "pixel (1, 2) of band 0 is infinite"),
+              strstr(err.msg, "pixel at column 1, row 2 of band 0 is infinite"),
           "infinite pixel refused: %s", err.msg);
     data[2 * 4 + 1] = NAN;
     CHECK(ld_npy_write(path, data, 2, (const int[]){6, 4}, &err) == 0, "write: %s", err.msg);
-    CHECK(ld_image_load(path, &img, &err) != 0 && strstr(err.msg, "pixel (1, 2) of band 0 is NaN"),
+    CHECK(ld_image_load(path, &img, &err) != 0 &&
+              strstr(err.msg, "pixel at column 1, row 2 of band 0 is NaN"),
           "NaN pixel refused: %s", err.msg);
     remove(path);
 }
@@ -327,6 +393,7 @@ LD_TEST_SUITE(npy) = {
     {"numpy_reads_our_files", test_numpy_reads_our_files},
     {"we_read_numpy_files", test_we_read_numpy_files},
     {"read_errors", test_read_errors},
+    {"wide_types", test_wide_types},
     {"image_from_npy", test_image_from_npy},
     {NULL, NULL},
 };

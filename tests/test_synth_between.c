@@ -3,8 +3,9 @@
  * field gives frame n+1, away from the borders and from new features),
  * fields have the documented units and x-first order, the lead opens a
  * dark crack, the source adds brightness where its term is, values stay in
- * [0, 1], the output depends on the seed only, and bad configurations
- * fail with a message. */
+ * [0, 1], the output depends on the seed only, a texture image smaller than
+ * the canvas is enlarged and says by how much, and bad configurations fail
+ * with a message. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,7 @@ static synth_run generate(const ld_synth_between_config *cfg, const ld_image *te
     r.fields = malloc((size_t)cfg->stages * 2 * cfg->size * cfg->size * sizeof(float));
     int ok = ld_synth_motion_init(&r.motion, cfg, &err) == 0;
     CHECK(ok, "motion init: %s", ok ? "" : err.msg);
-    ok = ok && ld_synth_between(cfg, tex, r.frames, r.fields, &err) == 0;
+    ok = ok && ld_synth_between(cfg, tex, r.frames, r.fields, NULL, &err) == 0;
     CHECK(ok, "synth %s: %s", ld_synth_scenario_name(cfg->scenario), ok ? "" : err.msg);
     if (!ok) {
         free(r.frames);
@@ -375,7 +376,7 @@ static void test_errors(void)
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         ld_synth_motion m;
         err.msg[0] = 0;
-        CHECK(ld_synth_between(&bad[k].cfg, NULL, frames, fields, &err) == -1 &&
+        CHECK(ld_synth_between(&bad[k].cfg, NULL, frames, fields, NULL, &err) == -1 &&
                   strstr(err.msg, bad[k].needle),
               "bad config %zu: '%s' lacks '%s'", k, err.msg, bad[k].needle);
         CHECK(ld_synth_motion_init(&m, &bad[k].cfg, &err) == -1, "motion init of bad config %zu",
@@ -383,8 +384,46 @@ static void test_errors(void)
     }
     ld_image empty = {.channels = 1, .height = 0, .width = 10};
     ld_synth_between_config cfg = config(LD_SYNTH_TRANSLATE, 1.0f, 1);
-    CHECK(ld_synth_between(&cfg, &empty, frames, fields, &err) == -1 &&
+    CHECK(ld_synth_between(&cfg, &empty, frames, fields, NULL, &err) == -1 &&
               strstr(err.msg, "empty texture"), "empty texture: '%s'", err.msg);
+}
+
+/* The fit tells the canvas (about 2S x 2S: half a frame around the frame)
+ * and how much a texture image was enlarged to cover it, so that `latdyn
+ * synth between` can say so: a small image by canvas / side, one as large
+ * as the canvas not at all (cropped only), noise not at all. */
+static void test_texture_fit(void)
+{
+    ld_synth_between_config cfg = config(LD_SYNTH_ROTATE, 1.0f, 1);
+    float *frames = malloc((N + 1) * PLANE * sizeof *frames);
+    float *fields = malloc(N * 2 * PLANE * sizeof *fields);
+    ld_image small, large;
+    ld_err err = {{0}};
+    ld_synth_texture_fit fit = {0, 0, 0};
+    CHECK(ld_image_alloc(&small, 1, 12, 16, &err) == 0, "alloc: %s", err.msg);
+    for (int i = 0; i < 12 * 16; i++)
+        small.data[i] = (float)(i % 7);
+    CHECK(ld_synth_between(&cfg, &small, frames, fields, &fit, &err) == 0, "small: %s", err.msg);
+    CHECK(fit.canvas_height >= 2 * S && fit.canvas_width >= 2 * S &&
+              fit.canvas_height < 3 * S && fit.canvas_width < 3 * S,
+          "canvas %d x %d for frames of %d", fit.canvas_width, fit.canvas_height, S);
+    double want = fmax(fit.canvas_height / 12.0, fit.canvas_width / 16.0);
+    CHECK(fabs(fit.scale - want) < 1e-12 && fit.scale > 8,
+          "12 x 16 texture enlarged %g times, want %g", fit.scale, want);
+
+    CHECK(ld_image_alloc(&large, 1, fit.canvas_height, fit.canvas_width, &err) == 0, "alloc: %s",
+          err.msg);
+    for (size_t i = 0; i < (size_t)fit.canvas_height * fit.canvas_width; i++)
+        large.data[i] = (float)(i % 11);
+    CHECK(ld_synth_between(&cfg, &large, frames, fields, &fit, &err) == 0 && fit.scale == 1,
+          "a canvas-sized texture is only cropped (scale %g): %s", fit.scale, err.msg);
+    fit.scale = 0;
+    CHECK(ld_synth_between(&cfg, NULL, frames, fields, &fit, &err) == 0 && fit.scale == 1,
+          "noise: scale %g", fit.scale);
+    ld_image_free(&small);
+    ld_image_free(&large);
+    free(frames);
+    free(fields);
 }
 
 LD_TEST_SUITE(synth_between) = {
@@ -395,6 +434,7 @@ LD_TEST_SUITE(synth_between) = {
     {"source_adds_brightness", test_source_adds_brightness},
     {"values_in_unit_range", test_values_in_unit_range},
     {"determinism_and_magnitude", test_determinism_and_magnitude},
+    {"texture_fit", test_texture_fit},
     {"errors", test_errors},
     {NULL, NULL},
 };

@@ -37,12 +37,15 @@ static void synth_between_usage(FILE *out)
         "                    (rotate and lead at once, as sea ice does)\n"
         "  -o, --out DIR     output folder (created; its parent must exist)\n"
         "  --texture WHAT    noise (default: procedural texture from the seed) or an\n"
-        "                    image file (PNG, TIFF, .npy) to crop the texture from\n"
+        "                    image file (PNG, TIFF, .npy) to crop the texture from;\n"
+        "                    one smaller than the area the motion covers (about\n"
+        "                    2S x 2S, more with a larger --magnitude) is enlarged to\n"
+        "                    cover it first, with a note on stderr\n"
         "  --stages N        stages N, frames 0..N (default 8)\n"
         "  --size S          frame side in pixels, >= 16 (default 128)\n"
         "  --magnitude M     motion scale, >= 0 (default 1)\n"
         "  --seed S          texture, crop place, crack shape, blob places (default 1)\n"
-        "  --quiet           no summary line\n\n"
+        "  --quiet           no summary line, no note on an enlarged texture\n\n"
         "DIR gets frames.npy float32 [N+1,C,S,S] in [0,1], fields.npy float32 [N,2,S,S]\n"
         "(stage n: the true velocity at t_n + dt/2, x (column) component first, pixels\n"
         "per unit time), start.npy and end.npy [C,S,S] (frames 0 and N: the inputs for\n"
@@ -187,9 +190,15 @@ static int synth_between(int argc, char **argv)
         ld_errf(&err, "out of memory for %d frames of %dx%d", N + 1, S, S);
         goto done;
     }
-    if (ld_synth_between(&a.cfg, use_file ? &texture : NULL, frames, fields, &err) ||
+    ld_synth_texture_fit fit;
+    if (ld_synth_between(&a.cfg, use_file ? &texture : NULL, frames, fields, &fit, &err) ||
         write_between_outputs(&a, C, frames, fields, &err))
         goto done;
+    if (fit.scale > 1 && !a.quiet)
+        fprintf(stderr, "synth between: %s (%dx%d) is smaller than the %dx%d area the motion "
+                        "covers: enlarged %.1fx (one of at least %dx%d is only cropped)\n",
+                a.texture, texture.width, texture.height, fit.canvas_width, fit.canvas_height,
+                fit.scale, fit.canvas_width, fit.canvas_height);
     if (!a.quiet)
         printf("synth between: %s, %d stages, %d x %dx%d, texture %s; wrote %s/ (frames.npy, "
                "fields.npy, start.npy, end.npy, frames/)\n",

@@ -17,6 +17,8 @@
 /* Largest side accepted, so that sizes stay well inside int and size_t. */
 #define IMAGE_MAX_SIDE (1 << 20)
 #define LIB_MSG_LEN 256
+/* How every message names a pixel: "pixel at column X, row Y of band C". */
+#define PIXEL_PLACE "pixel at column %d, row %d of band %d"
 
 int ld_image_alloc(ld_image *img, int channels, int height, int width, ld_err *err)
 {
@@ -80,13 +82,24 @@ static int check_pixels(const char *path, ld_image *img, double nodata, ld_err *
             int x = (int)(i % (size_t)img->width), y = (int)(i / (size_t)img->width);
             ld_image_free(img);
             if (isfinite(v))
-                return ld_errf(err, "%s: pixel (%d, %d) of band %d holds the file's no-data "
-                                    "value %g; every pixel must be data: %s",
+                return ld_errf(err, "%s: " PIXEL_PLACE " holds the file's no-data value %g; "
+                                    "every pixel must be data: %s",
                                path, x, y, c, nodata, hint);
-            return ld_errf(err, "%s: pixel (%d, %d) of band %d is %s; if it marks no data, %s",
-                           path, x, y, c, isnan(v) ? "NaN" : "infinite", hint);
+            return ld_errf(err, "%s: " PIXEL_PLACE " is %s; if it marks no data, %s", path, x, y,
+                           c, isnan(v) ? "NaN" : "infinite", hint);
         }
     return 0;
+}
+
+/* The depth and kind an image keeps of its source samples: 8- and 16-bit
+ * integers keep their depth for the frame PNGs; wider integers are saved as
+ * float sources are (their range mapped). */
+static void set_sample_kind(ld_image *img, ld_npy_dtype d)
+{
+    img->bit_depth = d == LD_NPY_U8 || d == LD_NPY_I8     ? 8
+                     : d == LD_NPY_U16 || d == LD_NPY_I16 ? 16
+                                                          : 32;
+    img->is_float = img->bit_depth == 32;
 }
 
 /* An RGB image whose every pixel has R = G = B becomes one grey channel. */
@@ -300,10 +313,24 @@ static TIFF *tiff_open(const char *path, int fd, const char *mode, char *message
     return tif;
 }
 
+/* The TIFF sample types read, as the .npy element types they convert like. */
+static const struct {
+    uint16_t format, bits;
+    ld_npy_dtype dtype;
+} tiff_sample_types[] = {
+    {SAMPLEFORMAT_UINT, 8, LD_NPY_U8},     {SAMPLEFORMAT_INT, 8, LD_NPY_I8},
+    {SAMPLEFORMAT_UINT, 16, LD_NPY_U16},   {SAMPLEFORMAT_INT, 16, LD_NPY_I16},
+    {SAMPLEFORMAT_UINT, 32, LD_NPY_U32},   {SAMPLEFORMAT_INT, 32, LD_NPY_I32},
+    {SAMPLEFORMAT_UINT, 64, LD_NPY_U64},   {SAMPLEFORMAT_INT, 64, LD_NPY_I64},
+    {SAMPLEFORMAT_IEEEFP, 16, LD_NPY_F16}, {SAMPLEFORMAT_IEEEFP, 32, LD_NPY_F32},
+    {SAMPLEFORMAT_IEEEFP, 64, LD_NPY_F64},
+};
+
 /* The sample layout of the TIFF being read. */
 typedef struct tiff_layout {
     uint32_t width, height, block_width, block_height;
     uint16_t samples, bits, format, planes;
+    ld_npy_dtype dtype; /* of the samples */
     int tiled;
     int band_of_sample[64]; /* image band of each file sample, -1 = dropped */
     int bands;
@@ -326,16 +353,20 @@ static int tiff_read_layout(const char *path, TIFF *tif, tiff_layout *t, ld_err 
         return ld_errf(err, "%s: unsupported TIFF size %u x %u", path, t->width, t->height);
     if (t->samples < 1 || t->samples > 64)
         return ld_errf(err, "%s: unsupported TIFF layout: %u samples per pixel", path, t->samples);
-    int integer = t->format == SAMPLEFORMAT_UINT || t->format == SAMPLEFORMAT_INT;
-    if (!((integer && (t->bits == 8 || t->bits == 16)) ||
-          (t->format == SAMPLEFORMAT_IEEEFP && t->bits == 32)))
+    size_t type = 0, types = sizeof tiff_sample_types / sizeof tiff_sample_types[0];
+    while (type < types && (tiff_sample_types[type].format != t->format ||
+                            tiff_sample_types[type].bits != t->bits))
+        type++;
+    if (type == types)
         return ld_errf(err,
-                       "%s: unsupported TIFF layout: %u-bit %s samples (supported: 8/16-bit "
-                       "integer, 32-bit float)",
+                       "%s: unsupported TIFF layout: %u-bit %s samples (supported: 8/16/32/64-bit "
+                       "integer, 16/32/64-bit float)",
                        path, t->bits,
                        t->format == SAMPLEFORMAT_IEEEFP ? "float"
-                       : integer                        ? "integer"
-                                                        : "complex or untyped");
+                       : t->format == SAMPLEFORMAT_UINT || t->format == SAMPLEFORMAT_INT
+                           ? "integer"
+                           : "complex or untyped");
+    t->dtype = tiff_sample_types[type].dtype;
     if (photometric == PHOTOMETRIC_PALETTE || photometric == PHOTOMETRIC_YCBCR)
         return ld_errf(err, "%s: unsupported TIFF layout: %s colour", path,
                        photometric == PHOTOMETRIC_PALETTE ? "palette" : "YCbCr");
@@ -365,20 +396,6 @@ static int tiff_read_layout(const char *path, TIFF *tif, tiff_layout *t, ld_err 
     return 0;
 }
 
-static float tiff_sample(const unsigned char *p, const tiff_layout *t)
-{
-    if (t->format == SAMPLEFORMAT_IEEEFP) {
-        float v;
-        memcpy(&v, p, 4);
-        return v;
-    }
-    if (t->bits == 8)
-        return t->format == SAMPLEFORMAT_INT ? (float)(int8_t)p[0] : (float)p[0];
-    uint16_t u;
-    memcpy(&u, p, 2);
-    return t->format == SAMPLEFORMAT_INT ? (float)(int16_t)u : (float)u;
-}
-
 /* Rows and columns of the strip or tile at (x0, y0) that lie inside the
  * image. */
 static void tiff_block_extent(uint32_t x0, uint32_t y0, const tiff_layout *t, uint32_t *rows,
@@ -389,9 +406,11 @@ static void tiff_block_extent(uint32_t x0, uint32_t y0, const tiff_layout *t, ui
 }
 
 /* Copies one decoded strip or tile (rows of block_width pixels) at (x0, y0)
- * of sample plane `plane` into the image. */
-static void tiff_copy_block(const unsigned char *block, uint32_t x0, uint32_t y0, int plane,
-                            const tiff_layout *t, ld_image *img)
+ * of sample plane `plane` into the image; fails at a float64 sample beyond
+ * float32's range. */
+static int tiff_copy_block(const char *path, const unsigned char *block, uint32_t x0,
+                           uint32_t y0, int plane, const tiff_layout *t, ld_image *img,
+                           ld_err *err)
 {
     uint32_t rows, cols;
     tiff_block_extent(x0, y0, t, &rows, &cols);
@@ -404,10 +423,15 @@ static void tiff_copy_block(const unsigned char *block, uint32_t x0, uint32_t y0
         for (uint32_t r = 0; r < rows; r++)
             for (uint32_t c = 0; c < cols; c++) {
                 size_t at = (((size_t)r * t->block_width + c) * (size_t)per_pixel + (size_t)s) * bytes;
-                img->data[(size_t)band * plane_size + (size_t)(y0 + r) * t->width + x0 + c] =
-                    tiff_sample(block + at, t);
+                float *pixel = img->data + (size_t)band * plane_size +
+                               (size_t)(y0 + r) * t->width + x0 + c;
+                ld_err why;
+                if (ld_npy_element_to_float(block + at, t->dtype, pixel, &why))
+                    return ld_errf(err, "%s: " PIXEL_PLACE " %s", path, (int)(x0 + c),
+                                   (int)(y0 + r), band, why.msg);
             }
     }
+    return 0;
 }
 
 /* Bytes a decoded block must hold for the part of it inside the image. */
@@ -438,7 +462,10 @@ static int tiff_read_pixels(const char *path, TIFF *tif, const tiff_layout *t, l
                     return ld_errf(err, "%s: corrupt or truncated TIFF: %s", path,
                                    message[0] ? message : "short strip or tile");
                 }
-                tiff_copy_block(block, x0, y0, plane, t, img);
+                if (tiff_copy_block(path, block, x0, y0, plane, t, img, err)) {
+                    free(block);
+                    return -1;
+                }
             }
     free(block);
     return 0;
@@ -485,8 +512,7 @@ static int load_tiff(const char *path, ld_image *img, double *nodata, ld_err *er
     if (rc == 0)
         rc = ld_image_alloc(img, t.bands, (int)t.height, (int)t.width, err);
     if (rc == 0) {
-        img->bit_depth = t.bits;
-        img->is_float = t.format == SAMPLEFORMAT_IEEEFP;
+        set_sample_kind(img, t.dtype);
         *nodata = tiff_nodata(tif);
         rc = tiff_read_pixels(path, tif, &t, img, message, err);
         if (rc != 0)
@@ -560,7 +586,6 @@ static int load_npy_image(const char *path, ld_image *img, ld_err *err)
     ld_npy_array a;
     if (ld_npy_read(path, &a, err) != 0)
         return -1;
-    ld_npy_dtype d = a.stored_dtype;
     int channels = a.ndim == 3 ? a.shape[0] : 1;
     if ((a.ndim != 2 && a.ndim != 3) || a.numel == 0 || channels > 4096 ||
         a.shape[a.ndim - 2] > IMAGE_MAX_SIDE || a.shape[a.ndim - 1] > IMAGE_MAX_SIDE) {
@@ -572,10 +597,7 @@ static int load_npy_image(const char *path, ld_image *img, ld_err *err)
     img->height = a.shape[a.ndim - 2];
     img->width = a.shape[a.ndim - 1];
     img->data = a.data; /* ownership moves to the image */
-    /* 8- and 16-bit integers keep their depth for the frame PNGs; wider
-     * integers are saved as float sources are (their range mapped) */
-    img->bit_depth = d == LD_NPY_U8 || d == LD_NPY_I8 ? 8 : d == LD_NPY_U16 || d == LD_NPY_I16 ? 16 : 32;
-    img->is_float = img->bit_depth == 32;
+    set_sample_kind(img, a.stored_dtype);
     return 0;
 }
 
@@ -621,9 +643,9 @@ static int unknown_format_error(const char *path, size_t n, ld_err *err)
 int ld_image_load(const char *path, ld_image *img, ld_err *err)
 {
     memset(img, 0, sizeof *img);
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = ld_open_regular_file(path, NULL, err);
     if (!fp)
-        return ld_errf(err, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
     unsigned char magic[8];
     size_t n = fread(magic, 1, sizeof magic, fp);
     if (ferror(fp)) {

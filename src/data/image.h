@@ -14,8 +14,10 @@
 typedef struct ld_image {
     int channels, height, width;
     float *data;   /* [channels, height, width], planar, input units */
-    int bit_depth; /* of the source samples: 8, 16, or 32 for float sources */
-    int is_float;  /* the source samples were floating point */
+    int bit_depth; /* of the source samples: 8, 16, or 32 for float and wider
+                      integer sources */
+    int is_float;  /* the source samples were floating point or wider than
+                      16-bit integers (their range is mapped when saved) */
 } ld_image;
 
 /* A zero-filled image (bit_depth 32, is_float 1 until the caller says
@@ -32,14 +34,17 @@ int ld_image_expand_channels(ld_image *img, int channels, ld_err *err);
 /* Loads PNG, TIFF or .npy, chosen by the file's magic bytes.
  * - PNG: 1..16-bit grey, grey+alpha, RGB, RGBA, palette; alpha is dropped,
  *   and an image whose pixels all have R = G = B becomes one channel.
- * - TIFF: one or more bands of 8/16-bit (un)signed integer or 32-bit float
- *   samples, contiguous or separate planes, strips or tiles; an alpha extra
- *   sample is dropped.
+ * - TIFF: one or more bands of 8/16/32/64-bit (un)signed integer or
+ *   16/32/64-bit float samples, contiguous or separate planes, strips or
+ *   tiles; an alpha extra sample is dropped.
  * - .npy: any integer or float type, shape [H,W] or [C,H,W].
- * Fails with a one-line message for a missing or unreadable file, a file
- * that is not an image, a corrupt or truncated one, an unsupported layout,
- * NaN or infinite pixel values, and pixels equal to a TIFF's GDAL no-data
- * value (TIFFTAG_GDAL_NODATA). */
+ * Samples are converted to float32 as ld_npy_element_to_float does.
+ * Fails with a one-line message for a missing or unreadable file, a folder
+ * or other non-regular file, a file that is not an image, a corrupt or
+ * truncated one, an unsupported layout, NaN or infinite pixel values,
+ * float64 values beyond float32's range, and pixels equal to a TIFF's GDAL
+ * no-data value (TIFFTAG_GDAL_NODATA). A pixel is named as "pixel at column
+ * X, row Y of band C" (a .npy element by its index, "[C, Y, X]"). */
 int ld_image_load(const char *path, ld_image *img, ld_err *err);
 /* 1 when the file starts with a TIFF (or BigTIFF) header, as ld_image_load
  * tells formats apart; 0 otherwise or when it cannot be read. */

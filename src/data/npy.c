@@ -5,6 +5,7 @@
 #include "data/npy.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ static const struct {
     [LD_NPY_I32] = {"i4", "int32", 4},   [LD_NPY_I64] = {"i8", "int64", 8},
     [LD_NPY_I8] = {"i1", "int8", 1},     [LD_NPY_I16] = {"i2", "int16", 2},
     [LD_NPY_U32] = {"u4", "uint32", 4},  [LD_NPY_F16] = {"f2", "float16", 2},
+    [LD_NPY_U64] = {"u8", "uint64", 8},
 };
 #define DTYPE_COUNT ((int)(sizeof dtype_table / sizeof dtype_table[0]))
 
@@ -146,7 +148,7 @@ static int parse_descr(const char *path, const char *dict, ld_npy_dtype *dtype, 
         }
     return ld_errf(err,
                    "%s: unsupported npy dtype '%s' (supported: float16, float32, float64, int8, "
-                   "int16, int32, int64, uint8, uint16, uint32)",
+                   "int16, int32, int64, uint8, uint16, uint32, uint64)",
                    path, descr);
 }
 
@@ -172,7 +174,7 @@ static int parse_shape(const char *path, const char *dict, ld_npy_array *a, ld_e
             return ld_errf(err, "%s: npy array has more than %d dimensions", path,
                            LD_NPY_MAX_DIMS);
         if (dim && a->numel > SIZE_MAX / 8 / (size_t)dim)
-            return ld_errf(err, "%s: npy array too large", path);
+            return ld_errf(err, "%s: npy shape too large: its byte count overflows size_t", path);
         a->shape[a->ndim++] = (int)dim;
         a->numel *= (size_t)dim;
         p = end;
@@ -230,21 +232,44 @@ static float half_to_float(uint16_t h)
     return h & 0x8000 ? -magnitude : magnitude;
 }
 
-static float element_to_float(const unsigned char *p, ld_npy_dtype dtype)
+int ld_npy_element_to_float(const unsigned char *p, ld_npy_dtype dtype, float *out, ld_err *err)
 {
+    double wide;
     switch (dtype) {
-    case LD_NPY_F32: { float v; memcpy(&v, p, 4); return v; }
-    case LD_NPY_F64: { double v; memcpy(&v, p, 8); return (float)v; }
-    case LD_NPY_U8: return (float)p[0];
-    case LD_NPY_U16: { uint16_t v; memcpy(&v, p, 2); return (float)v; }
-    case LD_NPY_I32: { int32_t v; memcpy(&v, p, 4); return (float)v; }
-    case LD_NPY_I64: { int64_t v; memcpy(&v, p, 8); return (float)v; }
-    case LD_NPY_I8: return (float)(int8_t)p[0];
-    case LD_NPY_I16: { int16_t v; memcpy(&v, p, 2); return (float)v; }
-    case LD_NPY_U32: { uint32_t v; memcpy(&v, p, 4); return (float)v; }
-    case LD_NPY_F16: { uint16_t v; memcpy(&v, p, 2); return half_to_float(v); }
+    case LD_NPY_F32: memcpy(out, p, 4); return 0;
+    case LD_NPY_F64: memcpy(&wide, p, 8); break;
+    case LD_NPY_U8: *out = (float)p[0]; return 0;
+    case LD_NPY_U16: { uint16_t v; memcpy(&v, p, 2); *out = (float)v; return 0; }
+    case LD_NPY_I32: { int32_t v; memcpy(&v, p, 4); *out = (float)v; return 0; }
+    case LD_NPY_I64: { int64_t v; memcpy(&v, p, 8); *out = (float)v; return 0; }
+    case LD_NPY_I8: *out = (float)(int8_t)p[0]; return 0;
+    case LD_NPY_I16: { int16_t v; memcpy(&v, p, 2); *out = (float)v; return 0; }
+    case LD_NPY_U32: { uint32_t v; memcpy(&v, p, 4); *out = (float)v; return 0; }
+    case LD_NPY_F16: { uint16_t v; memcpy(&v, p, 2); *out = half_to_float(v); return 0; }
+    case LD_NPY_U64: { uint64_t v; memcpy(&v, p, 8); *out = (float)v; return 0; }
+    default: *out = NAN; return ld_errf(err, "has an unknown element type %d", (int)dtype);
     }
+    if (isfinite(wide) && fabs(wide) > FLT_MAX) {
+        *out = wide > 0 ? INFINITY : -INFINITY;
+        return ld_errf(err, "is %g, finite but outside float32's range (|x| > 3.4e38)", wide);
+    }
+    *out = (float)wide;
     return 0;
+}
+
+/* The C-order index of element `flat` of a, as NumPy writes it: "[2, 60]". */
+static void format_index(const ld_npy_array *a, size_t flat, char *buf, size_t cap)
+{
+    size_t index[LD_NPY_MAX_DIMS];
+    for (int d = a->ndim - 1; d >= 0; d--) {
+        index[d] = flat % (size_t)a->shape[d];
+        flat /= (size_t)a->shape[d];
+    }
+    int len = snprintf(buf, cap, "[");
+    for (int d = 0; d < a->ndim && len < (int)cap; d++)
+        len += snprintf(buf + len, cap - (size_t)len, "%s%zu", d ? ", " : "", index[d]);
+    if (len < (int)cap)
+        snprintf(buf + len, cap - (size_t)len, "]");
 }
 
 static void reverse_bytes(unsigned char *p, size_t size)
@@ -256,26 +281,32 @@ static void reverse_bytes(unsigned char *p, size_t size)
     }
 }
 
-/* Opens path and reads its header into a (no data); *swap as read_header. */
-static FILE *open_array(const char *path, ld_npy_array *a, int *swap, ld_err *err)
+/* Opens path and reads its header into a (no data); *swap as read_header,
+ * *data_bytes: the bytes the file holds after the header. */
+static FILE *open_array(const char *path, ld_npy_array *a, int *swap, size_t *data_bytes,
+                        ld_err *err)
 {
     memset(a, 0, sizeof *a);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        ld_errf(err, "%s: cannot open: %s", path, strerror(errno));
+    size_t file_bytes;
+    FILE *fp = ld_open_regular_file(path, &file_bytes, err);
+    if (!fp)
         return NULL;
-    }
     if (read_header(fp, path, a, swap, err) != 0) {
         fclose(fp);
         return NULL;
     }
+    long header_bytes = ftell(fp);
+    *data_bytes = header_bytes >= 0 && (size_t)header_bytes <= file_bytes
+                      ? file_bytes - (size_t)header_bytes
+                      : 0;
     return fp;
 }
 
 int ld_npy_read_header(const char *path, ld_npy_array *a, ld_err *err)
 {
     int swap;
-    FILE *fp = open_array(path, a, &swap, err);
+    size_t data_bytes;
+    FILE *fp = open_array(path, a, &swap, &data_bytes, err);
     if (!fp)
         return -1;
     fclose(fp);
@@ -294,18 +325,25 @@ int ld_npy_first_dim(const char *path, int ndim)
 int ld_npy_read(const char *path, ld_npy_array *a, ld_err *err)
 {
     int swap = 0;
-    FILE *fp = open_array(path, a, &swap, err);
+    size_t data_bytes;
+    FILE *fp = open_array(path, a, &swap, &data_bytes, err);
     if (!fp)
         return -1;
-    size_t size = dtype_table[a->stored_dtype].size;
-    size_t bytes = a->numel * size;
+    size_t size = dtype_table[a->stored_dtype].size, numel = a->numel;
+    size_t bytes = numel * size;
+    /* before allocating: a header may promise far more than the file holds */
+    if (data_bytes < bytes) {
+        fclose(fp);
+        ld_npy_free(a);
+        return ld_errf(err, "%s: truncated npy data: %zu of %zu bytes", path, data_bytes, bytes);
+    }
     unsigned char *raw = malloc(bytes ? bytes : 1);
-    a->data = malloc(a->numel ? a->numel * sizeof(float) : sizeof(float));
+    a->data = malloc(numel ? numel * sizeof(float) : sizeof(float));
     if (!raw || !a->data) {
         free(raw);
         fclose(fp);
         ld_npy_free(a);
-        return ld_errf(err, "%s: out of memory for %zu elements", path, a->numel);
+        return ld_errf(err, "%s: out of memory for %zu elements", path, numel);
     }
     size_t got = fread(raw, 1, bytes, fp);
     fclose(fp);
@@ -314,11 +352,18 @@ int ld_npy_read(const char *path, ld_npy_array *a, ld_err *err)
         ld_npy_free(a);
         return ld_errf(err, "%s: truncated npy data: %zu of %zu bytes", path, got, bytes);
     }
-    for (size_t i = 0; i < a->numel; i++) {
+    for (size_t i = 0; i < numel; i++) {
         unsigned char *p = raw + i * size;
         if (swap)
             reverse_bytes(p, size);
-        a->data[i] = element_to_float(p, a->stored_dtype);
+        ld_err why;
+        if (ld_npy_element_to_float(p, a->stored_dtype, &a->data[i], &why)) {
+            char index[LD_NPY_MAX_DIMS * 12 + 4];
+            format_index(a, i, index, sizeof index);
+            free(raw);
+            ld_npy_free(a);
+            return ld_errf(err, "%s: element %s %s", path, index, why.msg);
+        }
     }
     free(raw);
     return 0;

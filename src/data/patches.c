@@ -206,8 +206,8 @@ int ld_stitcher_finish(const ld_stitcher *s, float *out, ld_err *err)
     for (size_t i = 0; i < plane; i++) {
         if (s->weight[i] > 0)
             continue;
-        return ld_errf(err, "stitch: pixel (%zu, %zu) is covered by no patch (add every patch "
-                            "of the grid before finishing)",
+        return ld_errf(err, "stitch: pixel at column %zu, row %zu is covered by no patch (add "
+                            "every patch of the grid before finishing)",
                        i % (size_t)s->grid.width, i / (size_t)s->grid.width);
     }
     for (int ch = 0; ch < s->channels; ch++)

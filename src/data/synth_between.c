@@ -340,11 +340,14 @@ static int fill_noise_texture(canvas *c, uint64_t seed, ld_err *err)
     return normalise_by_quantiles(c, 0.01, 0.99, err);
 }
 
-/* Texture image: scaled up when smaller than the canvas, cropped at a
- * seed-chosen place, normalised by its 0.5 and 99.5 percentiles. */
-static int fill_image_texture(canvas *c, const ld_image *img, uint64_t seed, ld_err *err)
+/* Texture image: scaled up when smaller than the canvas (by *scale; 1 when
+ * not), cropped at a seed-chosen place, normalised by its 0.5 and 99.5
+ * percentiles. */
+static int fill_image_texture(canvas *c, const ld_image *img, uint64_t seed, double *scale_out,
+                              ld_err *err)
 {
     double scale = fmax(1.0, fmax((double)c->height / img->height, (double)c->width / img->width));
+    *scale_out = scale;
     int scaled_h = (int)ceil(img->height * scale), scaled_w = (int)ceil(img->width * scale);
     ld_rng r;
     ld_rng_init(&r, seed ^ 0xc0bb1e5ULL);
@@ -372,7 +375,7 @@ static void texture_range(ld_synth_scenario s, float *lo, float *hi)
 }
 
 int ld_synth_between(const ld_synth_between_config *cfg, const ld_image *texture, float *frames,
-                     float *fields, ld_err *err)
+                     float *fields, ld_synth_texture_fit *fit, ld_err *err)
 {
     ld_synth_motion m;
     if (ld_synth_motion_init(&m, cfg, err))
@@ -431,8 +434,11 @@ int ld_synth_between(const ld_synth_between_config *cfg, const ld_image *texture
         return ld_errf(err, "synth between: out of memory for a %dx%d texture canvas", c.width,
                        c.height);
     }
-    int rc = texture ? fill_image_texture(&c, texture, cfg->seed, err)
+    double scale = 1.0;
+    int rc = texture ? fill_image_texture(&c, texture, cfg->seed, &scale, err)
                      : fill_noise_texture(&c, cfg->seed, err);
+    if (fit)
+        *fit = (ld_synth_texture_fit){c.height, c.width, scale};
     if (rc) {
         free(feet);
         free(c.data);

@@ -45,8 +45,9 @@
  * Intensities are in [0, 1]: the texture is mapped onto [0, 1] (lead, drift:
  * [0.3, 1], so the open water (0) stands out; source: [0, 0.7], so the
  * blobs stay within 1). A texture image is cropped at a seed-chosen place
- * (scaled up first when smaller than the canvas) and normalised by its
- * 0.5 and 99.5 percentiles; `noise` is ld_pattern_texture plus white
+ * (scaled up first when smaller than the canvas, which is about 2S x 2S at
+ * the default magnitude; ld_synth_texture_fit tells by how much) and
+ * normalised by its 0.5 and 99.5 percentiles; `noise` is ld_pattern_texture plus white
  * noise smoothed at three scales (sigma 1, 2.5, 6 px) for detail at every
  * scale, normalised by its 1 and 99 percentiles. */
 #ifndef LD_DATA_SYNTH_BETWEEN_H
@@ -112,12 +113,22 @@ int ld_synth_is_open_water(const ld_synth_motion *m, double x, double y, double 
 /* Channels of the frames made from `texture` (NULL: procedural noise, 1). */
 int ld_synth_between_channels(const ld_image *texture);
 
+/* How the texture was fitted to the canvas the frames draw from (every
+ * foot of the backward characteristics, at least half a frame around the
+ * frame). */
+typedef struct ld_synth_texture_fit {
+    int canvas_height, canvas_width;
+    double scale; /* the texture image's enlargement to cover the canvas;
+                     1 when it was only cropped (and for noise) */
+} ld_synth_texture_fit;
+
 /* Renders the N+1 frames [N+1, C, S, S] (C = ld_synth_between_channels)
  * and the N true fields [N, 2, S, S]: stage n's field is u(x, t_n + dt/2),
  * dt = 1/N, x component first. `texture` is an image in its own units
- * (NULL: procedural noise from the seed). Fails on a bad configuration or
- * out of memory. */
+ * (NULL: procedural noise from the seed). *fit (when fit is not NULL) tells
+ * how the texture was fitted, so that a caller can say when an image was
+ * enlarged. Fails on a bad configuration or out of memory. */
 int ld_synth_between(const ld_synth_between_config *cfg, const ld_image *texture, float *frames,
-                     float *fields, ld_err *err);
+                     float *fields, ld_synth_texture_fit *fit, ld_err *err);
 
 #endif

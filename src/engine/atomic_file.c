@@ -1,9 +1,11 @@
-/* Temporary-file-then-rename writes: see atomic_file.h. */
+/* Temporary-file-then-rename writes, and the opening of files read whole:
+ * see atomic_file.h. */
 #include "engine/atomic_file.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int ld_atomic_open(ld_atomic_file *f, const char *path, ld_err *err)
@@ -67,4 +69,29 @@ int ld_remove_numbered(const char *dir, const char *format, int first, int last,
             return -1;
     }
     return 0;
+}
+
+FILE *ld_open_regular_file(const char *path, size_t *size, ld_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        ld_errf(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        ld_errf(err, "%s: is a folder, not a file", path);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ld_errf(err, "%s: not a regular file (a device, pipe or socket)", path);
+        return NULL;
+    }
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        ld_errf(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (size)
+        *size = (size_t)st.st_size;
+    return fp;
 }

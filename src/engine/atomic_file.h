@@ -1,10 +1,12 @@
 /* Files written whole or not at all: write to a temporary name beside the
  * target, flush and sync, then rename over the target. Every writer in the
  * project goes through this; and removing the outputs an earlier run left
- * that a new one does not rewrite. */
+ * that a new one does not rewrite. On the reading side, every reader of a
+ * whole file opens it through ld_open_regular_file. */
 #ifndef LD_ATOMIC_FILE_H
 #define LD_ATOMIC_FILE_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "engine/error.h"
@@ -28,5 +30,12 @@ int ld_remove_output(const char *dir, const char *name, ld_err *err);
 /* ld_remove_output for the names FORMAT (one %03d) of indices
  * first..last-1. */
 int ld_remove_numbered(const char *dir, const char *format, int first, int last, ld_err *err);
+
+/* Opens path for reading ("rb") when it is a regular file, its size in
+ * bytes in *size (when size is not NULL). A folder fails with "PATH: is a
+ * folder, not a file", a device, pipe or socket with "PATH: not a regular
+ * file" (before opening, so that a pipe cannot block), a missing or
+ * unreadable file with "PATH: cannot open: REASON". */
+FILE *ld_open_regular_file(const char *path, size_t *size, ld_err *err);
 
 #endif

@@ -2,7 +2,6 @@
  * see safetensors.h. */
 #include "engine/safetensors.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,28 +365,23 @@ static int parse_tensor_entry(json_cursor *c, ld_st_tensor *t, int64_t offsets[2
 int ld_st_read(const char *path, ld_st_file *f, ld_err *err)
 {
     ld_st_init(f);
-    FILE *fp = fopen(path, "rb");
+    size_t size;
+    FILE *fp = ld_open_regular_file(path, &size, err);
     if (!fp)
-        return ld_errf(err, "%s: cannot open: %s", path, strerror(errno));
-    if (fseek(fp, 0, SEEK_END) != 0) {
-        fclose(fp);
-        return ld_errf(err, "%s: cannot seek", path);
-    }
-    long size = ftell(fp);
-    rewind(fp);
+        return -1;
     if (size < 8) {
         fclose(fp);
-        return ld_errf(err, "%s: truncated (%ld bytes; a safetensors file has at least 8)", path,
+        return ld_errf(err, "%s: truncated (%zu bytes; a safetensors file has at least 8)", path,
                        size);
     }
-    f->buffer = malloc((size_t)size);
+    f->buffer = malloc(size);
     if (!f->buffer) {
         fclose(fp);
-        return ld_errf(err, "%s: out of memory reading %ld bytes", path, size);
+        return ld_errf(err, "%s: out of memory reading %zu bytes", path, size);
     }
-    size_t got = fread(f->buffer, 1, (size_t)size, fp);
+    size_t got = fread(f->buffer, 1, size, fp);
     fclose(fp);
-    if (got != (size_t)size) {
+    if (got != size) {
         ld_st_free(f);
         return ld_errf(err, "%s: read error", path);
     }
@@ -397,10 +391,10 @@ int ld_st_read(const char *path, ld_st_file *f, ld_err *err)
     if (header_len > ST_MAX_HEADER || header_len > (uint64_t)size - 8) {
         ld_st_free(f);
         return ld_errf(err, "%s: not a safetensors file or truncated (header length %llu, file "
-                            "%ld bytes)", path, (unsigned long long)header_len, size);
+                            "%zu bytes)", path, (unsigned long long)header_len, size);
     }
     const unsigned char *blob = f->buffer + 8 + header_len;
-    size_t blob_len = (size_t)size - 8 - (size_t)header_len;
+    size_t blob_len = size - 8 - (size_t)header_len;
     json_cursor c = {(const char *)f->buffer + 8, (const char *)blob, err, path};
     int rc = expect(&c, '{');
     skip_ws(&c);
