@@ -114,6 +114,33 @@ static void test_ot_moves_a_blob(void)
     }
     CHECK(!memcmp(frames, i0, sizeof(float) * P) && !memcmp(frames + N * P, i1, sizeof(float) * P),
           "end frames are the inputs");
+    {
+        /* a blob moved to its mirror image across the middle column: frame
+         * n is frame N' - n mirrored, and every frame's peak stays the
+         * blob's (a stale debiasing bent both, growing towards t = 1) */
+        enum { M = 8, WM = 40 };
+        float *a = malloc(sizeof(float) * H * WM), *b = malloc(sizeof(float) * H * WM);
+        float *f = malloc(sizeof(float) * (M + 1) * H * WM);
+        blob(a, H, WM, 12, 14, 1.0);
+        blob(b, H, WM, WM - 1 - 12, 14, 1.0);
+        CHECK(ld_baseline_ot(a, b, 1, H, WM, M, NULL, f, &err) == 0, "ot: %s", err.msg);
+        double worst = 0, peak_off = 0;
+        for (int n = 1; n < M; n++) {
+            const float *here = f + (size_t)n * H * WM, *there = f + (size_t)(M - n) * H * WM;
+            float peak = 0;
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < WM; x++) {
+                    worst = fmax(worst, fabs(here[y * WM + x] - there[y * WM + WM - 1 - x]));
+                    peak = fmaxf(peak, here[y * WM + x]);
+                }
+            peak_off = fmax(peak_off, fabs(peak - 1.0));
+        }
+        CHECK(worst < 0.02 && peak_off < 0.05,
+              "mirrored frames differ by %.4f, a peak is off the blob's by %.4f", worst, peak_off);
+        free(a);
+        free(b);
+        free(f);
+    }
     /* the progress callback: every barycentre reported done, in order */
     ot_progress seen = {0, 0, 0};
     ld_ot_options o;

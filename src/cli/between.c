@@ -566,7 +566,7 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
 static void report_ot(void *user, int done, int total, int iteration, double error)
 {
     if (iteration > 0)
-        ld_progress_update(user, done, "the next at iteration %d, marginal error %.2e",
+        ld_progress_update(user, done, "the next at iteration %d, error %.2e",
                            iteration, error);
     else
         ld_progress_update(user, done, "%s", "");
