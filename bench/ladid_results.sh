@@ -54,7 +54,7 @@ $L synth pendulum -o short_test.h5 --n 64 --seed 12 --length 0.5 --quiet
 for s in 1 2 3; do
     for how in tuned scratch; do
         flag=$([ $how = scratch ] && echo --from-scratch || true)
-        $L finetune pend.safetensors short_train.h5 --n-train 16 --epochs 40 --curriculum 4 \
+        $L finetune pend.safetensors short_train.h5 --n-train 16 --n-val 32 --epochs 40 --curriculum 4 \
             --seed $s $flag -o $how$s.safetensors --threads 2 --quiet
         $L eval $how$s.safetensors short_test.h5 --json $how${s}_eval.json
     done

@@ -409,6 +409,49 @@ static double json_mean(const char *name, const char *key)
     return at && at[strlen(pattern)] != 'n' ? strtod(at + strlen(pattern), NULL) : NAN;
 }
 
+/* The text of scratch file `name` (a static buffer; "" when unreadable). */
+static const char *scratch_text(const char *name)
+{
+    static char text[1 << 16];
+    FILE *f = fopen(test_scratch(name), "r");
+    size_t len = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f)
+        fclose(f);
+    text[len] = 0;
+    return text;
+}
+
+/* The start of line `row` (0: the first) of text, or NULL. */
+static const char *text_line(const char *text, int row)
+{
+    for (; text && row > 0; row--)
+        text = (text = strchr(text, '\n')) ? text + 1 : NULL;
+    return text && *text ? text : NULL;
+}
+
+/* Field `col` of line `row` of a CSV text as a number (NAN when absent). */
+static double csv_number(const char *text, int row, int col)
+{
+    const char *at = text_line(text, row);
+    for (; at && col > 0; col--)
+        at = (at = strpbrk(at, ",\n")) && *at == ',' ? at + 1 : NULL;
+    return at ? strtod(at, NULL) : NAN;
+}
+
+/* The checkpoint entry `key` of scratch file `name` ("" when absent). */
+static const char *checkpoint_entry(const char *name, const char *key)
+{
+    static char value[128];
+    ld_config c;
+    ld_err err;
+    ld_config_init(&c);
+    value[0] = 0;
+    if (ld_checkpoint_read_config(test_scratch(name), &c, &err) == 0 && ld_config_get(&c, key))
+        snprintf(value, sizeof value, "%s", ld_config_get(&c, key));
+    ld_config_free(&c);
+    return value;
+}
+
 /* Every second frame of data (times kept): the "trained grid" of the
  * continuous-time check. */
 static void every_second_frame(const ld_sequences *data, ld_sequences *coarse)
@@ -487,6 +530,29 @@ static void test_commands(void)
     expect_ok("fit blobs.h5 -o m.safetensors --resume m.last.safetensors --epochs 3 --quiet");
     CHECK(count_lines("m.log.csv") == 4, "resumed log: 3 epochs (%d lines)",
           count_lines("m.log.csv"));
+    /* Resuming from the best of stage 1 (after epoch 2) redoes epoch 3: the
+     * log keeps rows 1 and 2 (row 2's wall_s made 1000.5 here) and its new
+     * row 3 goes on from 1000.5 s; the stage files of the run resumed stay. */
+    static char log[1 << 16];
+    const char *before = scratch_text("m.log.csv");
+    memcpy(log, before, strlen(before) + 1);
+    char *row3 = (char *)text_line(log, 3), *row2_wall = row3 ? row3 - 1 : NULL;
+    while (row2_wall && row2_wall > log && row2_wall[-1] != ',')
+        row2_wall--;
+    CHECK(row3 && row2_wall > log, "log rows: %s", log);
+    if (test_failed())
+        return;
+    char edited[4096];
+    int kept = snprintf(edited, sizeof edited, "%.*s1000.5\n", (int)(row2_wall - log), log);
+    snprintf(edited + kept, sizeof edited - kept, "%s", row3);
+    test_write_bytes(test_scratch("m.log.csv"), edited, strlen(edited));
+    expect_ok("fit blobs.h5 -o m.safetensors --resume m.stage1.safetensors --epochs 3 --quiet");
+    const char *resumed = scratch_text("m.log.csv");
+    CHECK(count_lines("m.log.csv") == 4 && !strncmp(resumed, edited, (size_t)kept) &&
+              csv_number(resumed, 3, 0) == 3 && csv_number(resumed, 3, 11) > 1000.5,
+          "log after resuming at epoch 2: rows 1, 2 kept, row 3 at 1000.5 s on:\n%s", resumed);
+    CHECK(exists("m.stage0.safetensors") && exists("m.stage1.safetensors") &&
+              exists("m.stage2.safetensors"), "the resumed run's stage files stay");
 
     expect_ok("predict m.safetensors blobs.h5 -o pred.npy --quiet");
     expect_ok("predict m.safetensors blobs.h5 -o at.npy --times 0.05,0.25,1.5 --quiet");
@@ -531,10 +597,84 @@ static void test_commands(void)
     expect_error("predict m.safetensors odd.h5 -o q.npy", "frames");
     expect_error("eval m.safetensors blobs.h5 --instance 99", "--instance 99");
     expect_error("finetune m.safetensors blobs.h5 --n-train 13 -o f.safetensors",
-                 "not enough");
+                 "leaving 6 to train on");
     expect_error("finetune m.safetensors blobs.h5 -o f.safetensors", "--n-train");
     ld_sequences_free(&data);
     ld_sequences_free(&odd);
+    test_scratch_remove();
+}
+
+/* Outputs checked before any work, the data of a resume checked, stale
+ * stage files removed, finetune's validation trajectories fixed. */
+static void test_command_checks(void)
+{
+    test_scratch_make("ladid_checks");
+    ld_sequences data, fewer, other;
+    ld_err err;
+    moving_blobs(&data, 12, 8, 16, 5);
+    moving_blobs(&fewer, 10, 8, 16, 5);
+    moving_blobs(&other, 12, 8, 16, 6);
+    CHECK(ld_sequences_write_h5(test_scratch("blobs.h5"), &data, &err) == 0 &&
+              ld_sequences_write_h5(test_scratch("fewer.h5"), &fewer, &err) == 0 &&
+              ld_sequences_write_h5(test_scratch("other.h5"), &other, &err) == 0,
+          "write: %s", err.msg);
+    ld_sequences_free(&data);
+    ld_sequences_free(&fewer);
+    ld_sequences_free(&other);
+    /* left by an earlier, longer run: only m.stage4.safetensors matches */
+    const char *stale[] = {"m.stage4.safetensors", "m.stage04.safetensors",
+                           "m.stage4.safetensors.bak", "mm.stage4.safetensors"};
+    for (int k = 0; k < 4; k++)
+        test_write_bytes(test_scratch(stale[k]), "old", 3);
+    const char *fit = "fit blobs.h5 -o m.safetensors --preset small --context 3 --batch 8 "
+                      "--curriculum 1 --val-fraction 0.25 --epochs 1 --quiet";
+    expect_ok(fit);
+    CHECK(exists("m.stage0.safetensors") && !exists("m.stage4.safetensors") &&
+              exists("m.stage04.safetensors") && exists("m.stage4.safetensors.bak") &&
+              exists("mm.stage4.safetensors"),
+          "the stale stage file removed, the others kept");
+    CHECK(!strcmp(checkpoint_entry("m.last.safetensors", "data.split"), "9,3") &&
+              !strcmp(checkpoint_entry("m.last.safetensors", "data.trajectories"), "12"),
+          "the checkpoint names its data: split '%s'",
+          checkpoint_entry("m.last.safetensors", "data.split"));
+
+    /* a folder as the output: refused before any training or file */
+    CHECK(mkdir(test_scratch("adir"), 0755) == 0, "mkdir");
+    expect_error("fit blobs.h5 -o adir --preset small --context 3 --epochs 1 --quiet",
+                 "adir is a folder");
+    expect_error("finetune m.safetensors blobs.h5 --n-train 2 --epochs 1 -o adir --quiet",
+                 "adir is a folder");
+    expect_error("predict m.safetensors blobs.h5 -o adir", "adir is a folder");
+    expect_error("eval m.safetensors blobs.h5 --json adir", "adir is a folder");
+    CHECK(!exists("adir.last.safetensors") && !exists("adir.stage0.safetensors") &&
+              !exists("adir.log.csv"), "nothing written beside the folder");
+    expect_error("eval m.safetensors blobs.h5 --strip s.png --plot nodir/p.png", "nodir/p.png");
+    CHECK(!exists("s.png"), "no strip written before the bad plot path fails");
+
+    /* resuming on other data, or another command's split */
+    expect_error("fit fewer.h5 -o m.safetensors --resume m.last.safetensors --epochs 2 --quiet",
+                 "a file of 12 trajectories, fewer.h5 holds 10");
+    expect_error("fit other.h5 -o m.safetensors --resume m.last.safetensors --epochs 2 --quiet",
+                 "other frames or times than those of other.h5");
+    expect_ok("finetune m.safetensors blobs.h5 --n-train 2 --epochs 1 -o t2.safetensors --quiet");
+    expect_ok("finetune m.safetensors blobs.h5 --n-train 4 --epochs 1 -o t4.safetensors --quiet");
+    expect_error("fit blobs.h5 -o t2.safetensors --resume t2.last.safetensors --epochs 2 --quiet",
+                 "(training, validation) trajectories 2,6, this run splits blobs.h5 into 9,3");
+    expect_ok("fit blobs.h5 -o m.safetensors --resume m.last.safetensors --epochs 2 --quiet");
+
+    /* finetune validates on the same 6 of 12 whatever K; K beyond the rest
+     * or a --n-val leaving none are refused */
+    const char *split = checkpoint_entry("t2.safetensors", "data.split");
+    CHECK(!strcmp(split, "2,6"), "finetune --n-train 2 split (training, validation) %s", split);
+    split = checkpoint_entry("t4.safetensors", "data.split");
+    CHECK(!strcmp(split, "4,6"), "finetune --n-train 4 split (training, validation) %s", split);
+    expect_error("finetune m.safetensors blobs.h5 --n-train 7 -o f.safetensors",
+                 "--n-train 7: blobs.h5 holds 12 trajectories and 6 of them are held out");
+    expect_error("finetune m.safetensors blobs.h5 --n-train 1 --n-val 12 -o f.safetensors",
+                 "none would be left to train on");
+    expect_error("fit blobs.h5 -o h.safetensors --preset small --heads 5 --context 3",
+                 "--heads 5 must divide the model width 32");
+    CHECK(!exists("f.safetensors") && !exists("h.safetensors"), "no model after an error");
     test_scratch_remove();
 }
 
@@ -547,5 +687,6 @@ LD_TEST_SUITE(ladid) = {
     {"resume_equals_uninterrupted", test_resume_equals_uninterrupted},
     {"fit_end_to_end", test_fit_end_to_end},
     {"commands", test_commands},
+    {"command_checks", test_command_checks},
     {NULL, NULL},
 };

@@ -68,6 +68,16 @@ static void test_round_trip(void)
         CHECK(ld_sequences_frame(&r, 2, 3) == r.frames + (size_t)(2 * 4 + 3) * 2 * 16 * 16,
               "frame address");
     }
+    /* The checksum: the same for the data read back, another for one
+     * changed frame value or time. */
+    uint64_t sum = ld_sequences_checksum(&s);
+    CHECK(!test_failed() && ld_sequences_checksum(&r) == sum, "checksum of the read-back data");
+    r.frames[100] += 1e-3f;
+    CHECK(ld_sequences_checksum(&r) != sum, "a changed frame changes the checksum");
+    r.frames[100] = s.frames[100];
+    r.times[11] += 1e-9;
+    CHECK(ld_sequences_checksum(&r) != sum, "a changed time changes the checksum");
+    r.times[11] = s.times[11];
     /* Selection copies the chosen instances. */
     ld_sequences sel;
     const int which[2] = {2, 0};
@@ -187,8 +197,21 @@ static void test_read_errors(void)
     const fake_set times = {"times", 2, {2, 3}};
     const fake_set params = {"params", 2, {2, 0}};
     fake_set sets[3] = {frames, times, params};
+    /* params are optional: frames and times alone read, with no parameters */
     write_fake(path, sets, 2, 0);
-    expect_read_error("missing params", path, "dataset 'params' is missing");
+    CHECK(ld_sequences_read_h5(path, &r, &err) == 0 && r.n == 2 && r.length == 3 &&
+              r.n_params == 0 && r.params == NULL && r.times[4] > r.times[3],
+          "frames and times without params read: %s", err.msg);
+    ld_sequences_free(&r);
+    /* params without their names attribute: named param0, param1, ... */
+    sets[2].dims[1] = 2;
+    write_fake(path, sets, 3, 0);
+    CHECK(ld_sequences_read_h5(path, &r, &err) == 0 && r.n_params == 2 &&
+              !strcmp(r.param_names[0], "param0") && !strcmp(r.param_names[1], "param1") &&
+              r.params[3] == 3.0 / 4,
+          "params without names read: %s", err.msg);
+    ld_sequences_free(&r);
+    sets[2] = params;
     write_fake(path, sets + 1, 2, 0);
     expect_read_error("missing frames", path, "dataset 'frames' is missing");
     sets[0].rank = 4;

@@ -245,6 +245,40 @@ static void test_reaction_diffusion_bounded(void)
           "negative diffusion: %s", err.msg);
 }
 
+/* Strong rotation (|beta| up to the allowed 100) stays finite and bounded:
+ * steps of 0.05 made every frame NaN from |beta| 10 on. Fields that do blow
+ * up are reported, not rendered. */
+static void test_reaction_diffusion_strong_beta(void)
+{
+    ld_rd_config c;
+    ld_rd_defaults(&c);
+    c.grid = (ld_synth_grid){.n = 1, .length = 3, .size = 16, .dt = 0.2, .seed = 1};
+    c.burn_in = 1.0;
+    const double betas[] = {10, -20, 100};
+    for (int b = 0; b < 3; b++) {
+        c.beta = betas[b];
+        ld_sequences s;
+        ld_err err;
+        CHECK(ld_synth_reaction_diffusion(&c, &s, NULL, NULL, &err) == 0, "beta %g: %s",
+              c.beta, err.msg);
+        if (test_failed())
+            return;
+        float lo, hi;
+        frame_range(&s, &lo, &hi);
+        CHECK(lo >= 0 && hi <= 1 && hi - lo > 0.3f, "beta %g: frames %g..%g", c.beta, lo, hi);
+        ld_sequences_free(&s);
+    }
+    const int N = 64;
+    float *w = malloc(sizeof(float) * 6 * N * N), *u = w, *v = w + N * N;
+    for (int i = 0; i < N * N; i++)
+        u[i] = v[i] = 1e19f;
+    CHECK(ld_rd_advance(&c, N, u, v, w + 2 * N * N, 0.1) == -1, "blown-up fields reported");
+    for (int i = 0; i < N * N; i++)
+        u[i] = v[i] = 0.5f;
+    CHECK(ld_rd_advance(&c, N, u, v, w + 2 * N * N, 0.1) == 0, "finite fields pass");
+    free(w);
+}
+
 /* A closed lattice (periodic in x, walls and the cylinder bounce back)
  * keeps its mass to float rounding: 1e-5 relative over 2000 steps. */
 static void test_lbm_mass(void)
@@ -372,6 +406,7 @@ LD_TEST_SUITE(synth_systems) = {
     {"time_grids", test_time_grids},
     {"area_resample", test_area_resample},
     {"reaction_diffusion_bounded", test_reaction_diffusion_bounded},
+    {"reaction_diffusion_strong_beta", test_reaction_diffusion_strong_beta},
     {"lbm_mass", test_lbm_mass},
     {"vortex_strouhal", test_vortex_strouhal},
     {"vortex_generator", test_vortex_generator},

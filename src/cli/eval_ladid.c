@@ -43,6 +43,9 @@ static void eval_ladid_usage(FILE *out)
         "per predicted frame, |y - y_hat|^2 / |y|^2 averaged over the trajectories,\n"
         "and its mean over the horizon, beside repeating the last context frame.\n"
         "Each trajectory is predicted at its own stored times (irregular grids too).\n"
+        "FILE.h5 (and --train, --truth) need the datasets frames [n, L, C, S, S] and\n"
+        "times [n, L]; params are not needed. Every output path is checked before\n"
+        "any work.\n"
         "Writes a PNG strip of one trajectory (truth row over prediction row) and a\n"
         "PNG plot of the nMSE over the horizon.\n\n"
         "options:\n"
@@ -333,6 +336,9 @@ int ld_cmd_eval_ladid(int argc, char **argv)
     }
     if (a.threads)
         omp_set_num_threads(a.threads);
+    if ((a.json && strcmp(a.json, "-") && ld_fit_check_output(a.json, &err)) ||
+        ld_fit_check_output(a.strip, &err) || ld_fit_check_output(a.plot, &err))
+        goto done;
     if (ld_ladid_read_config(a.model, &cfg, &err) || ld_ladid_create(&m, &cfg, &err))
         goto done;
     have_model = 1;

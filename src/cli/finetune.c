@@ -1,7 +1,8 @@
 /* `latdyn finetune MODEL NEW.h5 --n-train k -o TUNED.safetensors`: adapts
  * a fitted LaDID model to an intervened system (ladid.md, "Transfer to
  * interventions") by training it further on k trajectories of NEW.h5 with
- * a fresh optimiser, validating on the others; --from-scratch trains the
+ * a fresh optimiser, validating on others fixed by the file alone (the
+ * same for every k, so runs compare); --from-scratch trains the
  * same architecture from new weights on the same trajectories instead,
  * for the comparison the spec asks for. The training loop is fit's. */
 #include <stdio.h>
@@ -27,16 +28,19 @@ static void finetune_usage(FILE *out)
         "usage: latdyn finetune MODEL.safetensors NEW.h5 --n-train K -o TUNED.safetensors\n"
         "       [options]\n\n"
         "Adapts a model from `latdyn fit` to an intervened system (changed constants,\n"
-        "moved obstacle): trains it further on K trajectories of NEW.h5 (same frame\n"
-        "size) with a fresh AdamW and the curriculum from Q = 1, validating on other\n"
-        "trajectories of NEW.h5. The split by instance is fixed, so runs with\n"
-        "different K or --from-scratch validate on the same trajectories. Outputs as\n"
-        "for `latdyn fit` (TUNED, STEM.stageK, STEM.last, STEM.log.csv).\n\n"
+        "moved obstacle): trains it further on K trajectories of NEW.h5 (frames and\n"
+        "times as for `latdyn fit`, the model's frame size; params not needed) with a\n"
+        "fresh AdamW and the curriculum from Q = 1, validating on other trajectories\n"
+        "of NEW.h5. The split by instance is fixed: the V validation trajectories are\n"
+        "the same whatever K, so runs with different K or --from-scratch validate on\n"
+        "the same trajectories; K can be at most the N - V others. Outputs as for\n"
+        "`latdyn fit` (TUNED, STEM.stageK, STEM.last, STEM.log.csv).\n\n"
         "options:\n"
-        "  --n-train K          trajectories to train on (required)\n"
+        "  --n-train K          trajectories to train on, 1..N-V (required)\n"
         "  -o, --out FILE       the fine-tuned model (required)\n"
-        "  --n-val V            validation trajectories (default: all the rest, at\n"
-        "                       most 64)\n"
+        "  --n-val V            validation trajectories (default: half of the N in\n"
+        "                       NEW.h5, rounded down, at most 64; 0: the training MSE\n"
+        "                       picks the best model)\n"
         "  --epochs E           epochs (20)\n"
         "  --curriculum E       epochs per curriculum stage (5)\n"
         "  --lr RATE            learning rate (default: the model's)\n"
@@ -88,7 +92,8 @@ int ld_cmd_finetune(int argc, char **argv)
         return rc;
     if (a.threads)
         omp_set_num_threads(a.threads);
-    if (ld_ladid_read_config(a.model, &cfg, &err) || ld_sequences_read_h5(a.input, &all, &err))
+    if (ld_fit_check_outputs(a.out, &err) || ld_ladid_read_config(a.model, &cfg, &err) ||
+        ld_sequences_read_h5(a.input, &all, &err))
         goto done;
     if (all.channels != cfg.channels || all.height != cfg.size || all.width != cfg.size) {
         ld_errf(&err, "%s has %dx%dx%d frames, the model %dx%dx%d", a.input, all.channels,
@@ -100,11 +105,17 @@ int ld_cmd_finetune(int argc, char **argv)
                       "needed", a.input, all.length, cfg.context);
         goto done;
     }
-    int rest = all.n - a.n_train;
-    int n_val = a.n_val >= 0 ? a.n_val : rest < 64 ? rest : 64;
-    if (rest < 0 || n_val > rest) {
-        ld_errf(&err, "%s holds %d trajectories: not enough for %d to train on and %d to "
-                      "validate on", a.input, all.n, a.n_train, n_val);
+    /* the validation trajectories depend on the file (and --n-val) only */
+    int n_val = a.n_val >= 0 ? a.n_val : all.n / 2 < 64 ? all.n / 2 : 64;
+    if (n_val >= all.n) {
+        ld_errf(&err, "--n-val %d: %s holds %d trajectories, none would be left to train on",
+                n_val, a.input, all.n);
+        goto done;
+    }
+    if (a.n_train > all.n - n_val) {
+        ld_errf(&err, "--n-train %d: %s holds %d trajectories and %d of them are held out for "
+                      "validation (--n-val), leaving %d to train on", a.n_train, a.input,
+                all.n, n_val, all.n - n_val);
         goto done;
     }
     if (ld_ladid_split(&all, n_val, a.n_train, &train, &val, &err))
@@ -120,6 +131,7 @@ int ld_cmd_finetune(int argc, char **argv)
     if (!a.from_scratch && ld_ladid_load_weights(&m, a.model, &err))
         goto done;
     ld_fit_job job = {.command = "finetune", .out = a.out, .seed = a.seed, .quiet = a.quiet};
+    ld_ladid_data_id_of(&all, a.input, train.n, val.n, &job.data_id);
     double start = ld_now_seconds();
     int run = ld_fit_run(&job, &m, &train, &val, &err);
     if (run) {

@@ -4,11 +4,13 @@
  * checkpoints; and the training loop that `finetune` shares (fit.h). */
 #include "cli/fit.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <omp.h>
 
@@ -28,6 +30,34 @@ int ld_fit_sibling(const char *out, const char *suffix, char *buf, size_t len, l
         return ld_errf(err, "%s: path too long", out);
     memcpy(buf, out, n);
     strcpy(buf + n, suffix);
+    return 0;
+}
+
+int ld_fit_check_output(const char *path, ld_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return ld_errf(err, "%s is a folder: name a file to write", path);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return ld_errf(err, "%s is not a regular file: name a file to write", path);
+    ld_atomic_file probe;
+    if (ld_atomic_open(&probe, path, err))
+        return -1;
+    ld_atomic_abort(&probe);
+    return 0;
+}
+
+int ld_fit_check_outputs(const char *out, ld_err *err)
+{
+    static const char *const suffixes[] = {".last.safetensors", ".log.csv",
+                                           ".stage0.safetensors"};
+    char path[4096];
+    if (ld_fit_check_output(out, err))
+        return -1;
+    for (size_t k = 0; k < sizeof suffixes / sizeof *suffixes; k++)
+        if (ld_fit_sibling(out, suffixes[k], path, sizeof path, err) ||
+            ld_fit_check_output(path, err))
+            return -1;
     return 0;
 }
 
@@ -54,23 +84,83 @@ static int64_t planned_steps(const ld_ladid_trainer *t, int first, int last)
     return total;
 }
 
-/* The log text kept in memory: the rows of a resumed run's log, then this
- * run's. */
-static int log_start(ld_bytes *log, const char *path, int resuming, ld_err *err)
+static const char log_header[] =
+    "epoch,step,q,loss,reconstruction,latent,prior,mse,val_nmse,best,lr,wall_s\n";
+
+/* The log text kept in memory: the header, then (resuming) the rows of the
+ * log beside the checkpoint for its first `epochs_done` epochs, rows of
+ * later epochs (those the resumed run redoes) dropped; *wall gets the
+ * wall_s of the last row kept, from which the run's times go on. */
+static int log_start(ld_bytes *log, const char *path, int resuming, int epochs_done,
+                     double *wall, ld_err *err)
 {
-    static const char header[] = "epoch,step,q,loss,reconstruction,latent,prior,mse,val_nmse,"
-                                 "best,lr,wall_s\n";
     memset(log, 0, sizeof *log);
+    *wall = 0;
+    if (ld_bytes_append(log, log_header, sizeof log_header - 1))
+        return ld_errf(err, "out of memory");
     FILE *f = resuming ? fopen(path, "rb") : NULL;
     if (!f)
-        return ld_bytes_append(log, header, sizeof header - 1) ? ld_errf(err, "out of memory") : 0;
-    char buf[4096];
-    size_t n;
-    int rc = 0;
-    while (!rc && (n = fread(buf, 1, sizeof buf, f)) > 0)
-        rc = ld_bytes_append(log, buf, n);
+        return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = 0, first = 1;
+    while (!rc && (len = getline(&line, &cap, f)) > 0) {
+        if (first) { /* the header */
+            first = 0;
+            continue;
+        }
+        char *end;
+        long epoch = strtol(line, &end, 10);
+        const char *comma = strrchr(line, ',');
+        if (end == line || *end != ',' || epoch < 1 || epoch > epochs_done || !comma ||
+            line[len - 1] != '\n')
+            continue;
+        *wall = strtod(comma + 1, NULL);
+        rc = ld_bytes_append(log, line, (size_t)len);
+    }
+    free(line);
     fclose(f);
     return rc ? ld_errf(err, "out of memory") : 0;
+}
+
+/* Removes the STEM.stageN.safetensors files beside out (exactly that
+ * pattern, N without leading zeros) that this run did not write (bit N of
+ * written) unless N <= kept, the stages of the run resumed. */
+static int remove_stale_stages(const char *out, uint64_t written, int kept, ld_err *err)
+{
+    char stem[4096], dir[4096];
+    if (ld_fit_sibling(out, "", stem, sizeof stem, err))
+        return -1;
+    const char *slash = strrchr(stem, '/'), *base = slash ? slash + 1 : stem;
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == stem)
+        strcpy(dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - stem), stem);
+    size_t base_len = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0; /* nothing to tidy where nothing can be listed */
+    struct dirent *e;
+    int rc = 0;
+    while (!rc && (e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        if (strncmp(name, base, base_len) || strncmp(name + base_len, ".stage", 6))
+            continue;
+        const char *digits = name + base_len + 6;
+        size_t count = strspn(digits, "0123456789");
+        if (count < 1 || count > 6 || (count > 1 && digits[0] == '0') ||
+            strcmp(digits + count, ".safetensors"))
+            continue;
+        int stage = atoi(digits);
+        int wrote = stage < 64 && ((written >> stage) & 1);
+        if (!wrote && stage > kept)
+            rc = ld_remove_output(dir, name, err);
+    }
+    closedir(d);
+    return rc;
 }
 
 int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *train,
@@ -83,14 +173,10 @@ int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *tra
         return -1;
     ld_ladid_trainer t;
     ld_bytes log = {0};
-    ld_atomic_file probe;
     int rc = -1;
-    /* an unwritable output fails now, not after the first epoch */
-    if (ld_atomic_open(&probe, job->out, err))
-        return -1;
-    ld_atomic_abort(&probe);
     if (ld_ladid_trainer_init(&t, m, train, job->seed, err))
         return -1;
+    t.data_id = job->data_id;
     if (job->resume && ld_ladid_resume(&t, job->resume, err))
         goto done;
     if (t.epoch >= c->epochs) {
@@ -98,7 +184,11 @@ int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *tra
                 t.epoch, c->epochs);
         goto done;
     }
-    if (log_start(&log, log_path, job->resume != NULL, err))
+    /* stages up to the resumed one belong to the run continued */
+    const int kept_stages = job->resume ? t.best_stage : -1;
+    uint64_t written_stages = 0;
+    double wall_before;
+    if (log_start(&log, log_path, job->resume != NULL, t.epoch, &wall_before, err))
         goto done;
     if (!job->quiet)
         fprintf(stderr, "%s: %zu parameters, %d threads; %d training and %d validation "
@@ -157,16 +247,20 @@ int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *tra
         if (ld_ladid_save(&t, last, err))
             goto done;
         if (best) {
-            snprintf(stage_path, sizeof stage_path, "%.*s.stage%d.safetensors",
-                     (int)(strlen(last) - strlen(".last.safetensors")), last, stage);
-            if (ld_ladid_save(&t, stage_path, err) || ld_ladid_save(&t, job->out, err))
+            char suffix[64];
+            snprintf(suffix, sizeof suffix, ".stage%d.safetensors", stage);
+            if (ld_fit_sibling(job->out, suffix, stage_path, sizeof stage_path, err) ||
+                ld_ladid_save(&t, stage_path, err) || ld_ladid_save(&t, job->out, err))
                 goto done;
+            if (stage < 64)
+                written_stages |= 1ull << stage;
         }
         char row[512];
         int n = snprintf(row, sizeof row, "%d,%lld,%d,%.7g,%.7g,%.7g,%.7g,%.7g,%.7g,%d,%.7g,%.3f\n",
                          epoch + 1, (long long)t.step, q, sum.total * inv,
                          sum.reconstruction * inv, sum.latent * inv, sum.prior * inv,
-                         sum.mse * inv, metric, best, t.opt.lr, ld_now_seconds() - start);
+                         sum.mse * inv, metric, best, t.opt.lr,
+                         wall_before + ld_now_seconds() - start);
         if (ld_bytes_append(&log, row, (size_t)n)) {
             ld_errf(err, "out of memory");
             goto done;
@@ -179,7 +273,7 @@ int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *tra
                     val->n ? "val nMSE" : "train mse", metric,
                     best ? "  (best of this stage, saved)" : "");
     }
-    rc = 0;
+    rc = remove_stale_stages(job->out, written_stages, kept_stages, err);
 done:
     ld_stop_release();
     ld_bytes_free(&log);
@@ -201,11 +295,13 @@ static void fit_usage(FILE *out)
 {
     fprintf(out,
         "usage: latdyn fit FILE.h5 -o MODEL.safetensors [options]\n\n"
-        "Trains the LaDID model (ladid.md) on the trajectories of FILE.h5 (frames\n"
-        "[n, L, C, S, S] in [0, 1], S a multiple of 16, times [n, L]): blocks of\n"
-        "CONTEXT + Q frames every Q frames, Q growing 1, 2, 4, ... up to L - CONTEXT\n"
-        "every --curriculum epochs; AdamW; validation nMSE (predicting frames\n"
-        "CONTEXT..L-1 of held-out trajectories) after every epoch.\n\n"
+        "Trains the LaDID model (ladid.md) on the trajectories of FILE.h5 (datasets\n"
+        "frames [n, L, C, S, S] in [0, 1], S a multiple of 16, and times [n, L];\n"
+        "params, as `latdyn synth` writes, are not needed): blocks of CONTEXT + Q\n"
+        "frames every Q frames, Q growing 1, 2, 4, ... up to L - CONTEXT every\n"
+        "--curriculum epochs; AdamW, the learning rate times 0.98 after every epoch;\n"
+        "validation nMSE (predicting frames CONTEXT..L-1 of held-out trajectories)\n"
+        "after every epoch.\n\n"
         "options:\n"
         "  -o, --out FILE       the best-validation model of the latest curriculum\n"
         "                       stage (required); beside it STEM.stageK.safetensors\n"
@@ -220,10 +316,11 @@ static void fit_usage(FILE *out)
         "  --max-query Q        cap on the query frames per block (default L - CONTEXT)\n"
         "  --val-fraction F     share of the trajectories held out for validation (0.1;\n"
         "                       0: the training MSE picks the best model)\n"
-        "  --lr RATE            AdamW learning rate (preset: 3e-4)\n"
+        "  --lr RATE            AdamW learning rate at the first epoch, decayed x0.98\n"
+        "                       per epoch (per preset: paper 3e-4, small 1e-3)\n"
         "  --sigma-y S          std of the frame likelihood (1e-3)\n"
         "  --dropout P          dropout in the dynamics MLP (0)\n"
-        "  --heads H            attention heads (1)\n"
+        "  --heads H            attention heads, dividing the model width (1)\n"
         "  --pe-max-scale S     time encoding: angular frequencies pi 2^s, s = 0..S,\n"
         "                       time in units of the training span. Default: the\n"
         "                       paper's 8, capped one octave below what the training\n"
@@ -232,8 +329,9 @@ static void fit_usage(FILE *out)
         "                       given above that limit is kept, with a warning\n"
         "  --seed S             random seed (1); same seed, same model\n"
         "  --threads T          OpenMP threads (default OMP_NUM_THREADS)\n"
-        "  --resume CKPT        continue from STEM.last.safetensors (only --epochs may\n"
-        "                       change)\n"
+        "  --resume CKPT        continue from STEM.last.safetensors (or a stage file) on\n"
+        "                       the same FILE.h5 (checked); only --epochs may change;\n"
+        "                       the log keeps its rows up to the checkpoint's epoch\n"
         "  --quiet              no progress output\n");
 }
 
@@ -372,7 +470,8 @@ int ld_cmd_fit(int argc, char **argv)
         return rc;
     if (a.threads)
         omp_set_num_threads(a.threads);
-    if (ld_sequences_read_h5(a.input, &all, &err) || make_config(&a, &all, &cfg, &err))
+    if (ld_fit_check_outputs(a.out, &err) || ld_sequences_read_h5(a.input, &all, &err) ||
+        make_config(&a, &all, &cfg, &err))
         goto done;
     int n_val = (int)lround(cfg.val_fraction * all.n);
     if (cfg.val_fraction > 0 && n_val < 1)
@@ -394,6 +493,7 @@ int ld_cmd_fit(int argc, char **argv)
     ld_ladid_init_weights(&m, a.seed);
     ld_fit_job job = {.command = "fit", .out = a.out, .resume = a.resume, .seed = a.seed,
                       .quiet = a.quiet};
+    ld_ladid_data_id_of(&all, a.input, train.n, val.n, &job.data_id);
     double start = ld_now_seconds();
     int run = ld_fit_run(&job, &m, &train, &val, &err);
     if (run) {

@@ -9,6 +9,7 @@
 #include <omp.h>
 
 #include "cli/cli.h"
+#include "cli/fit.h"
 #include "cli/options.h"
 #include "cli/progress.h"
 #include "data/npy.h"
@@ -27,6 +28,8 @@ static void predict_usage(FILE *out)
         "usage: latdyn predict MODEL.safetensors FILE.h5 -o PRED.npy [options]\n\n"
         "Predicts the frames of every trajectory of FILE.h5 from its first CONTEXT\n"
         "frames (and their times) with a model from `latdyn fit`, in one pass.\n"
+        "FILE.h5 needs the datasets frames [n, L, C, S, S] and times [n, L] (params\n"
+        "are not needed).\n"
         "PRED.npy is float32 [n, Q, C, S, S]: by default the stored frames\n"
         "CONTEXT..L-1 (Q = L - CONTEXT); with --times, the Q times given.\n\n"
         "options:\n"
@@ -105,7 +108,8 @@ int ld_cmd_predict(int argc, char **argv)
     if (a.threads)
         omp_set_num_threads(a.threads);
     double start = ld_now_seconds();
-    if (ld_ladid_read_config(a.model, &cfg, &err) || ld_ladid_create(&m, &cfg, &err))
+    if (ld_fit_check_output(a.out, &err) || ld_ladid_read_config(a.model, &cfg, &err) ||
+        ld_ladid_create(&m, &cfg, &err))
         goto done;
     have_model = 1;
     if (ld_ladid_load_weights(&m, a.model, &err) || ld_sequences_read_h5(a.input, &data, &err))

@@ -81,7 +81,8 @@ static void usage(const system_args *a, FILE *out)
             "Lambda-omega spiral waves, u_t = (1-A^2) u + beta A^2 v + d lap u,\n"
             "v_t = -beta A^2 u + (1-A^2) v + d lap v, A^2 = u^2 + v^2, on the periodic square\n"
             "[-10, 10]^2 (midpoint RK2 steps on a grid of >= 64 cells a side, box-averaged to\n"
-            "the frame size). Instances: a one-armed spiral about a random centre in\n"
+            "the frame size; steps of at most 0.05 / max(1, |beta|) time units, so a large\n"
+            "|beta| takes longer). Instances: a one-armed spiral about a random centre in\n"
             "[-3, 3]^2 with random phase and chirality. Frames show u mapped from [-1, 1]\n"
             "to [0, 1]. Parameters stored: center_x, center_y, phase, chirality.\n\n");
     else

@@ -100,6 +100,28 @@ int ld_sequences_set_attr(ld_sequences *s, const char *key, const char *value, l
     return 0;
 }
 
+/* FNV-1a steps over the 8-byte words of `size` bytes (the tail padded
+ * with zeros). */
+static uint64_t hash_words(uint64_t h, const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    for (size_t at = 0; at < size; at += 8) {
+        uint64_t word = 0;
+        memcpy(&word, p + at, size - at < 8 ? size - at : 8);
+        h = (h ^ word) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+uint64_t ld_sequences_checksum(const ld_sequences *s)
+{
+    const int sizes[5] = {s->n, s->length, s->channels, s->height, s->width};
+    const size_t frames = (size_t)s->n * s->length * s->channels * s->height * s->width;
+    uint64_t h = hash_words(0xcbf29ce484222325ull, sizes, sizeof sizes);
+    h = hash_words(h, s->frames, frames * sizeof *s->frames);
+    return hash_words(h, s->times, (size_t)s->n * s->length * sizeof *s->times);
+}
+
 int ld_sequences_select(const ld_sequences *s, const int *which, int count, ld_sequences *out,
                         ld_err *err)
 {
@@ -398,10 +420,15 @@ static int check_finite(const char *path, const char *name, const double *x, siz
     return 0;
 }
 
+/* The names of the parameters from params/names; "param0", "param1", ...
+ * when the attribute is absent. */
 static int read_param_names(hid_t params, const char *path, ld_sequences *s, ld_err *err)
 {
-    if (H5Aexists(params, "names") <= 0)
-        return ld_errf(err, "%s: 'params' lacks its 'names' attribute", path);
+    if (H5Aexists(params, "names") <= 0) {
+        for (int k = 0; k < s->n_params; k++)
+            snprintf(s->param_names[k], LD_SEQ_NAME_LEN, "param%d", k);
+        return 0;
+    }
     hid_t attr = H5Aopen(params, "names", H5P_DEFAULT);
     if (attr < 0)
         return ld_errf(err, "%s: cannot open params/names", path);
@@ -418,12 +445,16 @@ static int read_param_names(hid_t params, const char *path, ld_sequences *s, ld_
 
 static int read_file(hid_t file, const char *path, ld_sequences *s, ld_err *err)
 {
-    hsize_t fd[5], td[2], pd[2];
+    hsize_t fd[5], td[2], pd[2] = {0, 0};
     hid_t frames = -1, times = -1, params = -1;
     int rc = -1;
     if ((frames = open_dataset(file, path, "frames", 5, fd, err)) < 0 ||
-        (times = open_dataset(file, path, "times", 2, td, err)) < 0 ||
-        (params = open_dataset(file, path, "params", 2, pd, err)) < 0)
+        (times = open_dataset(file, path, "times", 2, td, err)) < 0)
+        goto done;
+    /* params are optional: none when the dataset is absent */
+    if (H5Lexists(file, "params", H5P_DEFAULT) <= 0)
+        pd[0] = fd[0];
+    else if ((params = open_dataset(file, path, "params", 2, pd, err)) < 0)
         goto done;
     if (td[0] != fd[0] || td[1] != fd[1] || pd[0] != fd[0]) {
         ld_errf(err, "%s: inconsistent sizes: frames [%llu, %llu, ...], times [%llu, %llu], "

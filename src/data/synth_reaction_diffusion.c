@@ -56,12 +56,21 @@ static void rd_update(const ld_rd_config *c, int N, double h, const float *u, co
     }
 }
 
-void ld_rd_advance(const ld_rd_config *c, int N, float *u, float *v, float *scratch,
-                   double time)
+/* The longest stable and accurate step: the diffusion limit, and for the
+ * reaction a phase turn of at most RD_MAX_STEP radians per unit of beta
+ * (the field turns at about sqrt(3) |beta| A^2 rad per time unit near the
+ * limit cycle, where midpoint steps stop being stable above roughly
+ * |beta|^(-4/3): beta 10 blew up at 0.05). */
+static double rd_max_step(const ld_rd_config *c, int N)
+{
+    const double dx = RD_DOMAIN / N;
+    return fmin(RD_MAX_STEP / fmax(1.0, fabs(c->beta)), 0.2 * dx * dx / c->diffusion);
+}
+
+int ld_rd_advance(const ld_rd_config *c, int N, float *u, float *v, float *scratch, double time)
 {
     const size_t plane = (size_t)N * N;
-    const double dx = RD_DOMAIN / N;
-    const double hmax = fmin(RD_MAX_STEP, 0.2 * dx * dx / c->diffusion);
+    const double hmax = rd_max_step(c, N);
     const long steps = (long)ceil(time / hmax);
     const double h = steps ? time / steps : 0;
     float *hu = scratch, *hv = hu + plane, *nu = hv + plane, *nv = nu + plane;
@@ -71,6 +80,10 @@ void ld_rd_advance(const ld_rd_config *c, int N, float *u, float *v, float *scra
         memcpy(u, nu, plane * sizeof *u);
         memcpy(v, nv, plane * sizeof *v);
     }
+    int finite = 1;
+    for (size_t a = 0; a < plane; a++)
+        finite &= isfinite(u[a]) && isfinite(v[a]);
+    return finite ? 0 : -1;
 }
 
 /* The spiral initial condition about (cx, cy). */
@@ -88,8 +101,10 @@ static void rd_initial(int N, double cx, double cy, double phase, double chirali
         }
 }
 
-/* Simulates and renders instance i into `out`; work holds 6 N x N planes. */
-static void rd_instance(const ld_rd_config *c, int i, ld_sequences *out, float *work)
+/* Simulates and renders instance i into `out`; work holds 6 N x N planes.
+ * Fails when the fields stop being finite. */
+static int rd_instance(const ld_rd_config *c, int i, ld_sequences *out, float *work,
+                       ld_err *err)
 {
     const ld_synth_grid *g = &c->grid;
     const int L = g->length, S = g->size, N = ld_rd_grid_side(S);
@@ -104,16 +119,18 @@ static void rd_instance(const ld_rd_config *c, int i, ld_sequences *out, float *
     double *times = out->times + (size_t)i * L;
     ld_synth_times(g, i, times);
     rd_initial(N, p[0], p[1], p[2], p[3], u, v);
-    ld_rd_advance(c, N, u, v, scratch, c->burn_in);
     for (int t = 0; t < L; t++) {
-        if (t)
-            ld_rd_advance(c, N, u, v, scratch, times[t] - times[t - 1]);
+        if (ld_rd_advance(c, N, u, v, scratch, t ? times[t] - times[t - 1] : c->burn_in))
+            return ld_errf(err, "the reaction-diffusion simulation became unstable (non-finite "
+                                "fields) in instance %d before frame %d (beta %g, diffusion %g)",
+                           i, t, c->beta, c->diffusion);
         for (size_t a = 0; a < (size_t)N * N; a++) {
             float x = 0.5f + 0.5f * u[a];
             scratch[a] = x < 0 ? 0 : x > 1 ? 1 : x;
         }
         ld_area_resample(scratch, N, N, ld_sequences_frame(out, i, t), S, S);
     }
+    return 0;
 }
 
 int ld_synth_reaction_diffusion(const ld_rd_config *c, ld_sequences *out,
@@ -137,19 +154,35 @@ int ld_synth_reaction_diffusion(const ld_rd_config *c, ld_sequences *out,
         return -1;
     }
     int done = 0, failed = 0;
-    /* Instances in parallel, each thread with its own planes. */
+    char fail_msg[LD_ERR_LEN] = "";
+    /* Instances in parallel, each thread with its own planes; the first
+     * failure stops the rest. */
 #pragma omp parallel
     {
         float *work = malloc(sizeof(float) * 6 * (size_t)N * N);
         if (!work) {
-#pragma omp atomic write
-            failed = 1;
+#pragma omp critical(ld_synth_rd_fail)
+            if (!failed) {
+                failed = 1;
+                snprintf(fail_msg, sizeof fail_msg, "out of memory for a %dx%d grid", N, N);
+            }
         }
 #pragma omp for schedule(dynamic, 1)
         for (int i = 0; i < g->n; i++) {
-            if (!work)
+            int stop;
+#pragma omp atomic read
+            stop = failed;
+            if (stop)
                 continue;
-            rd_instance(c, i, out, work);
+            ld_err local;
+            if (rd_instance(c, i, out, work, &local)) {
+#pragma omp critical(ld_synth_rd_fail)
+                if (!failed) {
+                    failed = 1;
+                    snprintf(fail_msg, sizeof fail_msg, "%s", local.msg);
+                }
+                continue;
+            }
 #pragma omp critical(ld_synth_progress)
             {
                 done++;
@@ -161,7 +194,7 @@ int ld_synth_reaction_diffusion(const ld_rd_config *c, ld_sequences *out,
     }
     if (failed) {
         ld_sequences_free(out);
-        return ld_errf(err, "out of memory for a %dx%d grid", N, N);
+        return ld_errf(err, "%s", fail_msg);
     }
     return 0;
 }

@@ -19,7 +19,11 @@
  *   d lap v, lam = 1 - A^2, om = -beta A^2, A^2 = u^2 + v^2, on the periodic
  *   square [-10, 10]^2, explicit midpoint (RK2) steps with the 5-point
  *   Laplacian on a grid of at least 64 cells a side (a multiple of the frame side, box-averaged
- *   down), time step at most min(0.05, 0.2 dx^2 / d). Initial condition: a
+ *   down), time step at most min(0.05 / max(1, |beta|), 0.2 dx^2 / d) (the
+ *   field turns about sqrt(3) |beta| rad per time unit on the limit cycle;
+ *   midpoint steps go unstable above about |beta|^(-4/3), so steps of 0.05
+ *   blew up from |beta| 10); fields that still become non-finite are an
+ *   error, never frames. Initial condition: a
  *   one-armed spiral u + i v = tanh(r) exp(i (s phi - r + phase)) about a
  *   centre (cx, cy) in [-3, 3]^2, s = +-1 (chirality), then `burn_in` time
  *   units before the first frame. Frames: u mapped from [-1, 1] to [0, 1]
@@ -105,9 +109,10 @@ int ld_synth_reaction_diffusion(const ld_rd_config *c, ld_sequences *out,
 /* Simulation side used for frame side `size` (a multiple of it, >= 64). */
 int ld_rd_grid_side(int size);
 /* Advances fields u, v [N, N] on the periodic square by `time`; scratch
- * holds 4 N x N floats. */
-void ld_rd_advance(const ld_rd_config *c, int N, float *u, float *v, float *scratch,
-                   double time);
+ * holds 4 N x N floats. Returns -1 when the fields end non-finite (the
+ * simulation blew up), else 0. */
+int ld_rd_advance(const ld_rd_config *c, int N, float *u, float *v, float *scratch,
+                  double time);
 
 /* ---- vortex: lattice Boltzmann ------------------------------------------ */
 typedef struct ld_vortex_config {

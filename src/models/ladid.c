@@ -78,7 +78,10 @@ int ld_ladid_config_check(const ld_ladid_config *c, ld_err *err)
                             "halves it four times)", c->size, c->size);
     if (c->context < 1 || c->context > 1000)
         return ld_errf(err, "--context %d outside 1..1000", c->context);
-    if (c->d_model < 1 || c->latent < 1 || c->heads < 1 || c->d_model % c->heads ||
+    if (c->heads >= 1 && c->d_model >= 1 && c->d_model % c->heads)
+        return ld_errf(err, "--heads %d must divide the model width %d (the token width d "
+                            "is split among the heads)", c->heads, c->d_model);
+    if (c->d_model < 1 || c->latent < 1 || c->heads < 1 ||
         c->layers < 1 || c->layers > LD_LADID_MAX_LAYERS || c->pe_waves < 1 ||
         c->dyn_hidden < 1)
         return ld_errf(err, "model sizes out of range (d %d, K %d, %d layers of %d heads)",
@@ -535,6 +538,15 @@ int ld_ladid_split(const ld_sequences *all, int n_val, int n_train, ld_sequences
     return 0;
 }
 
+void ld_ladid_data_id_of(const ld_sequences *all, const char *name, int n_train, int n_val,
+                         ld_ladid_data_id *id)
+{
+    *id = (ld_ladid_data_id){.n = all->n, .length = all->length, .channels = all->channels,
+                             .height = all->height, .width = all->width, .n_train = n_train,
+                             .n_val = n_val, .checksum = ld_sequences_checksum(all),
+                             .name = name};
+}
+
 void ld_ladid_time_range(const ld_sequences *s, double *t_min, double *t_max)
 {
     size_t n = (size_t)s->n * s->length;
@@ -721,18 +733,66 @@ int ld_ladid_epoch_end(ld_ladid_trainer *t, double val_nmse)
 
 /* ---- checkpoints ------------------------------------------------------------------- */
 
+/* The data identity as checkpoint entries: "data.trajectories" (n),
+ * "data.frames" (L x C x H x W), "data.split" (training, validation) and
+ * "data.checksum" (hex). */
+#define DATA_ID_KEYS 4
+static const char *const data_id_keys[DATA_ID_KEYS] = {"data.trajectories", "data.frames",
+                                                       "data.split", "data.checksum"};
+
+static void data_id_text(const ld_ladid_data_id *id, char text[DATA_ID_KEYS][64])
+{
+    snprintf(text[0], 64, "%d", id->n);
+    snprintf(text[1], 64, "%dx%dx%dx%d", id->length, id->channels, id->height, id->width);
+    snprintf(text[2], 64, "%d,%d", id->n_train, id->n_val);
+    snprintf(text[3], 64, "%016llx", (unsigned long long)id->checksum);
+}
+
+/* Compares the data identity stored in a checkpoint (when it has one) with
+ * the run's; the message names the first difference. */
+static int data_id_check(const ld_config *stored, const ld_ladid_data_id *id, const char *path,
+                         ld_err *err)
+{
+    char now[DATA_ID_KEYS][64];
+    data_id_text(id, now);
+    const char *was[DATA_ID_KEYS];
+    for (int k = 0; k < DATA_ID_KEYS; k++)
+        if (!(was[k] = ld_config_get(stored, data_id_keys[k])))
+            return 0; /* written before the identity was stored */
+    const char *data = id->name ? id->name : "the data";
+    if (strcmp(was[0], now[0]))
+        return ld_errf(err, "%s was trained on a file of %s trajectories, %s holds %s: resume "
+                            "with the data it was trained on", path, was[0], data, now[0]);
+    if (strcmp(was[1], now[1]))
+        return ld_errf(err, "%s was trained on trajectories of (frames x C x H x W) %s, %s has "
+                            "%s: resume with the data it was trained on", path, was[1], data,
+                       now[1]);
+    if (strcmp(was[2], now[2]))
+        return ld_errf(err, "%s was trained with (training, validation) trajectories %s, this "
+                            "run splits %s into %s (a checkpoint of another command or split?)",
+                       path, was[2], data, now[2]);
+    if (strcmp(was[3], now[3]))
+        return ld_errf(err, "%s was trained on other frames or times than those of %s (checksum "
+                            "%s, now %s): resume with the data it was trained on", path, data,
+                       was[3], now[3]);
+    return 0;
+}
+
 int ld_ladid_save(const ld_ladid_trainer *t, const char *path, ld_err *err)
 {
     ld_config cfg;
     ld_config_init(&cfg);
-    char epoch[32], best[40], stage[32];
+    char epoch[32], best[40], stage[32], id[DATA_ID_KEYS][64];
     snprintf(epoch, sizeof epoch, "%d", t->epoch);
     snprintf(best, sizeof best, "%.17g", t->best_val);
     snprintf(stage, sizeof stage, "%d", t->best_stage);
+    data_id_text(&t->data_id, id);
     int rc = ld_ladid_config_save(&t->model->cfg, &cfg, err) ||
              ld_config_set(&cfg, "train.epoch", epoch, err) ||
              ld_config_set(&cfg, "train.best_val", best, err) ||
              ld_config_set(&cfg, "train.best_stage", stage, err);
+    for (int k = 0; !rc && t->data_id.n > 0 && k < DATA_ID_KEYS; k++)
+        rc = ld_config_set(&cfg, data_id_keys[k], id[k], err);
     if (!rc)
         rc = ld_checkpoint_save(path, &t->model->params, &t->opt, t->step, &t->ctx.rng,
                                 &t->sched, &cfg, err);
@@ -744,7 +804,11 @@ int ld_ladid_resume(ld_ladid_trainer *t, const char *path, ld_err *err)
 {
     ld_config cfg;
     ld_config_init(&cfg);
-    int rc = ld_checkpoint_load(path, &t->model->params, &t->opt, &t->step, &t->ctx.rng,
+    /* the data first: a mismatch changes nothing */
+    int rc = ld_checkpoint_read_config(path, &cfg, err) ||
+             (t->data_id.n > 0 && data_id_check(&cfg, &t->data_id, path, err));
+    if (!rc)
+        rc = ld_checkpoint_load(path, &t->model->params, &t->opt, &t->step, &t->ctx.rng,
                                 &t->sched, &cfg, err);
     const char *epoch = ld_config_get(&cfg, "train.epoch");
     const char *best = ld_config_get(&cfg, "train.best_val");

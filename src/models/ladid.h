@@ -128,10 +128,26 @@ int ld_ladid_split(const ld_sequences *all, int n_val, int n_train, ld_sequences
 /* The smallest and largest time of a set. */
 void ld_ladid_time_range(const ld_sequences *s, double *t_min, double *t_max);
 
+/* What identifies the data a training run uses: the file's trajectory
+ * count and frame shape, the split (training and validation trajectories)
+ * and a checksum of its frames and times (ld_sequences_checksum).
+ * Checkpoints store it; resuming on other data is refused. */
+typedef struct ld_ladid_data_id {
+    int n, length, channels, height, width;
+    int n_train, n_val;
+    uint64_t checksum;
+    const char *name; /* the data file, for messages (not stored) */
+} ld_ladid_data_id;
+
+/* The identity of `all` split into n_train and n_val trajectories. */
+void ld_ladid_data_id_of(const ld_sequences *all, const char *name, int n_train, int n_val,
+                         ld_ladid_data_id *id);
+
 /* Training. */
 typedef struct ld_ladid_trainer {
     ld_ladid_model *model;
     const ld_sequences *data;   /* training instances */
+    ld_ladid_data_id data_id;   /* saved in checkpoints, checked on resume (n 0: unknown) */
     ld_ctx ctx;
     ld_optim opt;
     ld_schedule sched;
@@ -163,7 +179,10 @@ int ld_ladid_train_step(ld_ladid_trainer *t, ld_ladid_losses *losses, ld_err *er
 int ld_ladid_epoch_end(ld_ladid_trainer *t, double val_nmse);
 
 /* Checkpoints hold the parameters, optimiser, step, RNG, schedule,
- * configuration and the curriculum state (epoch, stage best). */
+ * configuration, the curriculum state (epoch, stage best) and the data's
+ * identity (t->data_id, when known). Resuming with t->data_id set fails,
+ * naming what differs, when the checkpoint was trained on other data or
+ * another split (a checkpoint without the identity is taken as it is). */
 int ld_ladid_save(const ld_ladid_trainer *t, const char *path, ld_err *err);
 int ld_ladid_resume(ld_ladid_trainer *t, const char *path, ld_err *err);
 int ld_ladid_read_config(const char *path, ld_ladid_config *cfg, ld_err *err);
