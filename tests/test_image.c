@@ -411,6 +411,21 @@ static void check_tiff_read_back(const char *path, const tiff_spec *t, int want_
     ld_image_free(&img);
 }
 
+/* Writes each spec to path and reads it back: as its own bit depth, or
+ * as a float source (bit depth 32) when as_float. */
+static void write_and_read_back(const char *path, const tiff_spec *specs, size_t n, int as_float)
+{
+    for (size_t k = 0; k < n; k++) {
+        char what[64];
+        snprintf(what, sizeof what, "TIFF %zu (%d-bit %s)", k, specs[k].bits,
+                 specs[k].format == SAMPLEFORMAT_IEEEFP ? "float"
+                 : specs[k].format == SAMPLEFORMAT_INT  ? "signed"
+                                                        : "unsigned");
+        write_test_tiff(path, &specs[k]);
+        check_tiff_read_back(path, &specs[k], as_float ? 32 : specs[k].bits, as_float, what);
+    }
+}
+
 static void test_tiff_integer_layouts(void)
 {
     char path[256];
@@ -425,12 +440,7 @@ static void test_tiff_integer_layouts(void)
         /* 8-bit, five bands, separate planes, strips */
         {7, 6, 5, 8, SAMPLEFORMAT_UINT, 1, 0, 4, 0, NULL},
     };
-    for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
-        char what[32];
-        snprintf(what, sizeof what, "TIFF layout %zu", k);
-        write_test_tiff(path, &specs[k]);
-        check_tiff_read_back(path, &specs[k], specs[k].bits, 0, what);
-    }
+    write_and_read_back(path, specs, sizeof specs / sizeof specs[0], 0);
     remove(path);
 }
 
@@ -449,15 +459,7 @@ static void test_tiff_wide_and_float_samples(void)
         {11, 8, 3, 64, SAMPLEFORMAT_IEEEFP, 0, 0, 3, 0, NULL},
         {11, 8, 2, 16, SAMPLEFORMAT_IEEEFP, 1, 0, 5, 0, NULL},
     };
-    for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
-        char what[64];
-        snprintf(what, sizeof what, "%d-bit %s TIFF", specs[k].bits,
-                 specs[k].format == SAMPLEFORMAT_IEEEFP ? "float"
-                 : specs[k].format == SAMPLEFORMAT_INT  ? "signed"
-                                                        : "unsigned");
-        write_test_tiff(path, &specs[k]);
-        check_tiff_read_back(path, &specs[k], 32, 1, what);
-    }
+    write_and_read_back(path, specs, sizeof specs / sizeof specs[0], 1);
 
     /* a float64 sample beyond float32's range is named as such, not as an
      * infinite pixel: band 1 at column 3, row 2 */

@@ -393,22 +393,6 @@ static void expect_error(const char *args, const char *needle)
           "latdyn %s: message '%s' lacks '%s'", args, line, needle);
 }
 
-/* The number after "key": in the "mean" object of an eval JSON file (NAN
- * when absent or null). */
-static double json_mean(const char *name, const char *key)
-{
-    static char text[1 << 16];
-    FILE *f = fopen(test_scratch(name), "r");
-    size_t len = f ? fread(text, 1, sizeof text - 1, f) : 0;
-    if (f)
-        fclose(f);
-    text[len] = 0;
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
-    const char *mean = strstr(text, "\"mean\": {"), *at = mean ? strstr(mean, pattern) : NULL;
-    return at && at[strlen(pattern)] != 'n' ? strtod(at + strlen(pattern), NULL) : NAN;
-}
-
 /* The text of scratch file `name` (a static buffer; "" when unreadable). */
 static const char *scratch_text(const char *name)
 {
@@ -420,6 +404,18 @@ static const char *scratch_text(const char *name)
     text[len] = 0;
     return text;
 }
+
+/* The number after "key": in the "mean" object of an eval JSON file (NAN
+ * when absent or null). */
+static double json_mean(const char *name, const char *key)
+{
+    const char *text = scratch_text(name);
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    const char *mean = strstr(text, "\"mean\": {"), *at = mean ? strstr(mean, pattern) : NULL;
+    return at && at[strlen(pattern)] != 'n' ? strtod(at + strlen(pattern), NULL) : NAN;
+}
+
 
 /* The start of line `row` (0: the first) of text, or NULL. */
 static const char *text_line(const char *text, int row)
