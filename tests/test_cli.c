@@ -476,6 +476,35 @@ static void test_synth_between_rerun(void)
     test_scratch_remove();
 }
 
+/* A texture image smaller than the area the motion draws from is
+ * enlarged, and synth says so on stderr (not with --quiet); one large
+ * enough is only cropped, without a word. */
+static void test_synth_between_texture_note(void)
+{
+    if (!have_binary())
+        return;
+    test_scratch_make("cli");
+    write_image("small_texture.npy", 24, 24, -1);
+    write_image("large_texture.npy", 96, 96, -1);
+    char args[900], line[1024];
+    snprintf(args, sizeof args, "synth between --scenario translate --size 32 --stages 2 "
+             "--texture '%s' -o '%s'", test_scratch("small_texture.npy"), test_scratch("a"));
+    int rc = run_latdyn(args, line, sizeof line);
+    CHECK(rc == 0 && strstr(line, "small_texture.npy (24x24) is smaller than the ") &&
+              strstr(line, "enlarged"),
+          "exit status %d, stderr '%s'", rc, line);
+    snprintf(args, sizeof args, "synth between --scenario translate --size 32 --stages 2 "
+             "--texture '%s' -o '%s'", test_scratch("large_texture.npy"), test_scratch("b"));
+    rc = run_latdyn(args, line, sizeof line);
+    CHECK(rc == 0 && line[0] == 0, "large texture: exit status %d, stderr '%s'", rc, line);
+    snprintf(args, sizeof args, "synth between --scenario translate --size 32 --stages 2 "
+             "--texture '%s' -o '%s' --quiet", test_scratch("small_texture.npy"),
+             test_scratch("c"));
+    rc = run_latdyn(args, line, sizeof line);
+    CHECK(rc == 0 && line[0] == 0, "--quiet: exit status %d, stderr '%s'", rc, line);
+    test_scratch_remove();
+}
+
 /* Runs `latdyn ARGS`, sends it SIGTERM once a line starting with `ready`
  * is on its stderr, and returns its exit status; *log gets its stderr
  * (malloc'ed, or NULL). */
@@ -797,6 +826,7 @@ LD_TEST_SUITE(cli) = {
     {"between_options_reach_the_model", test_between_options_reach_the_model},
     {"demo", test_demo},
     {"synth_between_rerun", test_synth_between_rerun},
+    {"synth_between_texture_note", test_synth_between_texture_note},
     {"between_stopped_by_signal", test_between_stopped_by_signal},
     {"between_failed_write_keeps_model", test_between_failed_write_keeps_model},
     {"fit_stopped_by_signal", test_fit_stopped_by_signal},
