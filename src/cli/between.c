@@ -430,9 +430,10 @@ static int log_reserve(train_log *log, int64_t more, ld_err *err)
 {
     if (more < 0 || more > INT_MAX - log->count)
         return ld_errf(err, "too many training steps to log (%lld)", (long long)more);
-    int cap = log->count + (int)more;
-    if (cap <= log->cap)
+    int need = log->count + (int)more;
+    if (need <= log->cap)
         return 0;
+    int cap = log->cap <= INT_MAX / 2 && 2 * log->cap > need ? 2 * log->cap : need;
     log_row *rows = realloc(log->rows, (size_t)(cap ? cap : 1) * sizeof *rows);
     if (!rows)
         return ld_errf(err, "out of memory for the training log");
