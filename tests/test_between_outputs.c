@@ -491,6 +491,12 @@ static void test_check_text(void)
     c.psnr = INFINITY;
     ld_between_check_text(&c, text);
     CHECK(strstr(text, "matches it to infinite PSNR (exactly), against infinite"), "%s", text);
+    c.kept = 0;
+    c.psnr = c.psnr_still = NAN;
+    ld_between_check_text(&c, text);
+    CHECK(strstr(text, "no pixel's path along the fields stays inside the image") &&
+              !strstr(text, "nan"),
+          "%s", text);
 }
 
 LD_TEST_SUITE(between_outputs) = {

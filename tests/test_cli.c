@@ -128,8 +128,9 @@ static void test_between_bad_inputs(void)
     expect_error("8-bit and 16-bit samples", args,
                  "a8.png holds 8-bit integer samples and ");
     snprintf(args, sizeof args, "between '%s' '%s'", test_scratch("a8.png"), test_scratch("b.npy"));
-    expect_error("integer and float samples", args, "b.npy floating-point ones: their values are "
-                                                      "on different scales");
+    expect_error("integer and float samples", args,
+                 "b.npy floating-point (or 32/64-bit integer) ones: their values are on "
+                 "different scales");
     snprintf(args, sizeof args, "between '%s' '%s' --steps abc", test_scratch("a.npy"), test_scratch("b.npy"));
     expect_error("non-numeric option", args, "not an integer");
     snprintf(args, sizeof args, "between '%s' '%s' --lr fast", test_scratch("a.npy"), test_scratch("b.npy"));

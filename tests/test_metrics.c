@@ -202,6 +202,15 @@ static void test_field_check(void)
               c.psnr == c.psnr_still && c.mean_speed == 0 &&
               fabs(c.psnr - still_psnr(i0, i1, C, H, W, W - 1, H - 1)) < 1e-9,
           "no motion: %g and %g dB, kept %g", c.psnr, c.psnr_still, c.kept);
+    /* a field that is no number at one pixel: the paths that read it (its
+     * own and, bilinear, its three up-left neighbours') are left out and
+     * never sampled where they are no place; its speed too */
+    memset(v, 0, N * 2 * plane * sizeof *v);
+    v[5 * W + 7] = NAN;
+    CHECK(ld_field_check_run(i0, i1, C, H, W, v, N, 1.0, &c, &err) == 0 &&
+              fabs(c.kept - (double)(plane - 4) / plane) < 1e-12 && c.mean_speed == 0 &&
+              isfinite(c.psnr),
+          "a NaN velocity: kept %g, speed %g, %g dB", c.kept, c.mean_speed, c.psnr);
     /* random fields, 1 and 2 threads: the same bits */
     fill_uniform(v, N * 2 * plane, 9);
     for (size_t i = 0; i < N * 2 * plane; i++)

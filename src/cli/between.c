@@ -240,13 +240,14 @@ static int read_georef(const between_args *a, ld_georef *geo, int quiet, ld_err 
     return 0;
 }
 
-/* "8-bit integer", "16-bit integer", ... or "floating-point" into text. */
-static void describe_samples(const ld_image *img, char text[32])
+/* "8-bit integer", "16-bit integer", ... or "floating-point" into text
+ * (integers wider than 16 bits are read as floating point). */
+static void describe_samples(const ld_image *img, char text[48])
 {
     if (img->is_float)
-        snprintf(text, 32, "floating-point");
+        snprintf(text, 48, "floating-point (or 32/64-bit integer)");
     else
-        snprintf(text, 32, "%d-bit integer", img->bit_depth);
+        snprintf(text, 48, "%d-bit integer", img->bit_depth);
 }
 
 /* Loads both inputs (and the georeferencing to carry) and checks they can
@@ -264,7 +265,7 @@ static int load_pair(const between_args *a, ld_image *i0, ld_image *i1, ld_geore
         return ld_errf(err, "the images differ in size: %s is %dx%d, %s is %dx%d", a->input0,
                        i0->width, i0->height, a->input1, i1->width, i1->height);
     if (i0->is_float != i1->is_float || i0->bit_depth != i1->bit_depth) {
-        char kind0[32], kind1[32];
+        char kind0[48], kind1[48];
         describe_samples(i0, kind0);
         describe_samples(i1, kind1);
         return ld_errf(err, "%s holds %s samples and %s %s ones: their values are on different "
@@ -390,24 +391,47 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
     return ld_between_config_check(cfg, err);
 }
 
-static int make_dirs(const char *path, ld_err *err)
+/* mkdir -p path; *made_from (when it was < 0) becomes the length of the
+ * first prefix of path that this call created, so remove_made_dirs can
+ * take away what a failed run made. */
+static int make_dirs(const char *path, int *made_from, ld_err *err)
 {
     char buf[4096];
-    if (strlen(path) >= sizeof buf)
+    size_t len = strlen(path);
+    if (len >= sizeof buf)
         return ld_errf(err, "%s: path too long", path);
     strcpy(buf, path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0777) && errno != EEXIST)
-                return ld_errf(err, "cannot create %s: %s", buf, strerror(errno));
-            *p = '/';
+    for (size_t end = 1; end <= len; end++) {
+        if (end < len && buf[end] != '/')
+            continue;
+        buf[end] = 0;
+        if (mkdir(buf, 0777) == 0) {
+            if (*made_from < 0)
+                *made_from = (int)end;
+        } else if (errno != EEXIST) {
+            return ld_errf(err, "cannot create %s: %s", buf, strerror(errno));
         }
-    if (mkdir(buf, 0777) && errno != EEXIST)
-        return ld_errf(err, "cannot create %s: %s", buf, strerror(errno));
-    if (!ld_dir_exists(buf))
-        return ld_errf(err, "%s exists and is not a folder", buf);
+        buf[end] = path[end];
+    }
+    if (!ld_dir_exists(path))
+        return ld_errf(err, "%s exists and is not a folder", path);
     return 0;
+}
+
+/* Removes the folders make_dirs created for path (from made_from on), as
+ * far as they are empty. */
+static void remove_made_dirs(const char *path, int made_from)
+{
+    char buf[4096];
+    if (made_from < 0 || strlen(path) >= sizeof buf)
+        return;
+    strcpy(buf, path);
+    while ((int)strlen(buf) >= made_from && rmdir(buf) == 0) {
+        char *slash = strrchr(buf, '/');
+        if (!slash)
+            break;
+        *slash = 0;
+    }
 }
 
 /* The training log kept in memory and written as log.csv: one row per
@@ -494,12 +518,13 @@ static int write_log_csv(const char *out_dir, const train_log *log, ld_err *err)
     return ld_atomic_commit(&f, err);
 }
 
-/* The checkpoint and the log so far, so a stopped or killed run can be
- * resumed with its history. */
+/* The log so far and then the checkpoint, so a stopped or killed run can
+ * be resumed with its history (a log ahead of its checkpoint is cut back
+ * on resuming; one behind it would lose rows). */
 static int save_progress(const ld_between_trainer *t, const char *ckpt, const char *out_dir,
                          const train_log *log, ld_err *err)
 {
-    return ld_between_save(t, ckpt, err) || write_log_csv(out_dir, log, err) ? -1 : 0;
+    return write_log_csv(out_dir, log, err) || ld_between_save(t, ckpt, err) ? -1 : 0;
 }
 
 /* Settings of the run for the report: the inputs and the model
@@ -586,7 +611,7 @@ static void report_patches(void *user, int done, int total)
  * the training (its checkpoint saved; err says how to continue). */
 static int run_model(const between_args *a, const ld_between_config *cfg, const ld_image *i0,
                      const ld_image *i1, float *frames, float *fields, train_log *log,
-                     ld_err *err)
+                     int *made_from, int *model_saved, ld_err *err)
 {
     ld_between_model model;
     ld_between_trainer t;
@@ -604,7 +629,8 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
     }
     /* the folder only once a resumed checkpoint has loaded: every way it
      * can fail (other shapes, a damaged file) leaves no folder behind */
-    if ((a->resume && ld_between_resume(&t, a->resume, err)) || make_dirs(a->out_dir, err))
+    if ((a->resume && ld_between_resume(&t, a->resume, err)) ||
+        make_dirs(a->out_dir, made_from, err))
         goto done;
     if ((a->resume && read_earlier_log(a->resume, t.step, log, err)) ||
         log_reserve(log, cfg->steps > t.step ? cfg->steps - t.step : 0, err))
@@ -646,8 +672,9 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
             goto done;
     }
     ld_stop_release();
-    if (ld_between_save(&t, ckpt, err))
+    if (save_progress(&t, ckpt, a->out_dir, log, err))
         goto done;
+    *model_saved = 1;
     ld_between_trainer_free(&t); /* its arena and Adam moments are not needed for inference */
     ld_progress_start(&prog, 0, 0, "patch", "patches", a->quiet);
     ld_patch_grid grid;
@@ -673,7 +700,7 @@ int ld_cmd_between(int argc, char **argv)
     ld_between_config cfg;
     train_log log = {0};
     float *frames = NULL, *fields = NULL;
-    int status = 1, out_dir_existed = 1;
+    int status = 1, made_from = -1, model_saved = 0;
     int rc = ld_cli_parsed(parse_between_args(argc, argv, &a, &err), "between", between_usage,
                            &err);
     if (rc >= 0)
@@ -702,15 +729,15 @@ int ld_cmd_between(int argc, char **argv)
         ld_errf(&err, "out of memory for %d frames of %dx%d", N + 1, i0.width, i0.height);
         goto done;
     }
-    out_dir_existed = ld_dir_exists(a.out_dir);
-    if (!is_model(a.method) && make_dirs(a.out_dir, &err)) /* the models make it in run_model */
+    if (!is_model(a.method) && make_dirs(a.out_dir, &made_from, &err)) /* models: in run_model */
         goto done;
     double start = ld_now_seconds();
     int has_fields = 1;
     switch (a.method) {
     case METHOD_LATENT:
     case METHOD_IMAGE:
-        rc = run_model(&a, &cfg, &i0, &i1, frames, fields, &log, &err);
+        rc = run_model(&a, &cfg, &i0, &i1, frames, fields, &log, &made_from, &model_saved,
+                       &err);
         if (rc > 0) /* stopped by a signal: 128 + its number */
             status = rc;
         break;
@@ -737,19 +764,10 @@ int ld_cmd_between(int argc, char **argv)
     }
     if (rc)
         goto done;
-    if (log.count && write_log_csv(a.out_dir, &log, &err))
-        goto done;
     ld_field_check check;
     if (write_outputs(&a, &cfg, &i0, &i1, &geo, frames, has_fields ? fields : NULL, &log, &check,
-                      &err)) {
-        if (is_model(a.method)) {
-            char why[sizeof err.msg];
-            snprintf(why, sizeof why, "%s", err.msg);
-            ld_errf(&err, "%s; the trained model is in %s/model.safetensors: --resume it to "
-                          "write the outputs without training again", why, a.out_dir);
-        }
+                      &err))
         goto done;
-    }
     if (check.kept >= 0) {
         char text[LD_CHECK_TEXT_CAP];
         ld_between_check_text(&check, text);
@@ -760,10 +778,16 @@ int ld_cmd_between(int argc, char **argv)
            ld_now_seconds() - start, a.out_dir, a.out_dir);
     status = 0;
 done:
+    if (status == 1 && model_saved) { /* failed after training: say how not to lose it */
+        char why[sizeof err.msg];
+        snprintf(why, sizeof why, "%s", err.msg);
+        ld_errf(&err, "%s; the trained model is in %s/model.safetensors: --resume it to "
+                      "write the outputs without training again", why, a.out_dir);
+    }
     if (status)
         fprintf(stderr, "latdyn between: %s\n", err.msg);
-    if (status && !out_dir_existed)
-        rmdir(a.out_dir); /* a folder this run made, when nothing of it is left */
+    if (status)
+        remove_made_dirs(a.out_dir, made_from); /* what this run made, when nothing is left */
     ld_image_free(&i0);
     ld_image_free(&i1);
     ld_georef_free(&geo);

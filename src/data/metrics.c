@@ -138,12 +138,16 @@ static void field_check_row(const float *i0, const float *i1, int channels, int 
         int inside = 1;
         for (int n = 0; n < stages; n++) {
             const float *vx = fields + (size_t)2 * n * plane, *vy = vx + plane;
+            double speed = hypot(vx[(size_t)y * width + x], vy[(size_t)y * width + x]);
+            if (isfinite(speed))
+                sums[CHECK_SPEED] += speed;
+            if (!inside)
+                continue; /* it left (or its position is no number): not sampled again */
             float u = ld_bilinear_clamped(vx, height, width, px, py);
             float v = ld_bilinear_clamped(vy, height, width, px, py);
-            sums[CHECK_SPEED] += hypot(vx[(size_t)y * width + x], vy[(size_t)y * width + x]);
             px += dt * u;
             py += dt * v;
-            inside &= px >= 0 && py >= 0 && px <= (float)(width - 1) && py <= (float)(height - 1);
+            inside = px >= 0 && py >= 0 && px <= (float)(width - 1) && py <= (float)(height - 1);
         }
         if (!inside)
             continue;

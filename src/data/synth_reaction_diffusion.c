@@ -163,6 +163,7 @@ int ld_synth_reaction_diffusion(const ld_rd_config *c, ld_sequences *out,
         if (!work) {
 #pragma omp critical(ld_synth_rd_fail)
             if (!failed) {
+#pragma omp atomic write
                 failed = 1;
                 snprintf(fail_msg, sizeof fail_msg, "out of memory for a %dx%d grid", N, N);
             }
@@ -178,6 +179,7 @@ int ld_synth_reaction_diffusion(const ld_rd_config *c, ld_sequences *out,
             if (rd_instance(c, i, out, work, &local)) {
 #pragma omp critical(ld_synth_rd_fail)
                 if (!failed) {
+#pragma omp atomic write
                     failed = 1;
                     snprintf(fail_msg, sizeof fail_msg, "%s", local.msg);
                 }

@@ -3,6 +3,7 @@
 #include "engine/atomic_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -73,22 +74,28 @@ int ld_remove_numbered(const char *dir, const char *format, int first, int last,
 
 FILE *ld_open_regular_file(const char *path, size_t *size, ld_err *err)
 {
+    /* opened first, without blocking, and then examined: nothing can be
+     * swapped in between the check and the read */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     struct stat st;
-    if (stat(path, &st) != 0) {
+    if (fd < 0 || fstat(fd, &st) != 0) {
         ld_errf(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        ld_errf(err, "%s: is a folder, not a file", path);
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
-        ld_errf(err, "%s: not a regular file (a device, pipe or socket)", path);
+        if (S_ISDIR(st.st_mode))
+            ld_errf(err, "%s: is a folder, not a file", path);
+        else
+            ld_errf(err, "%s: not a regular file (a device, pipe or socket)", path);
+        close(fd);
         return NULL;
     }
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = fdopen(fd, "rb");
     if (!fp) {
         ld_errf(err, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     if (size)

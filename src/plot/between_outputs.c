@@ -310,6 +310,13 @@ static void format_psnr(double psnr, char text[32])
 
 void ld_between_check_text(const ld_field_check *c, char *text)
 {
+    if (!(c->kept > 0)) {
+        snprintf(text, LD_CHECK_TEXT_CAP,
+                 "Field check: no pixel's path along the fields stays inside the image, so "
+                 "there is nothing in I1 to compare; mean speed %.2f pixels per unit time.",
+                 c->mean_speed);
+        return;
+    }
     char carried[32], still[32];
     format_psnr(c->psnr, carried);
     format_psnr(c->psnr_still, still);
