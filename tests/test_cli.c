@@ -152,6 +152,13 @@ static void test_between_bad_inputs(void)
     snprintf(args, sizeof args, "between '%s' '%s' --mask-outside image --preset paper",
              test_scratch("a.npy"), test_scratch("b.npy"));
     expect_error("image term's mask, paper preset", args, "its --w-image is 0");
+    snprintf(args, sizeof args, "between '%s' '%s' --method image --shrink 0.5",
+             test_scratch("a.npy"), test_scratch("b.npy"));
+    expect_error("a decoder option with the image method", args,
+                 "--shrink acts on the encoder and decoder, which --method image does not have");
+    snprintf(args, sizeof args, "between '%s' '%s' --method image --decoder-width 8",
+             test_scratch("a.npy"), test_scratch("b.npy"));
+    expect_error("the decoder's width with the image method", args, "--decoder-width acts on");
     snprintf(args, sizeof args, "between '%s' '%s' --method magic", test_scratch("a.npy"), test_scratch("b.npy"));
     expect_error("unknown method", args, "--method");
     snprintf(args, sizeof args, "between '%s'", test_scratch("a.npy"));
@@ -676,6 +683,19 @@ static void test_demo(void)
              ">stdout.txt 2>stderr.txt", test_scratch_dir, LD_BIN);
     int status = system(script);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "demo exit status %d", status);
+    /* values a later step would refuse are refused first, nothing written */
+    static const char *const refused[][2] = {{"--size 24", "--size: 24 is outside 32.."},
+                                             {"--threads 0", "--threads: 0 is outside 1.."},
+                                             {"--stages 65", "--stages: 65 is outside 1..64"}};
+    for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+        char args[300], line[512];
+        struct stat gone;
+        snprintf(args, sizeof args, "demo -o '%s' %s --quiet", test_scratch("refused"),
+                 refused[k][0]);
+        int rc = run_latdyn(args, line, sizeof line);
+        CHECK(rc == 2 && strstr(line, refused[k][1]) && stat(test_scratch("refused"), &gone) != 0,
+              "demo %s: exit status %d, '%s', or a folder made", refused[k][0], rc, line);
+    }
     char *out = read_text(test_scratch("stdout.txt"));
     char *latent_json = read_text(test_scratch("demo/eval.json"));
     char *floor_json = read_text(test_scratch("demo/eval_crossfade.json"));

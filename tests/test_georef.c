@@ -226,6 +226,27 @@ static void test_between_carries_georef(void)
             check_output_tiff(test_scratch(name), &g, fields + 2 * n * plane, 2, h, w);
         }
     }
+    /* only I1 georeferenced: said on stderr, and the outputs carry I1's */
+    ld_georef none = {0};
+    CHECK(ld_georef_save_tiff(test_scratch("plain.tif"), a, 1, h, w, &none, NULL, &err) == 0,
+          "plain input: %s", err.msg);
+    snprintf(cmd, sizeof cmd, "'%s' between '%s/plain.tif' '%s/b.tif' -o '%s/out_one' --method "
+             "flow --stages %d > /dev/null 2> '%s/one.txt'", LD_BIN, test_scratch_dir,
+             test_scratch_dir, test_scratch_dir, N, test_scratch_dir);
+    CHECK(system(cmd) == 0, "%s", cmd);
+    size_t note_len = 0;
+    char *note = (char *)test_read_bytes(test_scratch("one.txt"), &note_len);
+    CHECK(note && strstr(note, "between: only ") && strstr(note, "b.tif is georeferenced; the "
+                                                                 "TIFF outputs carry its"),
+          "stderr: %s", note ? note : "(none)");
+    free(note);
+    ld_georef carried;
+    if (ld_georef_read(test_scratch("out_one/frames/frame_000.tif"), &carried, &err) == 0) {
+        CHECK(transforms_equal(&carried, &g), "the outputs carry I1's geotransform");
+        ld_georef_free(&carried);
+    } else {
+        TEST_FAIL("%s", err.msg);
+    }
     /* .npy inputs: no TIFFs */
     int shape2[2] = {h, w};
     CHECK(ld_npy_write(test_scratch("a.npy"), a, 2, shape2, &err) == 0 &&

@@ -82,9 +82,10 @@ static void between_usage(FILE *out)
         "or more integer or float bands, e.g. HH and HV) or .npy ([H,W] or [C,H,W],\n"
         "any integer or float type); same size and kind of samples (8-bit, 16-bit,\n"
         "floating point) for both, every pixel data (NaN, infinite, GeoTIFF no-data\n"
-        "pixels and float64 values beyond float32's range are refused). Frame PNGs keep\n"
-        "an unsigned 8/16-bit input's scale; other inputs' value range is mapped onto\n"
-        "16 bits.\n\n"
+        "pixels and float64 values beyond float32's range are refused). Frame PNGs of\n"
+        "grey and RGB inputs keep an unsigned 8/16-bit input's scale, other inputs'\n"
+        "value range mapped onto 16 bits; 2 bands, or more than 3, give an 8-bit\n"
+        "false-colour composite (frames.npy and TIFF outputs keep every band).\n\n"
         "options:\n"
         "  -o, --out DIR        output folder (required)\n"
         "  --preset NAME        paper (between.md's values) or quick (default; faster,\n"
@@ -152,7 +153,8 @@ static void between_usage(FILE *out)
         "  --threads T          OpenMP threads (default OMP_NUM_THREADS)\n"
         "  --resume CKPT        continue training from a model.safetensors (Ctrl-C or\n"
         "                       SIGTERM while training saves one in OUTDIR and stops)\n"
-        "  --quiet              no progress output\n\n"
+        "  --quiet              no progress output and no notes on the inputs (a grey\n"
+        "                       band repeated, georeferencing that differs)\n\n"
         "OUTDIR gets frames.npy [N+1,C,H,W] (input units), frames/frame_NNN.png,\n"
         "fields.npy [N,2,H,W] (x and y velocity, pixels per unit time),\n"
         "fields/quiver_NNN.png, fields/streamlines.png, animation.gif, report.html,\n"
@@ -227,11 +229,15 @@ static int read_georef(const between_args *a, ld_georef *geo, int quiet, ld_err 
     ld_georef other;
     if (ld_georef_read(a->input0, geo, err) || ld_georef_read(a->input1, &other, err))
         return -1;
-    if (!ld_georef_present(geo) && ld_georef_present(&other)) {
+    int has0 = ld_georef_present(geo), has1 = ld_georef_present(&other);
+    if (!quiet && has0 != has1)
+        fprintf(stderr, "between: only %s is georeferenced; the TIFF outputs carry its "
+                        "georeferencing\n", has0 ? a->input0 : a->input1);
+    if (!has0 && has1) {
         ld_georef swap = *geo;
         *geo = other;
         other = swap;
-    } else if (!quiet && ld_georef_present(&other) && !ld_georef_equal(geo, &other)) {
+    } else if (!quiet && has1 && !ld_georef_equal(geo, &other)) {
         fprintf(stderr, "between: the georeferencing of %s differs from that of %s; the "
                         "TIFF outputs carry %s's\n", a->input1, a->input0, a->input0);
     }
@@ -319,6 +325,26 @@ static int reshapes_networks(const between_args *a, const ld_between_config *tra
     return 0;
 }
 
+/* The image method has no encoder or decoder (both the identity): the
+ * options that act only on them would be listed in the report as used
+ * while doing nothing, so they are refused. */
+static int refuse_decoder_options(const between_args *a, ld_err *err)
+{
+    static const char *const decoder_only[] = {"--w-ae", "--shrink", "--w-image"};
+    const char *given = a->decoder_width > 0   ? "--decoder-width"
+                        : a->carry_error >= 0 ? "--carry-error"
+                                              : NULL;
+    for (size_t k = 0; k < N_FLOAT_OPTIONS && !given; k++)
+        for (size_t d = 0; d < sizeof decoder_only / sizeof decoder_only[0]; d++)
+            if (a->floats[k] >= 0 && !strcmp(float_options[k].option, decoder_only[d]))
+                given = decoder_only[d];
+    if (given)
+        return ld_errf(err, "%s acts on the encoder and decoder, which --method image does not "
+                            "have (both are the identity); leave it out",
+                       given);
+    return 0;
+}
+
 /* Builds the model configuration from the preset (or the checkpoint being
  * resumed) and the options. */
 static int make_config(const between_args *a, int channels, ld_between_config *cfg, ld_err *err)
@@ -377,6 +403,8 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
     for (size_t k = 0; k < N_FLOAT_OPTIONS; k++)
         if (a->floats[k] >= 0)
             *(float *)((char *)cfg + float_options[k].offset) = a->floats[k];
+    if (a->method == METHOD_IMAGE && refuse_decoder_options(a, err))
+        return -1;
     if (a->mask_outside == LD_MASK_IMAGE && !(cfg->w_image > 0 && cfg->method == LD_BETWEEN_LATENT))
         return ld_errf(err, "--mask-outside image masks the image term, which this run does not "
                             "have (%s); use all or no",

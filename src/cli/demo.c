@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "cli/progress.h"
+#include "models/between.h"
 
 typedef struct demo_args {
     const char *out_dir, *size, *stages, *seed, *steps, *threads;
@@ -33,7 +34,7 @@ static void demo_usage(FILE *out)
             "  -o, --out DIR  output folder (default latdyn-demo): DIR/truth holds the\n"
             "                 generated scene, DIR/between the result, DIR/eval.json its\n"
             "                 scores, DIR/crossfade and DIR/eval_crossfade.json the floor's\n"
-            "  --size S       scene side in pixels (default 64)\n"
+            "  --size S       scene side in pixels, >= 32 (default 64)\n"
             "  --stages N     stages (default 8)\n"
             "  --steps K      training steps (default: the quick preset's)\n"
             "  --seed S       random seed of scene and training (default 1)\n"
@@ -59,13 +60,21 @@ static int parse_demo_args(int argc, char **argv, demo_args *a, ld_err *err)
     int rc = ld_parse_command_line(argc, argv, &cl, err);
     if (rc)
         return rc;
-    /* the numbers are checked here so that nothing is written for a typo */
+    /* the numbers are checked here so that nothing is written for a typo
+     * or for a value a later step would refuse (the scene must hold one of
+     * the quick preset's 32-pixel patches) */
     int value;
-    const char *numeric[][2] = {{"--size", a->size},       {"--stages", a->stages},
-                                {"--seed", a->seed},       {"--steps", a->steps},
-                                {"--threads", a->threads}};
+    const struct {
+        const char *option, *text;
+        int min, max;
+    } numeric[] = {{"--size", a->size, 32, 1 << 20},
+                   {"--stages", a->stages, 1, LD_BETWEEN_MAX_STAGES},
+                   {"--seed", a->seed, 0, 1 << 20},
+                   {"--steps", a->steps, 0, 1 << 20},
+                   {"--threads", a->threads, 1, 1 << 20}};
     for (size_t k = 0; k < sizeof numeric / sizeof numeric[0]; k++)
-        if (numeric[k][1] && ld_parse_int(numeric[k][0], numeric[k][1], 0, 1 << 20, &value, err))
+        if (numeric[k].text && ld_parse_int(numeric[k].option, numeric[k].text, numeric[k].min,
+                                            numeric[k].max, &value, err))
             return -1;
     return 0;
 }
