@@ -167,8 +167,10 @@ int ld_cmd_demo(int argc, char **argv)
         return rc;
     printf("\ndemo: in-between frames against the truth, mean PSNR: latent %.2f dB, "
            "cross-fade %.2f dB\n"
-           "      report %s/report.html\n      frames %s/frames/ (frames.npy, animation.gif)\n"
-           "      fields %s/fields/ (fields.npy)\n      scores %s (truth in %s)\n",
-           mean_psnr(json), mean_psnr(floor_json), result, result, result, json, truth);
+           "      report %s/report.html\n      frames %s/frames/ (all in %s/frames.npy and "
+           "%s/animation.gif)\n      fields %s/fields/ (all in %s/fields.npy)\n"
+           "      scores %s (truth in %s)\n",
+           mean_psnr(json), mean_psnr(floor_json), result, result, result, result, result, result,
+           json, truth);
     return 0;
 }
