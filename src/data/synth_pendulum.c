@@ -98,6 +98,38 @@ static void render_pendulum(double theta, double length, int S, float *img)
         }
 }
 
+typedef struct pendulum_job {
+    const ld_pendulum_config *c;
+    ld_sequences *out;
+} pendulum_job;
+
+/* Simulates and renders instance i (for ld_synth_instances; scratch holds
+ * the 2 L doubles of its angle and angular velocity). */
+static int pendulum_instance(void *ctx, int i, void *scratch, ld_err *err)
+{
+    const pendulum_job *job = ctx;
+    const ld_pendulum_config *c = job->c;
+    const ld_synth_grid *g = &c->grid;
+    const int L = g->length, S = g->size;
+    ld_sequences *out = job->out;
+    ld_rng r;
+    ld_synth_rng(g, i, 0, &r);
+    double theta0 = c->theta_min + (c->theta_max - c->theta_min) * ld_rng_uniform(&r);
+    double omega0 = c->omega_min + (c->omega_max - c->omega_min) * ld_rng_uniform(&r);
+    double *times = out->times + (size_t)i * L, *state = scratch;
+    ld_synth_times(g, i, times);
+    ld_pendulum_trajectory(c, theta0, omega0, times, L, state, state + L);
+    for (int t = 0; t < L; t++)
+        render_pendulum(state[t], c->length, S, ld_sequences_frame(out, i, t));
+    double *p = out->params + (size_t)i * 4;
+    p[0] = theta0;
+    p[1] = omega0;
+    p[2] = c->length;
+    p[3] = c->gravity;
+    (void)err;
+    return 0;
+}
+
 int ld_synth_pendulum(const ld_pendulum_config *c, ld_sequences *out, ld_synth_progress_fn fn,
                       void *user, ld_err *err)
 {
@@ -121,40 +153,11 @@ int ld_synth_pendulum(const ld_pendulum_config *c, ld_sequences *out, ld_synth_p
         ld_sequences_free(out);
         return -1;
     }
-    int done = 0, fail = 0;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int i = 0; i < g->n; i++) {
-        ld_rng r;
-        ld_synth_rng(g, i, 0, &r);
-        double theta0 = c->theta_min + (c->theta_max - c->theta_min) * ld_rng_uniform(&r);
-        double omega0 = c->omega_min + (c->omega_max - c->omega_min) * ld_rng_uniform(&r);
-        double *times = out->times + (size_t)i * L;
-        ld_synth_times(g, i, times);
-        double *state = malloc(sizeof(double) * 2 * L);
-        if (!state) {
-#pragma omp atomic write
-            fail = 1;
-            continue;
-        }
-        ld_pendulum_trajectory(c, theta0, omega0, times, L, state, state + L);
-        for (int t = 0; t < L; t++)
-            render_pendulum(state[t], c->length, S, ld_sequences_frame(out, i, t));
-        free(state);
-        double *p = out->params + (size_t)i * 4;
-        p[0] = theta0;
-        p[1] = omega0;
-        p[2] = c->length;
-        p[3] = c->gravity;
-#pragma omp critical(ld_synth_progress)
-        {
-            done++;
-            if (fn)
-                fn(user, done, g->n);
-        }
-    }
-    if (fail) {
+    pendulum_job job = {c, out};
+    if (ld_synth_instances(g->n, sizeof(double) * 2 * L, pendulum_instance, &job, fn, user,
+                           err)) {
         ld_sequences_free(out);
-        return ld_errf(err, "out of memory");
+        return -1;
     }
     return 0;
 }

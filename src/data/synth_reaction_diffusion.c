@@ -133,6 +133,19 @@ static int rd_instance(const ld_rd_config *c, int i, ld_sequences *out, float *w
     return 0;
 }
 
+/* rd_instance for ld_synth_instances: each thread's scratch holds the
+ * 6 N x N planes. */
+typedef struct rd_job {
+    const ld_rd_config *c;
+    ld_sequences *out;
+} rd_job;
+
+static int rd_instance_job(void *ctx, int i, void *scratch, ld_err *err)
+{
+    const rd_job *job = ctx;
+    return rd_instance(job->c, i, job->out, scratch, err);
+}
+
 int ld_synth_reaction_diffusion(const ld_rd_config *c, ld_sequences *out,
                                 ld_synth_progress_fn fn, void *user, ld_err *err)
 {
@@ -153,50 +166,11 @@ int ld_synth_reaction_diffusion(const ld_rd_config *c, ld_sequences *out,
         ld_sequences_free(out);
         return -1;
     }
-    int done = 0, failed = 0;
-    char fail_msg[LD_ERR_LEN] = "";
-    /* Instances in parallel, each thread with its own planes; the first
-     * failure stops the rest. */
-#pragma omp parallel
-    {
-        float *work = malloc(sizeof(float) * 6 * (size_t)N * N);
-        if (!work) {
-#pragma omp critical(ld_synth_rd_fail)
-            if (!failed) {
-#pragma omp atomic write
-                failed = 1;
-                snprintf(fail_msg, sizeof fail_msg, "out of memory for a %dx%d grid", N, N);
-            }
-        }
-#pragma omp for schedule(dynamic, 1)
-        for (int i = 0; i < g->n; i++) {
-            int stop;
-#pragma omp atomic read
-            stop = failed;
-            if (stop)
-                continue;
-            ld_err local;
-            if (rd_instance(c, i, out, work, &local)) {
-#pragma omp critical(ld_synth_rd_fail)
-                if (!failed) {
-#pragma omp atomic write
-                    failed = 1;
-                    snprintf(fail_msg, sizeof fail_msg, "%s", local.msg);
-                }
-                continue;
-            }
-#pragma omp critical(ld_synth_progress)
-            {
-                done++;
-                if (fn)
-                    fn(user, done, g->n);
-            }
-        }
-        free(work);
-    }
-    if (failed) {
+    rd_job job = {c, out};
+    if (ld_synth_instances(g->n, sizeof(float) * 6 * (size_t)N * N, rd_instance_job, &job, fn,
+                           user, err)) {
         ld_sequences_free(out);
-        return ld_errf(err, "%s", fail_msg);
+        return -1;
     }
     return 0;
 }

@@ -1,5 +1,6 @@
 /* What the ladid generators share: the grid check, per-instance random
- * streams, the time grids and area-weighted resampling (see synth_systems.h). */
+ * streams, the time grids, running the instances in parallel and
+ * area-weighted resampling (see synth_systems.h). */
 #include "data/synth_systems.h"
 
 #include <math.h>
@@ -78,6 +79,47 @@ int ld_synth_grid_attrs(const ld_synth_grid *g, ld_sequences *s, ld_err *err)
 
 /* Overlap weights of output cell o with source cells for a 1-D map of
  * n source cells onto m: source range [o n/m, (o+1) n/m). */
+int ld_synth_instances(int n, size_t scratch_bytes, ld_synth_instance_fn instance, void *ctx,
+                       ld_synth_progress_fn fn, void *user, ld_err *err)
+{
+    int done = 0, failed = 0;
+    char fail_msg[LD_ERR_LEN] = "";
+#pragma omp parallel
+    {
+        void *scratch = scratch_bytes ? malloc(scratch_bytes) : NULL;
+        int usable = !scratch_bytes || scratch;
+#pragma omp for schedule(dynamic, 1)
+        for (int i = 0; i < n; i++) {
+            int stop;
+#pragma omp atomic read
+            stop = failed;
+            if (stop)
+                continue;
+            ld_err local;
+            if (!usable)
+                ld_errf(&local, "out of memory for an instance's %zu bytes of working space",
+                        scratch_bytes);
+            if (!usable || instance(ctx, i, scratch, &local)) {
+#pragma omp critical(ld_synth_fail)
+                if (!failed) {
+                    snprintf(fail_msg, sizeof fail_msg, "%s", local.msg);
+#pragma omp atomic write
+                    failed = 1;
+                }
+                continue;
+            }
+#pragma omp critical(ld_synth_progress)
+            {
+                done++;
+                if (fn)
+                    fn(user, done, n);
+            }
+        }
+        free(scratch);
+    }
+    return failed ? ld_errf(err, "%s", fail_msg) : 0;
+}
+
 static int overlap(int o, int n, int m, int *first, double *w, int max_w)
 {
     double lo = (double)o * n / m, hi = (double)(o + 1) * n / m;

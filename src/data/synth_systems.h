@@ -75,6 +75,14 @@ void ld_synth_times(const ld_synth_grid *g, int instance, double *times);
  * irregular, seed) as generator attributes. */
 int ld_synth_attr(ld_sequences *s, const char *key, double value, ld_err *err);
 int ld_synth_grid_attrs(const ld_synth_grid *g, ld_sequences *s, ld_err *err);
+/* Makes instance i of a set with `scratch` (scratch_bytes of its thread's
+ * own working space; NULL when none was asked for); 0, or -1 with err. */
+typedef int (*ld_synth_instance_fn)(void *ctx, int i, void *scratch, ld_err *err);
+/* Runs instance(ctx, 0..n-1, ...) in parallel, each thread with its own
+ * scratch, calling fn after each finished one; the first failure stops the
+ * rest and its message is the result's. */
+int ld_synth_instances(int n, size_t scratch_bytes, ld_synth_instance_fn instance, void *ctx,
+                       ld_synth_progress_fn fn, void *user, ld_err *err);
 /* Area-weighted resampling of plane [sh, sw] onto [dh, dw] (each output
  * pixel the mean of the source area it covers). */
 void ld_area_resample(const float *src, int sh, int sw, float *dst, int dh, int dw);

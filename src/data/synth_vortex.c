@@ -376,6 +376,19 @@ static int vortex_instance(const ld_vortex_config *c, int i, ld_sequences *out, 
     return rc;
 }
 
+/* vortex_instance for ld_synth_instances (each makes its own lattice). */
+typedef struct vortex_job {
+    const ld_vortex_config *c;
+    ld_sequences *out;
+} vortex_job;
+
+static int vortex_instance_job(void *ctx, int i, void *scratch, ld_err *err)
+{
+    const vortex_job *job = ctx;
+    (void)scratch;
+    return vortex_instance(job->c, i, job->out, err);
+}
+
 int ld_synth_vortex(const ld_vortex_config *c, ld_sequences *out, ld_synth_progress_fn fn,
                     void *user, ld_err *err)
 {
@@ -398,36 +411,12 @@ int ld_synth_vortex(const ld_vortex_config *c, ld_sequences *out, ld_synth_progr
         ld_sequences_free(out);
         return -1;
     }
-    int done = 0, failed = 0;
-    char fail_msg[LD_ERR_LEN] = "";
-    /* Instances in parallel: one lattice per thread, no synchronisation
-     * per time step (which costs much on a shared machine). */
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int i = 0; i < g->n; i++) {
-        int stop;
-#pragma omp atomic read
-        stop = failed;
-        if (stop)
-            continue;
-        ld_err local;
-        if (vortex_instance(c, i, out, &local)) {
-#pragma omp critical(ld_synth_vortex_fail)
-            if (!failed) {
-                failed = 1;
-                snprintf(fail_msg, sizeof fail_msg, "%s", local.msg);
-            }
-            continue;
-        }
-#pragma omp critical(ld_synth_progress)
-        {
-            done++;
-            if (fn)
-                fn(user, done, g->n);
-        }
-    }
-    if (failed) {
+    /* instances in parallel: one lattice per thread, no synchronisation
+     * per time step (which costs much on a shared machine) */
+    vortex_job job = {c, out};
+    if (ld_synth_instances(g->n, 0, vortex_instance_job, &job, fn, user, err)) {
         ld_sequences_free(out);
-        return ld_errf(err, "%s", fail_msg);
+        return -1;
     }
     return 0;
 }
