@@ -242,6 +242,31 @@ static void test_json_writers(void)
     free(text);
 }
 
+/* Context put before or after a message; a long one is cut at the
+ * buffer, never overrun; NULL is allowed. */
+static void test_error_context(void)
+{
+    ld_err err;
+    ld_errf(&err, "truncated (%d bytes)", 7);
+    CHECK(ld_err_prefix(&err, "%s: ", "a.npy") == -1 &&
+              !strcmp(err.msg, "a.npy: truncated (7 bytes)"),
+          "prefix: '%s'", err.msg);
+    CHECK(ld_err_suffix(&err, "; %s", "nothing written") == -1 &&
+              !strcmp(err.msg, "a.npy: truncated (7 bytes); nothing written"),
+          "suffix: '%s'", err.msg);
+    char long_text[2 * LD_ERR_LEN];
+    memset(long_text, 'x', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = 0;
+    ld_err_prefix(&err, "%s", long_text);
+    CHECK(strlen(err.msg) == LD_ERR_LEN - 1 && err.msg[0] == 'x', "a long prefix: %zu chars",
+          strlen(err.msg));
+    ld_errf(&err, "short");
+    ld_err_suffix(&err, "%s", long_text);
+    CHECK(strlen(err.msg) == LD_ERR_LEN - 1 && !strncmp(err.msg, "shortxxx", 8),
+          "a long suffix: %.12s...", err.msg);
+    CHECK(ld_err_prefix(NULL, "x") == -1 && ld_err_suffix(NULL, "x") == -1, "NULL err");
+}
+
 LD_TEST_SUITE(engine) = {
     {"philox_known_answers", test_philox_known_answers},
     {"rng_streams", test_rng_streams},
@@ -251,5 +276,6 @@ LD_TEST_SUITE(engine) = {
     {"safetensors_round_trip_and_errors", test_safetensors_round_trip_and_errors},
     {"reading_refuses_non_files", test_reading_refuses_non_files},
     {"json_writers", test_json_writers},
+    {"error_context", test_error_context},
     {NULL, NULL},
 };

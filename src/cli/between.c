@@ -806,12 +806,9 @@ int ld_cmd_between(int argc, char **argv)
            ld_now_seconds() - start, a.out_dir, a.out_dir);
     status = 0;
 done:
-    if (status == 1 && model_saved) { /* failed after training: say how not to lose it */
-        char why[sizeof err.msg];
-        snprintf(why, sizeof why, "%s", err.msg);
-        ld_errf(&err, "%s; the trained model is in %s/model.safetensors: --resume it to "
-                      "write the outputs without training again", why, a.out_dir);
-    }
+    if (status == 1 && model_saved) /* failed after training: say how not to lose it */
+        ld_err_suffix(&err, "; the trained model is in %s/model.safetensors: --resume it to "
+                            "write the outputs without training again", a.out_dir);
     if (status)
         fprintf(stderr, "latdyn between: %s\n", err.msg);
     if (status)

@@ -126,9 +126,7 @@ int ld_cmd_predict(int argc, char **argv)
         goto done;
     }
     if (ld_ladid_predict_set(&m, &data, given, 0, Q, pred, &err)) {
-        char msg[LD_ERR_LEN];
-        snprintf(msg, sizeof msg, "%s", err.msg);
-        ld_errf(&err, "%s: %s", a.input, msg);
+        ld_err_prefix(&err, "%s: ", a.input);
         goto done;
     }
     int shape[5] = {n, Q, data.channels, data.height, data.width};

@@ -18,4 +18,12 @@ typedef struct ld_err {
 int ld_errf(ld_err *err, const char *fmt, ...)
     LD_PRINTF(2, 3);
 
+/* Puts formatted context before (ld_err_prefix) or after (ld_err_suffix)
+ * the message err already holds, e.g. the file a failure concerns or what
+ * the caller did about it; err may be NULL. Both return -1. */
+int ld_err_prefix(ld_err *err, const char *fmt, ...)
+    LD_PRINTF(2, 3);
+int ld_err_suffix(ld_err *err, const char *fmt, ...)
+    LD_PRINTF(2, 3);
+
 #endif

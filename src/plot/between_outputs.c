@@ -461,9 +461,7 @@ int ld_between_write_outputs(const char *outdir, const ld_between_outputs *o, ld
     writer_free(&w);
     if (rc) {
         remove_written_outputs(outdir, o);
-        char why[sizeof err->msg];
-        snprintf(why, sizeof why, "%s", err->msg);
-        ld_errf(err, "%s; the outputs written before it were removed", why);
+        ld_err_suffix(err, "; the outputs written before it were removed");
     }
     return rc;
 }

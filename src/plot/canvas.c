@@ -375,11 +375,8 @@ int ld_canvas_write_png(const ld_canvas *cv, const char *path, ld_err *err)
     int rc = ld_canvas_encode_png(cv, &png, err);
     if (rc == 0)
         rc = ld_bytes_write_file(path, &png, err);
-    else if (err) {
-        char reason[LD_ERR_LEN];
-        memcpy(reason, err->msg, sizeof reason);
-        ld_errf(err, "%s: %s", path, reason);
-    }
+    else
+        ld_err_prefix(err, "%s: ", path);
     ld_bytes_free(&png);
     return rc;
 }
