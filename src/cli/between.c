@@ -349,13 +349,11 @@ static int refuse_decoder_options(const between_args *a, ld_err *err)
  * resumed) and the options. */
 static int make_config(const between_args *a, int channels, ld_between_config *cfg, ld_err *err)
 {
-    int trained_method = -1;
-    ld_between_config trained = {0};
+    ld_between_config trained = {0}; /* the resumed model's */
     if (a->resume) {
         if (ld_between_read_config(a->resume, cfg, err))
             return -1;
         trained = *cfg;
-        trained_method = cfg->method;
         if (cfg->channels != channels)
             return ld_errf(err, "%s was trained on %d-channel images, these have %d", a->resume,
                            cfg->channels, channels);
@@ -409,8 +407,8 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
         return ld_errf(err, "--mask-outside image masks the image term, which this run does not "
                             "have (%s); use all or no",
                        cfg->method == LD_BETWEEN_IMAGE ? "--method image" : "its --w-image is 0");
-    if (a->resume && is_model(a->method) && trained_method != cfg->method) {
-        const char *name = trained_method == LD_BETWEEN_IMAGE ? "image" : "latent";
+    if (a->resume && is_model(a->method) && trained.method != cfg->method) {
+        const char *name = trained.method == LD_BETWEEN_IMAGE ? "image" : "latent";
         return ld_errf(err, "%s holds a model of the %s method: resume it with --method %s",
                        a->resume, name, name);
     }

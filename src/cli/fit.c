@@ -36,10 +36,9 @@ int ld_fit_sibling(const char *out, const char *suffix, char *buf, size_t len, l
 int ld_fit_check_output(const char *path, ld_err *err)
 {
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return ld_errf(err, "%s is a folder: name a file to write", path);
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return ld_errf(err, "%s is not a regular file: name a file to write", path);
+        return ld_errf(err, "%s is %s: name a file to write", path,
+                       S_ISDIR(st.st_mode) ? "a folder" : "not a regular file");
     ld_atomic_file probe;
     if (ld_atomic_open(&probe, path, err))
         return -1;

@@ -6,7 +6,6 @@
  * printing is switched off while these functions run. */
 #include "data/sequences.h"
 
-#include <errno.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdint.h>
@@ -520,9 +519,9 @@ done:
 int ld_sequences_read_h5(const char *path, ld_sequences *s, ld_err *err)
 {
     memset(s, 0, sizeof *s);
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = ld_open_regular_file(path, NULL, err); /* a folder or pipe: said plainly */
     if (!fp)
-        return ld_errf(err, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
     fclose(fp);
     h5_quiet q;
     h5_quiet_begin(&q);

@@ -34,8 +34,9 @@ int ld_remove_numbered(const char *dir, const char *format, int first, int last,
 /* Opens path for reading ("rb") when it is a regular file, its size in
  * bytes in *size (when size is not NULL). A folder fails with "PATH: is a
  * folder, not a file", a device, pipe or socket with "PATH: not a regular
- * file" (before opening, so that a pipe cannot block), a missing or
- * unreadable file with "PATH: cannot open: REASON". */
+ * file" (opened without blocking and examined before any read, so that a
+ * pipe cannot block), a missing or unreadable file with "PATH: cannot
+ * open: REASON". */
 FILE *ld_open_regular_file(const char *path, size_t *size, ld_err *err);
 
 #endif

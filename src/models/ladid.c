@@ -804,12 +804,11 @@ int ld_ladid_resume(ld_ladid_trainer *t, const char *path, ld_err *err)
 {
     ld_config cfg;
     ld_config_init(&cfg);
-    /* the data first: a mismatch changes nothing */
-    int rc = ld_checkpoint_read_config(path, &cfg, err) ||
+    /* one read of the file; on a failure (other data too) the trainer is
+     * left half loaded, for the caller to discard */
+    int rc = ld_checkpoint_load(path, &t->model->params, &t->opt, &t->step, &t->ctx.rng,
+                                &t->sched, &cfg, err) ||
              (t->data_id.n > 0 && data_id_check(&cfg, &t->data_id, path, err));
-    if (!rc)
-        rc = ld_checkpoint_load(path, &t->model->params, &t->opt, &t->step, &t->ctx.rng,
-                                &t->sched, &cfg, err);
     const char *epoch = ld_config_get(&cfg, "train.epoch");
     const char *best = ld_config_get(&cfg, "train.best_val");
     const char *stage = ld_config_get(&cfg, "train.best_stage");
