@@ -14,8 +14,8 @@ their scores exist (delete the folder to start over).
 --extra passes more options to the trained methods (latent, image), e.g.
 --extra "--w-time 1e-4" for a weight sweep (use its own --work folder).
 The image method refuses the options that act only on an encoder and
-decoder (--w-ae, --shrink, --w-image, --decoder-width, --carry-error):
-sweep those with --methods latent.
+decoder (--w-ae, --shrink, --w-image, --image-error, --decoder-width,
+--carry-error): sweep those with --methods latent.
 
 --seeds 1,2,3 trains the learned methods once per training seed (the scenes
 stay the same; seed 1's runs are the plain table's, the others go to

@@ -200,6 +200,7 @@ static void test_loss_gradient(void)
     cfg.slope = 0.2f;
     cfg.mask_outside = LD_MASK_OFF; /* its weights follow the fields without a gradient: below */
     cfg.w_image = 0.5f; /* every term of the loss in the check */
+    cfg.image_abs = 0;
     ld_between_model m;
     ld_err err;
     CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
@@ -214,6 +215,7 @@ static void test_loss_gradient(void)
     ld_between_model masked;
     cfg.field_input = LD_FIELD_INPUT_I0;
     cfg.mask_outside = LD_MASK_ALL;
+    cfg.image_abs = 1; /* the image term's absolute difference here, squared above */
     CHECK(ld_between_create(&masked, &cfg, &err) == 0, "create: %s", err.msg);
     ld_between_init_weights(&masked, 3);
     ld_tensor *i1_var = test_random(4, shape, 0, 1, 1, 22);
@@ -343,6 +345,7 @@ static void test_image_term(void)
     ld_ctx ctx;
     ld_ctx_init(&ctx, ld_backend_cpu(), 1);
     ld_between_losses off, on;
+    m.cfg.image_abs = 0; /* squared, as the dynamics and time-symmetry terms */
     m.cfg.w_image = 0;
     CHECK(ld_between_loss(&ctx, &m, i0, i1, &off) != NULL, "loss: %s", ctx.err.msg);
     ld_ctx_reset(&ctx);
@@ -354,6 +357,31 @@ static void test_image_term(void)
           (double)on.dynamics, (double)on.backward);
     CHECK(fabsf(on.total - (off.total + 2 * on.image)) < 1e-5f * (1 + on.total),
           "total %g = %g + 2 x %g", (double)on.total, (double)off.total, (double)on.image);
+    /* absolute (quick): with F silenced too, the fields are 0 and the
+     * advected image channels are the inputs themselves, so the term is
+     * mean |I0 - I1| twice (z^N[:C] against I1, zb^0[:C] against I0) */
+    for (int i = 0; i < m.params.count; i++)
+        if (!strncmp(m.params.info[i].name, "field", 5))
+            memset(m.params.data + m.params.info[i].offset, 0,
+                   m.params.info[i].numel * sizeof(float));
+    double abs_sum = 0, square_sum = 0;
+    for (size_t i = 0; i < i0->numel; i++) {
+        double d = (double)i0->data[i] - (double)i1->data[i];
+        abs_sum += fabs(d);
+        square_sum += d * d;
+    }
+    double n = (double)i0->numel;
+    ld_between_losses absolute, squared;
+    ld_ctx_reset(&ctx);
+    m.cfg.image_abs = 1;
+    CHECK(ld_between_loss(&ctx, &m, i0, i1, &absolute) != NULL, "loss: %s", ctx.err.msg);
+    ld_ctx_reset(&ctx);
+    m.cfg.image_abs = 0;
+    CHECK(ld_between_loss(&ctx, &m, i0, i1, &squared) != NULL, "loss: %s", ctx.err.msg);
+    CHECK(fabs(absolute.image - 2 * abs_sum / n) < 1e-5 &&
+              fabs(squared.image - 2 * square_sum / n) < 1e-5,
+          "zero fields: absolute image term %g = 2 mean|I0 - I1| %g, squared %g = %g",
+          (double)absolute.image, 2 * abs_sum / n, (double)squared.image, 2 * square_sum / n);
     cfg.latent_skip = 0;
     cfg.latent_channels = 4;
     cfg.w_image = 1;

@@ -152,6 +152,16 @@ static void test_between_bad_inputs(void)
     snprintf(args, sizeof args, "between '%s' '%s' --mask-outside image --preset paper",
              test_scratch("a.npy"), test_scratch("b.npy"));
     expect_error("image term's mask, paper preset", args, "its --w-image is 0");
+    snprintf(args, sizeof args, "between '%s' '%s' --image-error absolute --preset paper",
+             test_scratch("a.npy"), test_scratch("b.npy"));
+    expect_error("image term's error, paper preset", args, "this run's --w-image is 0");
+    snprintf(args, sizeof args, "between '%s' '%s' --method image --image-error squared",
+             test_scratch("a.npy"), test_scratch("b.npy"));
+    expect_error("image term's error with the image method", args,
+                 "--image-error acts on the encoder and decoder");
+    snprintf(args, sizeof args, "between '%s' '%s' --image-error cubed", test_scratch("a.npy"),
+             test_scratch("b.npy"));
+    expect_error("unknown image error", args, "'cubed' is not one of squared, absolute");
     snprintf(args, sizeof args, "between '%s' '%s' --method image --shrink 0.5",
              test_scratch("a.npy"), test_scratch("b.npy"));
     expect_error("a decoder option with the image method", args,

@@ -38,6 +38,7 @@ static const char *const field_inputs[] = {"i0", "pair", NULL}; /* ld_field_inpu
 static const char *const no_yes[] = {"no", "yes", NULL};
 static const char *const blends[] = {"no", "yes", "valid", NULL}; /* ld_blend */
 static const char *const mask_modes[] = {"no", "all", "image", NULL}; /* ld_mask_outside */
+static const char *const image_errors[] = {"squared", "absolute", NULL}; /* image_abs 0, 1 */
 static const char *const precisions[] = {"f32", "bf16", NULL};     /* ld_precision */
 
 /* The learned methods (trained on patches); the others are baselines. */
@@ -66,7 +67,7 @@ typedef struct between_args {
     const char *input0, *input1, *out_dir, *resume, *preset;
     method_kind method;
     int stages, patch, stride, infer_stride, steps, decay_every, batch, width, decoder_width, threads,
-        field_input, blend, carry_error, quiet, tiles, precision, mask_outside;
+        field_input, blend, carry_error, quiet, tiles, precision, mask_outside, image_abs;
     float lr;
     float floats[N_FLOAT_OPTIONS]; /* < 0: the preset's */
     uint64_t seed;
@@ -142,6 +143,9 @@ static void between_usage(FILE *out)
         "                       advected latents alone must match the other input, the\n"
         "                       image method's loss (quick 0.3, paper 0; needs the\n"
         "                       quick preset's latent)\n"
+        "  --image-error E      how the image term scores: absolute, the mean absolute\n"
+        "                       difference (quick: pixels no motion explains, such as a\n"
+        "                       lead's open water, pull the fields less), or squared\n"
         "  --field-scale X      factor on the field network's output (preset's)\n"
         "  --tiles              stitch non-overlapping tiles (default: blended overlap)\n"
         "  --precision P        f32 (default) or bf16: the convolutions multiply inputs\n"
@@ -175,7 +179,7 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
                         .stages = -1, .patch = -1, .stride = -1, .infer_stride = -1, .steps = -1,
                         .decay_every = -1, .batch = -1, .width = -1, .decoder_width = -1,
                         .field_input = -1, .blend = -1, .carry_error = -1, .lr = -1,
-                        .mask_outside = -1};
+                        .mask_outside = -1, .image_abs = -1};
     int method = METHOD_LATENT;
     const ld_option fixed[] = {
         LD_OUT(&a->out_dir),
@@ -198,6 +202,7 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         LD_CHOICE("--blend", &a->blend, blends),
         LD_CHOICE("--carry-error", &a->carry_error, no_yes),
         LD_CHOICE("--mask-outside", &a->mask_outside, mask_modes),
+        LD_CHOICE("--image-error", &a->image_abs, image_errors),
         LD_CHOICE("--precision", &a->precision, precisions),
         LD_FLAG("--tiles", &a->tiles),
         LD_FLAG("--quiet", &a->quiet),
@@ -333,6 +338,7 @@ static int refuse_decoder_options(const between_args *a, ld_err *err)
     static const char *const decoder_only[] = {"--w-ae", "--shrink", "--w-image"};
     const char *given = a->decoder_width > 0   ? "--decoder-width"
                         : a->carry_error >= 0 ? "--carry-error"
+                        : a->image_abs >= 0   ? "--image-error"
                                               : NULL;
     for (size_t k = 0; k < N_FLOAT_OPTIONS && !given; k++)
         for (size_t d = 0; d < sizeof decoder_only / sizeof decoder_only[0]; d++)
@@ -398,6 +404,8 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
         cfg->carry_error = a->carry_error;
     if (a->mask_outside >= 0)
         cfg->mask_outside = a->mask_outside;
+    if (a->image_abs >= 0)
+        cfg->image_abs = a->image_abs;
     for (size_t k = 0; k < N_FLOAT_OPTIONS; k++)
         if (a->floats[k] >= 0)
             *(float *)((char *)cfg + float_options[k].offset) = a->floats[k];
@@ -407,6 +415,9 @@ static int make_config(const between_args *a, int channels, ld_between_config *c
         return ld_errf(err, "--mask-outside image masks the image term, which this run does not "
                             "have (%s); use all or no",
                        cfg->method == LD_BETWEEN_IMAGE ? "--method image" : "its --w-image is 0");
+    if (a->image_abs >= 0 && !(cfg->w_image > 0) && cfg->method == LD_BETWEEN_LATENT)
+        return ld_errf(err, "--image-error sets how the image term scores, and this run's "
+                            "--w-image is 0; leave it out or give --w-image");
     if (a->resume && is_model(a->method) && trained.method != cfg->method) {
         const char *name = trained.method == LD_BETWEEN_IMAGE ? "image" : "latent";
         return ld_errf(err, "%s holds a model of the %s method: resume it with --method %s",
@@ -584,7 +595,9 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
              (model && (ld_config_set(&settings, "field_input", field_inputs[cfg->field_input], err) ||
                         ld_config_set(&settings, "blend", blends[cfg->blend], err) ||
                         ld_config_set(&settings, "carry_error", no_yes[cfg->carry_error], err) ||
-                        ld_config_set(&settings, "mask_outside", mask_modes[cfg->mask_outside], err)));
+                        ld_config_set(&settings, "mask_outside", mask_modes[cfg->mask_outside],
+                                      err) ||
+                        ld_config_set(&settings, "image_abs", image_errors[cfg->image_abs], err)));
     float *steps = calloc((size_t)log->count + 1, sizeof *steps);
     float *losses = calloc((size_t)log->count + 1, sizeof *losses);
     if (!rc && (!steps || !losses))

@@ -40,7 +40,7 @@ static const ld_config_field config_fields[] = {
     OPTIONAL(INT, blend), OPTIONAL(INT, carry_error), OPTIONAL(FLOAT, shrink),
     OPTIONAL(FLOAT, w_image), OPTIONAL(INT, decoder_widths[0]), OPTIONAL(INT, decoder_widths[1]),
     OPTIONAL(INT, decoder_widths[2]), OPTIONAL(INT, decoder_widths[3]),
-    OPTIONAL(INT, mask_outside),
+    OPTIONAL(INT, mask_outside), OPTIONAL(INT, image_abs),
 #undef OPTIONAL
 #undef INT_FIELD
 #undef FLOAT_FIELD
@@ -79,8 +79,10 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
          * the content's trace stayed inside the patch (what a patch
          * brings in through its border is replicated border, which
          * pulled the fields towards small motion on real pairs; masking
-         * the decoded terms too loses the opening lead). Measured in
-         * bench/RESULTS.md. */
+         * the decoded terms too loses the opening lead), as a mean
+         * absolute difference (a lead's open water, which no motion of I0
+         * explains, pulled the squared term's fields into a bump beside
+         * the crack). Measured in bench/RESULTS.md. */
         cfg->field_input = LD_FIELD_INPUT_PAIR;
         cfg->w_backward = 1.0f;
         cfg->field_scale = 8.0f;
@@ -98,6 +100,7 @@ int ld_between_preset(const char *name, int channels, ld_between_config *cfg, ld
         cfg->w_ae = 1.5f;
         cfg->shrink = 0.01f;
         cfg->w_image = 0.3f;
+        cfg->image_abs = 1;
         cfg->mask_outside = LD_MASK_IMAGE;
         return 0;
     }
@@ -143,6 +146,8 @@ int ld_between_config_check(const ld_between_config *c, ld_err *err)
         return ld_errf(err, "%s needs the image inside the latent (latent_skip, as in the "
                             "quick preset): it works on the latent's image channels",
                        c->w_image > 0 ? "--w-image" : "--shrink");
+    if (c->image_abs != 0 && c->image_abs != 1)
+        return ld_errf(err, "image_abs %d is neither 0 (squared) nor 1 (absolute)", c->image_abs);
     if (c->mask_outside < LD_MASK_OFF || c->mask_outside > LD_MASK_IMAGE)
         return ld_errf(err, "mask_outside %d is not 0 (off), 1 (all terms) or 2 (the image term)",
                        c->mask_outside);
@@ -373,15 +378,19 @@ static ld_tensor *over_channels(ld_ctx *ctx, const ld_tensor *weight, int C)
 
 /* The mean over all elements of weight (a - b)^2, weight [B, 1, P, P] (no
  * gradient) applied to every channel of a and b [B, C, P, P]; the plain
- * mean squared error without a weight. */
-static ld_tensor *weighted_mse(ld_ctx *ctx, ld_tensor *a, ld_tensor *b, const ld_tensor *weight)
+ * mean squared error without a weight. With absolute, weight |a - b|. */
+static ld_tensor *weighted_error(ld_ctx *ctx, ld_tensor *a, ld_tensor *b, const ld_tensor *weight,
+                                 int absolute)
 {
-    if (!weight)
+    if (!weight && !absolute)
         return ld_mse(ctx, a, b);
     if (!a || !b)
         return NULL;
     ld_tensor *d = ld_sub(ctx, a, b);
-    return ld_mean(ctx, ld_mul(ctx, ld_mul(ctx, d, d), over_channels(ctx, weight, a->shape[1])));
+    ld_tensor *e = absolute
+                       ? ld_add(ctx, ld_relu(ctx, d), ld_relu(ctx, ld_scale(ctx, d, -1.0f, 0.0f)))
+                       : ld_mul(ctx, d, d);
+    return ld_mean(ctx, weight ? ld_mul(ctx, e, over_channels(ctx, weight, a->shape[1])) : e);
 }
 
 /* w * x (a scalar tensor), or NULL's propagation. */
@@ -435,18 +444,18 @@ ld_tensor *ld_between_loss(ld_ctx *ctx, ld_between_model *m, ld_tensor *i0, ld_t
     ld_tensor *image = NULL;
     if (image_term) {
         int C = c->channels;
-        image = weighted_mse(ctx, ld_slice(ctx, z, 1, 0, C), i1, weight[0]);
+        image = weighted_error(ctx, ld_slice(ctx, z, 1, 0, C), i1, weight[0], c->image_abs);
         if (n_dec == 4) /* and E(I1) advected back against I0 */
-            image = ld_add(ctx, image,
-                           weighted_mse(ctx, ld_slice(ctx, dec_in[3], 1, 0, C), i0, weight[3]));
+            image = ld_add(ctx, image, weighted_error(ctx, ld_slice(ctx, dec_in[3], 1, 0, C), i0,
+                                                      weight[3], c->image_abs));
     }
     ld_tensor *target = ld_concat(ctx, targets, n_dec, 0);
     /* per-part MSEs: slices of one decoded batch */
     ld_tensor *mse[4];
     for (int k = 0; k < n_dec; k++)
-        mse[k] = weighted_mse(ctx, ld_slice(ctx, decoded, 0, k * B, B),
-                              ld_slice(ctx, target, 0, k * B, B),
-                              c->mask_outside == LD_MASK_ALL ? weight[k] : NULL);
+        mse[k] = weighted_error(ctx, ld_slice(ctx, decoded, 0, k * B, B),
+                                ld_slice(ctx, target, 0, k * B, B),
+                                c->mask_outside == LD_MASK_ALL ? weight[k] : NULL, 0);
 
     ld_tensor *dynamics = mse[0];
     ld_tensor *ae = c->method == LD_BETWEEN_LATENT ? ld_add(ctx, mse[1], mse[2]) : NULL;

@@ -70,6 +70,10 @@ typedef struct ld_between_config {
                              term, the image channels of the advected latents alone
                              matching the other input (z^N[:C] ~ I1, zb^0[:C] ~ I0), the
                              image method's loss, so F gets its direct signal; 0: off */
+    int image_abs;        /* 1: the image term is the mean absolute difference (quick):
+                             pixels no motion explains (a lead's open water, new
+                             features) pull the fields with a bounded force, as in
+                             TV-L1 flow's data term; 0: the mean squared (before it) */
     float shrink;         /* > 0 (latent method with latent_skip): the decoder's change to
                              the advected image in each frame, D(z^n) (+ the carried error)
                              - z^n[:C], is soft-thresholded by this much (patch values run
