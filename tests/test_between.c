@@ -321,6 +321,16 @@ static void test_mask_outside(void)
     }
 }
 
+/* Zeroes every parameter whose name starts with prefix (silences that
+ * network: its output is 0). */
+static void zero_params(ld_between_model *m, const char *prefix)
+{
+    for (int i = 0; i < m->params.count; i++)
+        if (!strncmp(m->params.info[i].name, prefix, strlen(prefix)))
+            memset(m->params.data + m->params.info[i].offset, 0,
+                   m->params.info[i].numel * sizeof(float));
+}
+
 /* The image term scores the advected latents' image channels alone: with
  * the decoder's U-Net silenced (D(z) = z[:C]) it equals the dynamics and
  * time-symmetry terms, and it adds w_image times itself to the total. All
@@ -336,10 +346,7 @@ static void test_image_term(void)
     ld_err err;
     CHECK(ld_between_create(&m, &cfg, &err) == 0, "create: %s", err.msg);
     ld_between_init_weights(&m, 5);
-    for (int i = 0; i < m.params.count; i++)
-        if (!strncmp(m.params.info[i].name, "decoder", 7))
-            memset(m.params.data + m.params.info[i].offset, 0,
-                   m.params.info[i].numel * sizeof(float));
+    zero_params(&m, "decoder");
     int shape[4] = {2, 1, 16, 16};
     ld_tensor *i0 = test_random(4, shape, 0, 1, 0, 31), *i1 = test_random(4, shape, 0, 1, 0, 32);
     ld_ctx ctx;
@@ -360,10 +367,7 @@ static void test_image_term(void)
     /* absolute (quick): with F silenced too, the fields are 0 and the
      * advected image channels are the inputs themselves, so the term is
      * mean |I0 - I1| twice (z^N[:C] against I1, zb^0[:C] against I0) */
-    for (int i = 0; i < m.params.count; i++)
-        if (!strncmp(m.params.info[i].name, "field", 5))
-            memset(m.params.data + m.params.info[i].offset, 0,
-                   m.params.info[i].numel * sizeof(float));
+    zero_params(&m, "field");
     double abs_sum = 0, square_sum = 0;
     for (size_t i = 0; i < i0->numel; i++) {
         double d = (double)i0->data[i] - (double)i1->data[i];
