@@ -141,7 +141,7 @@ static void between_usage(FILE *out)
         "  --w-backward W       weight of the time-symmetry term (preset's)\n"
         "  --w-image W          weight of the image term: the image channels of the\n"
         "                       advected latents alone must match the other input, the\n"
-        "                       image method's loss (quick 0.3, paper 0; needs the\n"
+        "                       image method's loss (quick 0.6, paper 0; needs the\n"
         "                       quick preset's latent)\n"
         "  --image-error E      how the image term scores: absolute, the mean absolute\n"
         "                       difference (quick: pixels no motion explains, such as a\n"
