@@ -51,6 +51,10 @@ $(BUILD)/%.o: %.c Makefile
 	@echo "  CC $<"
 	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The Winograd 5x5 convolution is AVX-512 code; cpu/conv.c calls it only on
+# CPUs that have AVX-512.
+$(BUILD)/src/cpu/conv_winograd.o: ALL_CFLAGS += -mavx512f -mfma
+
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

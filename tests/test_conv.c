@@ -20,6 +20,11 @@
  * values (oneDNN and PyTorch sum in different orders). */
 #define FIXTURE_ATOL 1e-4
 #define FIXTURE_RTOL 1e-4
+/* The 5x5 cases between 16-channel blocks, run by Winograd F(4x4, 5x5):
+ * its transforms scale values by up to 5.25 and 16 before the sums, and
+ * its float32 error is ~5e-6 of a tensor's largest value (the weight
+ * gradients reach 44 in these cases). */
+#define WINOGRAD_FIXTURE_ATOL 1e-3
 /* Finite differences: inputs on a grid keep every pre-activation at least
  * 1/128 away from the ReLU kink (see grid_random), and eps moves a
  * pre-activation by at most eps < 1/128, so the function is linear around
@@ -37,6 +42,14 @@ typedef struct conv_case {
     int bias;
     ld_conv_opts opts;
 } conv_case;
+
+/* The 5x5 stride-1 cases between multiples of 16 channels (Winograd). */
+static double case_atol(const conv_case *cc)
+{
+    int winograd = !strncmp(cc->name, "k5s1p2", 6) &&
+                   (strstr(cc->name, "_c32to16") || strstr(cc->name, "_c16to32"));
+    return winograd ? WINOGRAD_FIXTURE_ATOL : FIXTURE_ATOL;
+}
 
 static ld_tensor *conv_run(ld_ctx *c, const conv_case *cc, ld_tensor *x, ld_tensor *w,
                            ld_tensor *b)
@@ -85,6 +98,8 @@ static const conv_case fixture_cases[] = {
     {"k3s1p1_b_relu_c3", 0, 1, CASE_OPTS(1, 1, RELU)},
     {"k3s1p1_b_leaky_c32", 0, 1, CASE_OPTS(1, 1, LEAKY)},
     {"k3s1p1_leaky_c32to16", 0, 0, CASE_OPTS(1, 1, LEAKY)},
+    {"k5s1p2_b_leaky_c32to16", 0, 1, CASE_OPTS(1, 2, LEAKY)},
+    {"k5s1p2_relu_c16to32", 0, 0, CASE_OPTS(1, 2, RELU)},
 };
 
 static void test_vs_torch(void)
@@ -94,7 +109,7 @@ static void test_vs_torch(void)
         return;
     for (size_t i = 0; i < sizeof fixture_cases / sizeof fixture_cases[0]; i++) {
         const conv_case *cc = &fixture_cases[i];
-        CHECK(fixture_case(&f, cc->name, 2 + cc->bias, fwd_case, (void *)cc, FIXTURE_ATOL,
+        CHECK(fixture_case(&f, cc->name, 2 + cc->bias, fwd_case, (void *)cc, case_atol(cc),
                            FIXTURE_RTOL),
               "case %s", cc->name);
     }
@@ -292,13 +307,14 @@ static double dot(const float *a, const float *b, size_t n)
  * its backward by bilinearity: for y = conv2d(x, w), sum(dy y) = sum(dx x)
  * = sum(dw w). Used at shapes too large for a fixture. */
 static void check_large(const char *what, const int xs[4], const int ws[4], int pad,
-                        ld_activation act)
+                        ld_activation act, int block, double atol)
 {
     ld_ctx *c = test_ctx();
     int bs = ws[0];
     ld_tensor *x = test_random(4, xs, -1, 1, 1, 51), *w = test_random(4, ws, -0.1f, 0.1f, 1, 52);
     ld_tensor *b = test_random(1, &bs, -0.5f, 0.5f, 0, 53);
-    ld_tensor *y = ld_conv2d(c, x, w, b, OPTS(1, pad, act));
+    ld_conv_opts opts = {.stride = 1, .pad = pad, .act = act, .block = block};
+    ld_tensor *y = ld_to_block(c, ld_conv2d(c, ld_to_block(c, x, block), w, b, opts), 0);
     double *ref = y ? malloc(y->numel * sizeof *ref) : NULL;
     float *ref32 = y ? malloc(y->numel * sizeof *ref32) : NULL;
     CHECK(ref && ref32, "%s: forward failed: %s", what, c->err.msg);
@@ -306,12 +322,13 @@ static void check_large(const char *what, const int xs[4], const int ws[4], int 
         reference_conv_act(ref, x, w, b, pad, act);
         for (size_t i = 0; i < y->numel; i++)
             ref32[i] = (float)ref[i];
-        check_close(what, y->data, ref32, y->numel, 2e-5, 1e-4);
+        check_close(what, y->data, ref32, y->numel, atol, 1e-4);
     }
     free(ref);
     free(ref32);
     ld_ctx_reset(c);
-    y = ld_conv2d(c, x, w, NULL, OPTS(1, pad, LD_NO_ACT));
+    opts.act = LD_NO_ACT;
+    y = ld_conv2d(c, ld_to_block(c, x, block), w, NULL, opts);
     float *dy = y ? ld_grad(c, y) : NULL;
     for (size_t i = 0; dy && i < y->numel; i++)
         dy[i] = (float)((i * 7919) % 1000) / 500.0f - 1.0f;
@@ -341,14 +358,36 @@ static void check_large(const char *what, const int xs[4], const int ws[4], int 
 static void test_large_vs_reference(void)
 {
     const int xs[4] = {16, 16, 32, 32}, ws[4] = {16, 16, 3, 3};
-    check_large("large forward vs reference", xs, ws, 1, LD_RELU);
+    const double atol = 2e-5;
+    check_large("large forward vs reference", xs, ws, 1, LD_RELU, 0, atol);
     const int xs32[4] = {16, 32, 16, 16}, ws32[4] = {64, 32, 3, 3};
-    check_large("32 -> 64 channels, leaky, vs reference", xs32, ws32, 1, LD_LEAKY(0.2f));
+    check_large("32 -> 64 channels, leaky, vs reference", xs32, ws32, 1, LD_LEAKY(0.2f), 0, atol);
     const int xs2[4] = {16, 32, 32, 32}, ws2[4] = {16, 32, 3, 3};
-    check_large("32 -> 16 channels, leaky, vs reference", xs2, ws2, 1, LD_LEAKY(0.2f));
+    check_large("32 -> 16 channels, leaky, vs reference", xs2, ws2, 1, LD_LEAKY(0.2f), 0, atol);
     const int xs1[4] = {40, 8, 16, 16}, ws1[4] = {1, 8, 5, 5}, ws3[4] = {3, 8, 5, 5};
-    check_large("one output channel vs reference", xs1, ws1, 2, LD_RELU);
-    check_large("three output channels vs reference", xs1, ws3, 2, LD_RELU);
+    check_large("one output channel vs reference", xs1, ws1, 2, LD_RELU, 0, atol);
+    check_large("three output channels vs reference", xs1, ws3, 2, LD_RELU, 0, atol);
+}
+
+/* 5x5 stride-1 'same' convolutions between 16-channel-blocked tensors,
+ * which run by Winograd's F(4x4, 5x5) where the CPU has AVX-512
+ * (cpu/conv_winograd.c; oneDNN elsewhere): the field network's 32 -> 16 at
+ * 32x32 and 128 -> 64 at 8x8 (batch 16), and 16 -> 32 at an odd size
+ * (tiles cut by the border), against the double definition: float32 error
+ * ~1e-5 of the largest value (~8 here). */
+#define WINOGRAD_ATOL 2e-4
+static void test_winograd5_vs_reference(void)
+{
+    const ld_activation leaky = LD_LEAKY(0.2f);
+    const int xs1[4] = {16, 32, 32, 32}, ws1[4] = {16, 32, 5, 5};
+    check_large("5x5 32 -> 16 blocked, leaky, vs reference", xs1, ws1, 2, leaky, 16,
+                WINOGRAD_ATOL);
+    const int xs2[4] = {16, 128, 8, 8}, ws2[4] = {64, 128, 5, 5};
+    check_large("5x5 128 -> 64 blocked, leaky, vs reference", xs2, ws2, 2, leaky, 16,
+                WINOGRAD_ATOL);
+    const int xs3[4] = {3, 16, 9, 11}, ws3[4] = {32, 16, 5, 5};
+    check_large("5x5 16 -> 32 blocked, 9x11, relu, vs reference", xs3, ws3, 2, LD_RELU, 16,
+                WINOGRAD_ATOL);
 }
 
 /* A second call of the same problem (served from the primitive cache) gives
@@ -457,7 +496,7 @@ static void test_blocked_vs_torch(void)
         for (size_t i = 0; i < sizeof fixture_cases / sizeof fixture_cases[0]; i++) {
             const conv_case *cc = &fixture_cases[i];
             blocked_case bc = {cc, layouts[l][0], layouts[l][1], &runs};
-            CHECK(fixture_case(&f, cc->name, 2 + cc->bias, fwd_blocked, &bc, FIXTURE_ATOL,
+            CHECK(fixture_case(&f, cc->name, 2 + cc->bias, fwd_blocked, &bc, case_atol(cc),
                                FIXTURE_RTOL),
                   "case %s, x block %d, y block %d", cc->name, layouts[l][0], layouts[l][1]);
         }
@@ -465,30 +504,45 @@ static void test_blocked_vs_torch(void)
     CHECK(runs >= 10, "only %d runs had a blocked layout (the 16- and 32-channel cases)", runs);
 }
 
-/* Finite differences of a convolution and a transposed one between
- * blocked layouts (x in 8, y in 16: oneDNN's own layout on one side). */
+/* Finite differences of convolutions between blocked layouts: x in 8 and
+ * y in 16 (oneDNN's own layout on one side), and a 5x5 one with both in 16
+ * (Winograd F(4x4, 5x5) on AVX-512). Winograd's sums are not exact on the
+ * grid (its transforms divide by 9, 45 and 90): its float32 error, ~1e-5
+ * of outputs of ~10, would be noise of ~1e-2 in a difference over eps 4e-3,
+ * so its case has no activation (no kink to stay away from) and eps 0.1. */
+typedef struct blocked_grid_case {
+    conv_case cc;
+    int x_block;
+    int x_shape[4], w_shape[4];
+    double eps;
+} blocked_grid_case;
+
 static ld_tensor *fwd_blocked_grid(ld_ctx *c, ld_tensor **x, void *u)
 {
-    const conv_case *cc = u;
-    ld_tensor *xb = ld_to_block(c, x[0], 8);
-    return conv_run(c, cc, xb, x[1], cc->bias ? x[2] : NULL);
+    const blocked_grid_case *bg = u;
+    ld_tensor *xb = ld_to_block(c, x[0], bg->x_block);
+    return conv_run(c, &bg->cc, xb, x[1], bg->cc.bias ? x[2] : NULL);
 }
 
 static void test_blocked_gradients(void)
 {
     ld_conv_opts leaky = {.stride = 1, .pad = 1, .act = LD_LEAKY(0.2f), .block = 16};
     ld_conv_opts relu = {.stride = 2, .pad = 0, .act = LD_RELU, .block = 16};
-    const conv_case cases[] = {{"fd blocked k3s1p1 bias leaky", 0, 1, leaky},
-                               {"fd blocked transposed k2s2 bias relu", 1, 1, relu}};
-    const int w_shapes[][4] = {{16, 8, 3, 3}, {8, 16, 2, 2}};
-    const int x_shape[4] = {2, 8, 5, 7};
+    ld_conv_opts plain5 = {.stride = 1, .pad = 2, .act = LD_NO_ACT, .block = 16};
+    const blocked_grid_case cases[] = {
+        {{"fd blocked k3s1p1 bias leaky", 0, 1, leaky}, 8, {2, 8, 5, 7}, {16, 8, 3, 3}, FD_EPS},
+        {{"fd blocked transposed k2s2 bias relu", 1, 1, relu}, 8, {2, 8, 5, 7}, {8, 16, 2, 2},
+         FD_EPS},
+        {{"fd blocked k5s1p2 16 -> 16 bias (Winograd)", 0, 1, plain5}, 16, {2, 16, 8, 9},
+         {16, 16, 5, 5}, 0.1},
+    };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int cout = 16;
-        ld_tensor *in[3] = {grid_random(4, x_shape, 0.0f, 71),
-                            grid_random(4, w_shapes[i], 0.0f, 72),
+        ld_tensor *in[3] = {grid_random(4, cases[i].x_shape, 0.0f, 71),
+                            grid_random(4, cases[i].w_shape, 0.0f, 72),
                             grid_random(1, &cout, BIAS_OFFSET, 73)};
-        check_gradients(cases[i].name, fwd_blocked_grid, in, 3, (void *)&cases[i], FD_EPS,
-                        FD_TOL, FD_POINTS);
+        check_gradients(cases[i].cc.name, fwd_blocked_grid, in, 3, (void *)&cases[i],
+                        cases[i].eps, FD_TOL, FD_POINTS);
         for (int k = 0; k < 3; k++)
             ld_tensor_heap_free(in[k]);
     }
@@ -668,12 +722,12 @@ static void test_bf16_vs_torch(void)
                 continue; /* a float32 direct-loop case */
             blocked_case bc = {cc, block, block, &runs};
             cases++;
-            CHECK(fixture_case(&f, cc->name, 2 + cc->bias, fwd_bf16, &bc, FIXTURE_ATOL,
+            CHECK(fixture_case(&f, cc->name, 2 + cc->bias, fwd_bf16, &bc, case_atol(cc),
                                FIXTURE_RTOL),
                   "case %s with bfloat16 products, block %d", cc->name, block);
         }
     ld_st_free(&f);
-    CHECK(cases == 44, "%d of the 22 bfloat16 cases (twice) found in the fixture", cases);
+    CHECK(cases == 48, "%d of the 24 bfloat16 cases (twice) found in the fixture", cases);
 }
 
 /* A backend without hardware bfloat16 refuses bf16 convolutions with a
@@ -706,6 +760,7 @@ LD_TEST_SUITE(conv) = {
     {"chained_and_reused", test_chained_and_reused},
     {"partial_gradients", test_partial_gradients},
     {"large_vs_reference", test_large_vs_reference},
+    {"winograd5_vs_reference", test_winograd5_vs_reference},
     {"repeat_and_inference", test_repeat_and_inference},
     {"shape_errors", test_shape_errors},
     {"layout_vs_torch", test_layout_vs_torch},

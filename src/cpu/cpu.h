@@ -27,6 +27,7 @@ extern const struct ld_loss_kernels ld_cpu_loss_kernels;               /* cpu/lo
 extern const struct ld_random_kernels ld_cpu_random_kernels;           /* cpu/random.c */
 
 struct ld_conv_problem;
+struct ld_conv_grads;
 
 /* A convolution's dz = dy * act'(y) (dy itself without activation; y, dy
  * in y's layout, p->y_block), written in NCHW (block 1) or in oneDNN's
@@ -36,6 +37,16 @@ struct ld_conv_problem;
  * (cpu/conv.c). */
 void ld_cpu_conv_act_grad(const struct ld_conv_problem *p, int block, float *dz,
                           const float *dy, const float *y);
+
+/* 5x5 stride-1 'same' convolutions between nChw16c tensors by Winograd's
+ * F(4x4, 5x5) on AVX-512 (cpu/conv_winograd.c; cpu/conv.c decides where):
+ * the scratch bytes of the forward (backward = 0) or backward pass, and
+ * the two passes, with the meaning of struct ld_conv_kernels'. */
+size_t ld_cpu_winograd5_scratch_bytes(const struct ld_conv_problem *p, int backward);
+void ld_cpu_winograd5_forward(const struct ld_conv_problem *p, float *y, const float *x,
+                              const float *w, const float *b, void *scratch);
+void ld_cpu_winograd5_backward(const struct ld_conv_problem *p, const struct ld_conv_grads *g,
+                               void *scratch);
 
 /* oneDNN layer norm (cpu/dnnl.c) for the table in cpu/norm.c; see
  * struct ld_norm_kernels in ops/norm.h. */
