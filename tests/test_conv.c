@@ -20,10 +20,10 @@
  * values (oneDNN and PyTorch sum in different orders). */
 #define FIXTURE_ATOL 1e-4
 #define FIXTURE_RTOL 1e-4
-/* The 5x5 cases between 16-channel blocks, run by Winograd F(4x4, 5x5):
- * its transforms scale values by up to 5.25 and 16 before the sums, and
- * its float32 error is ~5e-6 of a tensor's largest value (the weight
- * gradients reach 44 in these cases). */
+/* The _wino cases (3x3 and 5x5 between 16-channel blocks, run by Winograd
+ * F(4x4, k x k) in those layouts): its transforms scale values by up to
+ * 5.25 and 16 before the sums, and its float32 error is ~5e-6 of a
+ * tensor's largest value (the weight gradients reach 44 in these cases). */
 #define WINOGRAD_FIXTURE_ATOL 1e-3
 /* Finite differences: inputs on a grid keep every pre-activation at least
  * 1/128 away from the ReLU kink (see grid_random), and eps moves a
@@ -43,12 +43,9 @@ typedef struct conv_case {
     ld_conv_opts opts;
 } conv_case;
 
-/* The 5x5 stride-1 cases between multiples of 16 channels (Winograd). */
 static double case_atol(const conv_case *cc)
 {
-    int winograd = !strncmp(cc->name, "k5s1p2", 6) &&
-                   (strstr(cc->name, "_c32to16") || strstr(cc->name, "_c16to32"));
-    return winograd ? WINOGRAD_FIXTURE_ATOL : FIXTURE_ATOL;
+    return strstr(cc->name, "_wino") ? WINOGRAD_FIXTURE_ATOL : FIXTURE_ATOL;
 }
 
 static ld_tensor *conv_run(ld_ctx *c, const conv_case *cc, ld_tensor *x, ld_tensor *w,
@@ -98,8 +95,10 @@ static const conv_case fixture_cases[] = {
     {"k3s1p1_b_relu_c3", 0, 1, CASE_OPTS(1, 1, RELU)},
     {"k3s1p1_b_leaky_c32", 0, 1, CASE_OPTS(1, 1, LEAKY)},
     {"k3s1p1_leaky_c32to16", 0, 0, CASE_OPTS(1, 1, LEAKY)},
-    {"k5s1p2_b_leaky_c32to16", 0, 1, CASE_OPTS(1, 2, LEAKY)},
-    {"k5s1p2_relu_c16to32", 0, 0, CASE_OPTS(1, 2, RELU)},
+    {"k5s1p2_b_leaky_c32to16_wino", 0, 1, CASE_OPTS(1, 2, LEAKY)},
+    {"k5s1p2_relu_c16to32_wino", 0, 0, CASE_OPTS(1, 2, RELU)},
+    {"k3s1p1_b_leaky_c16to32_wino", 0, 1, CASE_OPTS(1, 1, LEAKY)},
+    {"k3s1p1_relu_c32to16_wino", 0, 0, CASE_OPTS(1, 1, RELU)},
 };
 
 static void test_vs_torch(void)
@@ -369,14 +368,15 @@ static void test_large_vs_reference(void)
     check_large("three output channels vs reference", xs1, ws3, 2, LD_RELU, 0, atol);
 }
 
-/* 5x5 stride-1 'same' convolutions between 16-channel-blocked tensors,
- * which run by Winograd's F(4x4, 5x5) where the CPU has AVX-512
- * (cpu/conv_winograd.c; oneDNN elsewhere): the field network's 32 -> 16 at
- * 32x32 and 128 -> 64 at 8x8 (batch 16), and 16 -> 32 at an odd size
- * (tiles cut by the border), against the double definition: float32 error
- * ~1e-5 of the largest value (~8 here). */
+/* 3x3 and 5x5 stride-1 'same' convolutions between 16-channel-blocked
+ * tensors, which run by Winograd's F(4x4, k x k) where the CPU has AVX-512
+ * (cpu/conv_winograd.c; oneDNN elsewhere): the field network's 5x5 32 -> 16
+ * at 32x32 and 128 -> 64 at 8x8 (batch 16), the decoder's 3x3 32 -> 16 at
+ * 32x32 (batch 48), and 16 -> 32 at odd sizes (tiles cut by the border),
+ * against the double definition: float32 error ~1e-5 of the largest value
+ * (~8 here). */
 #define WINOGRAD_ATOL 2e-4
-static void test_winograd5_vs_reference(void)
+static void test_winograd_vs_reference(void)
 {
     const ld_activation leaky = LD_LEAKY(0.2f);
     const int xs1[4] = {16, 32, 32, 32}, ws1[4] = {16, 32, 5, 5};
@@ -387,6 +387,12 @@ static void test_winograd5_vs_reference(void)
                 WINOGRAD_ATOL);
     const int xs3[4] = {3, 16, 9, 11}, ws3[4] = {32, 16, 5, 5};
     check_large("5x5 16 -> 32 blocked, 9x11, relu, vs reference", xs3, ws3, 2, LD_RELU, 16,
+                WINOGRAD_ATOL);
+    const int xs4[4] = {48, 32, 32, 32}, ws4[4] = {16, 32, 3, 3};
+    check_large("3x3 32 -> 16 blocked, leaky, vs reference", xs4, ws4, 1, leaky, 16,
+                WINOGRAD_ATOL);
+    const int ws5[4] = {32, 16, 3, 3};
+    check_large("3x3 16 -> 32 blocked, 9x11, relu, vs reference", xs3, ws5, 1, LD_RELU, 16,
                 WINOGRAD_ATOL);
 }
 
@@ -505,11 +511,12 @@ static void test_blocked_vs_torch(void)
 }
 
 /* Finite differences of convolutions between blocked layouts: x in 8 and
- * y in 16 (oneDNN's own layout on one side), and a 5x5 one with both in 16
- * (Winograd F(4x4, 5x5) on AVX-512). Winograd's sums are not exact on the
- * grid (its transforms divide by 9, 45 and 90): its float32 error, ~1e-5
- * of outputs of ~10, would be noise of ~1e-2 in a difference over eps 4e-3,
- * so its case has no activation (no kink to stay away from) and eps 0.1. */
+ * y in 16 (oneDNN's own layout on one side), and 3x3 and 5x5 ones with
+ * both in 16 (Winograd F(4x4, k x k) on AVX-512). Winograd's sums are not
+ * exact on the grid (its transforms divide by 6, 9, 24, 45 and 90): its
+ * float32 error, ~1e-5 of outputs of ~10, would be noise of ~1e-2 in a
+ * difference over eps 4e-3, so its cases have no activation (no kink to
+ * stay away from) and eps 0.1. */
 typedef struct blocked_grid_case {
     conv_case cc;
     int x_block;
@@ -529,12 +536,15 @@ static void test_blocked_gradients(void)
     ld_conv_opts leaky = {.stride = 1, .pad = 1, .act = LD_LEAKY(0.2f), .block = 16};
     ld_conv_opts relu = {.stride = 2, .pad = 0, .act = LD_RELU, .block = 16};
     ld_conv_opts plain5 = {.stride = 1, .pad = 2, .act = LD_NO_ACT, .block = 16};
+    ld_conv_opts plain3 = {.stride = 1, .pad = 1, .act = LD_NO_ACT, .block = 16};
     const blocked_grid_case cases[] = {
         {{"fd blocked k3s1p1 bias leaky", 0, 1, leaky}, 8, {2, 8, 5, 7}, {16, 8, 3, 3}, FD_EPS},
         {{"fd blocked transposed k2s2 bias relu", 1, 1, relu}, 8, {2, 8, 5, 7}, {8, 16, 2, 2},
          FD_EPS},
         {{"fd blocked k5s1p2 16 -> 16 bias (Winograd)", 0, 1, plain5}, 16, {2, 16, 8, 9},
          {16, 16, 5, 5}, 0.1},
+        {{"fd blocked k3s1p1 16 -> 16 bias (Winograd)", 0, 1, plain3}, 16, {2, 16, 9, 8},
+         {16, 16, 3, 3}, 0.1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int cout = 16;
@@ -727,7 +737,7 @@ static void test_bf16_vs_torch(void)
                   "case %s with bfloat16 products, block %d", cc->name, block);
         }
     ld_st_free(&f);
-    CHECK(cases == 48, "%d of the 24 bfloat16 cases (twice) found in the fixture", cases);
+    CHECK(cases == 52, "%d of the 26 bfloat16 cases (twice) found in the fixture", cases);
 }
 
 /* A backend without hardware bfloat16 refuses bf16 convolutions with a
@@ -760,7 +770,7 @@ LD_TEST_SUITE(conv) = {
     {"chained_and_reused", test_chained_and_reused},
     {"partial_gradients", test_partial_gradients},
     {"large_vs_reference", test_large_vs_reference},
-    {"winograd5_vs_reference", test_winograd5_vs_reference},
+    {"winograd_vs_reference", test_winograd_vs_reference},
     {"repeat_and_inference", test_repeat_and_inference},
     {"shape_errors", test_shape_errors},
     {"layout_vs_torch", test_layout_vs_torch},

@@ -6,10 +6,11 @@
  * oneDNN's blocked kernels pad the few channels to 16: for LaDID's 5x5
  * conv from 8 channels to 1 at 32x32 (batch 800, one thread) its forward
  * took 40 ms, its data gradient 82 ms and its weight gradient 40 ms, plus
- * 15 ms of layout reorders. And 5x5 stride-1 'same' convolutions between
- * tensors blocked by 16 on AVX-512 (the field network's), which run by
- * Winograd's F(4x4, 5x5) in cpu/conv_winograd.c: oneDNN has no Winograd
- * kernel for 5x5.
+ * 15 ms of layout reorders. And 3x3 and 5x5 stride-1 'same' convolutions
+ * between tensors blocked by 16 on AVX-512 (the networks' hidden layers),
+ * which run by Winograd's F(4x4, 3x3) and F(4x4, 5x5) in
+ * cpu/conv_winograd.c: oneDNN has no Winograd kernel for 5x5, and its
+ * F(4x4, 3x3) loses to its direct kernels at 16 channels.
  *
  * The loops run in parallel over images (forward, data gradient) or over
  * fixed chunks of images whose partial sums are added in order (weight
@@ -33,14 +34,15 @@ static int direct(const ld_conv_problem *p)
            p->y_block == 0;
 }
 
-/* Below 8x8 most of a 5x5 kernel's taps fall on the padding, which oneDNN's
- * direct kernels skip: Winograd loses there. */
+/* Where Winograd F(4x4, k x k) beats oneDNN (cpu/conv_winograd.c): 3x3 and
+ * 5x5 layers from 8x8. Below that most of the taps fall on the padding,
+ * which oneDNN's direct kernels skip. */
 #define WINOGRAD_MIN_SIZE 8
-static int winograd5(const ld_conv_problem *p)
+static int winograd(const ld_conv_problem *p)
 {
-    return !p->transposed && p->k == 5 && p->stride == 1 && p->pad == 2 && !p->bf16 &&
-           p->h >= WINOGRAD_MIN_SIZE && p->w >= WINOGRAD_MIN_SIZE && p->x_block == 16 &&
-           p->y_block == 16 && p->cin % 16 == 0 && p->cout % 16 == 0 &&
+    return !p->transposed && (p->k == 3 || p->k == 5) && p->stride == 1 && p->pad == p->k / 2 &&
+           !p->bf16 && p->h >= WINOGRAD_MIN_SIZE && p->w >= WINOGRAD_MIN_SIZE &&
+           p->x_block == 16 && p->y_block == 16 && p->cin % 16 == 0 && p->cout % 16 == 0 &&
            ld_dnnl_conv_preferred_block() == 16;
 }
 
@@ -113,8 +115,8 @@ static size_t dz_bytes(const ld_conv_problem *p)
 static int conv_scratch_bytes(const ld_conv_problem *p, ld_conv_pass which, size_t *bytes,
                               ld_err *err)
 {
-    if (winograd5(p)) {
-        *bytes = ld_cpu_winograd5_scratch_bytes(p, which == LD_CONV_BACKWARD);
+    if (winograd(p)) {
+        *bytes = ld_cpu_winograd_scratch_bytes(p, which == LD_CONV_BACKWARD);
         return 0;
     }
     if (!direct(p))
@@ -135,8 +137,8 @@ static float *thread_planes(const ld_conv_problem *p, void *scratch)
 static int conv_forward(const ld_conv_problem *p, float *y, const float *x, const float *w,
                         const float *b, void *scratch, ld_err *err)
 {
-    if (winograd5(p)) {
-        ld_cpu_winograd5_forward(p, y, x, w, b, scratch);
+    if (winograd(p)) {
+        ld_cpu_winograd_forward(p, y, x, w, b, scratch);
         return 0;
     }
     if (!direct(p))
@@ -322,8 +324,8 @@ static void conv_relayout(float *dst, int dst_block, const float *src, int src_b
 static int conv_backward(const ld_conv_problem *p, const ld_conv_grads *g, void *scratch,
                          ld_err *err)
 {
-    if (winograd5(p)) {
-        ld_cpu_winograd5_backward(p, g, scratch);
+    if (winograd(p)) {
+        ld_cpu_winograd_backward(p, g, scratch);
         return 0;
     }
     if (!direct(p))

@@ -1,44 +1,51 @@
-/* 5x5 stride-1 'same' convolutions between 16-channel-blocked tensors
- * (nChw16c) by Winograd's minimal filtering F(4x4, 5x5): a 4x4 output tile
- * costs 64 products per channel pair instead of 400. oneDNN has Winograd
- * kernels for 3x3 only; the field network's 5x5 layers were about 60 ms of
- * the paper preset's 150 ms of convolutions per step.
+/* 3x3 and 5x5 stride-1 'same' convolutions between 16-channel-blocked
+ * tensors (nChw16c) by Winograd's minimal filtering F(4x4, k x k): a 4x4
+ * output tile costs 36 (3x3) or 64 (5x5) products per channel pair instead
+ * of 144 or 400. oneDNN has Winograd kernels for 3x3 only, F(4x4, 3x3),
+ * which lose to its direct kernels at 16 channels; the paper preset's
+ * step spent 150 ms in convolutions, 60 of them in the field network's
+ * 5x5 layers and 30 in 3x3 ones at 32x32.
  *
  * AVX-512 only: this file is compiled with -mavx512f -mfma (Makefile) and
  * is the one place with x86 intrinsics; cpu/conv.c calls it only where the
  * CPU has AVX-512, both tensors are blocked by 16 and the images are at
- * least 8x8 (its winograd5()).
+ * least 8x8 (its winograd()).
  *
- * With the interpolation points 0, 1, -1, 2, -2, 1/2, -1/2 and infinity,
+ * With the interpolation points 0, 1, -1, 2, -2 (and 1/2, -1/2 for 5x5)
+ * and infinity,
  *   y = A^T [(G g G^T) . (B^T d B)] A
- * for an 8x8 input patch d, the 5x5 kernel g (correlation, PyTorch's
- * conv2d) and the 4x4 outputs y. The three passes:
+ * for an alpha x alpha input patch d (alpha = 4 + k - 1: 6 or 8), the
+ * k x k kernel g (correlation, PyTorch's conv2d) and the 4x4 outputs y.
+ * The three passes:
  * - forward: U = G g G^T per (in, out) channel pair, V = B^T d B per tile
  *   and input channel, M[q] = V[q] U[q] (a product over input channels for
- *   each of the 64 positions q), y = A^T M A, bias and activation added;
+ *   each of the alpha^2 positions q), y = A^T M A, bias and activation;
  * - data gradient: the same correlation of dz with the kernel rotated by
  *   180 degrees and its channel roles swapped;
  * - weight gradient: dU[q] = sum over tiles of V[q]^T (A dz A^T)[q], then
  *   dg = G^T dU G; the bias gradient is the sum of dz.
- * Tiles are processed in chunks whose transforms stay in the L2 cache, the
- * chunks split over threads; the weight gradient's partial sums are per
- * thread, added in thread order. Float32 error is ~1e-5 of a tensor's
- * largest value, against ~1e-6 for direct sums (tests/test_conv.c:
- * winograd5_vs_reference and the _c32to16 / _c16to32 fixtures). */
+ * dz = dy times the activation's derivative is formed as the backward's
+ * transforms read dy, never stored. Tiles are processed in chunks whose
+ * transforms stay in the L2 cache, the chunks split evenly over threads;
+ * the weight gradient's partial sums are per thread, added in thread
+ * order. Float32 error is ~1e-5 of a tensor's largest value, against ~1e-6
+ * for direct sums (tests/test_conv.c: winograd_vs_reference and the _wino
+ * fixtures). */
 #include <immintrin.h>
 #include <omp.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
 #include "engine/arena.h"
+#include "engine/compiler.h"
 #include "ops/conv.h"
 
-#define VL 16   /* floats per vector, channels per block */
-#define TILE 4  /* outputs per side of a tile */
-#define ALPHA 8 /* side of a transformed tile: TILE + 5 - 1 */
-#define POS 64  /* ALPHA * ALPHA positions */
-#define KK 25   /* taps of a 5x5 kernel */
-#define ROWS 16 /* rows of the product kernel; chunks and channels are multiples */
+#define VL 16       /* floats per vector, channels per block */
+#define TILE 4      /* outputs per side of a tile */
+#define MAX_ALPHA 8 /* side of a transformed tile: TILE + k - 1 for k <= 5 */
+#define MAX_POS 64  /* MAX_ALPHA^2 positions */
+#define MAX_TAPS 25 /* taps of a 5x5 kernel */
+#define ROWS 16     /* rows of the product kernel; chunks and channels are multiples */
 #define MAX_CHUNK 128
 #define CHUNK_BYTES (1u << 20) /* a chunk's transforms: half of a 2 MiB L2 */
 
@@ -49,7 +56,7 @@ static inline vec splat(float f) { return _mm512_set1_ps(f); }
 /* ---- the 1-D transforms, on vectors at a stride ------------------------ */
 
 /* out = B^T in (8 -> 8) */
-static inline void input_1d(vec *out, int os, const vec *in, int s)
+static inline void input8_1d(vec *out, int os, const vec *in, int s)
 {
     const vec d0 = in[0], d1 = in[s], d2 = in[2 * s], d3 = in[3 * s], d4 = in[4 * s],
               d5 = in[5 * s], d6 = in[6 * s], d7 = in[7 * s];
@@ -72,7 +79,7 @@ static inline void input_1d(vec *out, int os, const vec *in, int s)
 }
 
 /* out = A^T in (8 -> 4) */
-static inline void output_1d(vec *out, int os, const vec *in, int s)
+static inline void output8_1d(vec *out, int os, const vec *in, int s)
 {
     const vec p1 = _mm512_add_ps(in[s], in[2 * s]), q1 = _mm512_sub_ps(in[s], in[2 * s]);
     const vec p2 = _mm512_add_ps(in[3 * s], in[4 * s]), q2 = _mm512_sub_ps(in[3 * s], in[4 * s]);
@@ -85,7 +92,7 @@ static inline void output_1d(vec *out, int os, const vec *in, int s)
 }
 
 /* out = A in (4 -> 8), the output gradient's transform */
-static inline void grad_1d(vec *out, int os, const vec *in, int s)
+static inline void grad8_1d(vec *out, int os, const vec *in, int s)
 {
     const vec y0 = in[0], y1 = in[s], y2 = in[2 * s], y3 = in[3 * s];
     const vec e = _mm512_add_ps(y0, y2), o = _mm512_add_ps(y1, y3);
@@ -104,7 +111,7 @@ static inline void grad_1d(vec *out, int os, const vec *in, int s)
 }
 
 /* out = G in (5 -> 8), the kernel's transform */
-static inline void kernel_1d(vec *out, int os, const vec *in, int s)
+static inline void kernel5_1d(vec *out, int os, const vec *in, int s)
 {
     const vec g0 = in[0], g1 = in[s], g2 = in[2 * s], g3 = in[3 * s], g4 = in[4 * s];
     const vec even = _mm512_add_ps(_mm512_add_ps(g0, g2), g4), odd = _mm512_add_ps(g1, g3);
@@ -123,7 +130,7 @@ static inline void kernel_1d(vec *out, int os, const vec *in, int s)
 }
 
 /* out = G^T in (8 -> 5), the kernel gradient's transform */
-static inline void kernel_grad_1d(vec *out, int os, const vec *in, int s)
+static inline void kernel5_grad_1d(vec *out, int os, const vec *in, int s)
 {
     const vec p1 = _mm512_mul_ps(splat(-2.0f / 9.0f), _mm512_add_ps(in[s], in[2 * s]));
     const vec m1 = _mm512_mul_ps(splat(-2.0f / 9.0f), _mm512_sub_ps(in[s], in[2 * s]));
@@ -139,9 +146,93 @@ static inline void kernel_grad_1d(vec *out, int os, const vec *in, int s)
         _mm512_add_ps(_mm512_add_ps(p3, in[7 * s]), _mm512_fmadd_ps(splat(16.0f), p2, p1));
 }
 
+/* out = B^T in (6 -> 6): F(4x4, 3x3), points 0, 1, -1, 2, -2, infinity */
+static inline void input6_1d(vec *out, int os, const vec *in, int s)
+{
+    const vec d0 = in[0], d1 = in[s], d2 = in[2 * s], d3 = in[3 * s], d4 = in[4 * s],
+              d5 = in[5 * s];
+    const vec d24 = _mm512_fnmadd_ps(splat(4.0f), d2, d4); /* d4 - 4 d2 */
+    const vec d13 = _mm512_fnmadd_ps(splat(4.0f), d1, d3); /* d3 - 4 d1 */
+    const vec e24 = _mm512_sub_ps(d4, d2), e13 = _mm512_mul_ps(splat(2.0f), _mm512_sub_ps(d3, d1));
+    out[0] = _mm512_fnmadd_ps(splat(5.0f), d2, _mm512_fmadd_ps(splat(4.0f), d0, d4));
+    out[os] = _mm512_add_ps(d24, d13);
+    out[2 * os] = _mm512_sub_ps(d24, d13);
+    out[3 * os] = _mm512_add_ps(e24, e13);
+    out[4 * os] = _mm512_sub_ps(e24, e13);
+    out[5 * os] = _mm512_fnmadd_ps(splat(5.0f), d3, _mm512_fmadd_ps(splat(4.0f), d1, d5));
+}
+
+/* out = A^T in (6 -> 4) */
+static inline void output6_1d(vec *out, int os, const vec *in, int s)
+{
+    const vec p1 = _mm512_add_ps(in[s], in[2 * s]), q1 = _mm512_sub_ps(in[s], in[2 * s]);
+    const vec p2 = _mm512_add_ps(in[3 * s], in[4 * s]), q2 = _mm512_sub_ps(in[3 * s], in[4 * s]);
+    out[0] = _mm512_add_ps(_mm512_add_ps(in[0], p1), p2);
+    out[os] = _mm512_fmadd_ps(splat(2.0f), q2, q1);
+    out[2 * os] = _mm512_fmadd_ps(splat(4.0f), p2, p1);
+    out[3 * os] = _mm512_fmadd_ps(splat(8.0f), q2, _mm512_add_ps(q1, in[5 * s]));
+}
+
+/* out = A in (4 -> 6) */
+static inline void grad6_1d(vec *out, int os, const vec *in, int s)
+{
+    const vec y0 = in[0], y1 = in[s], y2 = in[2 * s], y3 = in[3 * s];
+    const vec e = _mm512_add_ps(y0, y2), o = _mm512_add_ps(y1, y3);
+    const vec e4 = _mm512_fmadd_ps(splat(4.0f), y2, y0);
+    const vec o2 = _mm512_fmadd_ps(splat(8.0f), y3, _mm512_add_ps(y1, y1));
+    out[0] = y0;
+    out[os] = _mm512_add_ps(e, o);
+    out[2 * os] = _mm512_sub_ps(e, o);
+    out[3 * os] = _mm512_add_ps(e4, o2);
+    out[4 * os] = _mm512_sub_ps(e4, o2);
+    out[5 * os] = y3;
+}
+
+/* out = G in (3 -> 6) */
+static inline void kernel3_1d(vec *out, int os, const vec *in, int s)
+{
+    const vec g0 = in[0], g1 = in[s], g2 = in[2 * s];
+    const vec even = _mm512_add_ps(g0, g2), e4 = _mm512_fmadd_ps(splat(4.0f), g2, g0);
+    const vec g1x2 = _mm512_add_ps(g1, g1);
+    out[0] = _mm512_mul_ps(splat(0.25f), g0);
+    out[os] = _mm512_mul_ps(splat(-1.0f / 6.0f), _mm512_add_ps(even, g1));
+    out[2 * os] = _mm512_mul_ps(splat(-1.0f / 6.0f), _mm512_sub_ps(even, g1));
+    out[3 * os] = _mm512_mul_ps(splat(1.0f / 24.0f), _mm512_add_ps(e4, g1x2));
+    out[4 * os] = _mm512_mul_ps(splat(1.0f / 24.0f), _mm512_sub_ps(e4, g1x2));
+    out[5 * os] = g2;
+}
+
+/* out = G^T in (6 -> 3) */
+static inline void kernel3_grad_1d(vec *out, int os, const vec *in, int s)
+{
+    const vec p1 = _mm512_mul_ps(splat(-1.0f / 6.0f), _mm512_add_ps(in[s], in[2 * s]));
+    const vec m1 = _mm512_mul_ps(splat(-1.0f / 6.0f), _mm512_sub_ps(in[s], in[2 * s]));
+    const vec p2 = _mm512_mul_ps(splat(1.0f / 24.0f), _mm512_add_ps(in[3 * s], in[4 * s]));
+    const vec m2 = _mm512_mul_ps(splat(1.0f / 24.0f), _mm512_sub_ps(in[3 * s], in[4 * s]));
+    out[0] = _mm512_fmadd_ps(splat(0.25f), in[0], _mm512_add_ps(p1, p2));
+    out[os] = _mm512_fmadd_ps(splat(2.0f), m2, m1);
+    out[2 * os] = _mm512_add_ps(_mm512_fmadd_ps(splat(4.0f), p2, p1), in[5 * s]);
+}
+
+/* One variant F(4x4, k x k): its sizes and its five 1-D transforms. */
+typedef void (*transform_1d)(vec *out, int os, const vec *in, int s);
+typedef struct wino_kind {
+    int k, alpha, pos, taps;          /* kernel side, TILE + k - 1, alpha^2, k^2 */
+    transform_1d input, output, grad; /* B^T, A^T, A */
+    transform_1d kernel, kernel_grad; /* G, G^T */
+} wino_kind;
+
+static const wino_kind KIND3 = {
+    3, 6, 36, 9, input6_1d, output6_1d, grad6_1d, kernel3_1d, kernel3_grad_1d};
+static const wino_kind KIND5 = {
+    5, 8, 64, 25, input8_1d, output8_1d, grad8_1d, kernel5_1d, kernel5_grad_1d};
+
+static const wino_kind *kind_of(const ld_conv_problem *p) { return p->k == 3 ? &KIND3 : &KIND5; }
+
 /* ---- geometry --------------------------------------------------------- */
 
 typedef struct wino_shape {
+    const wino_kind *kd;
     int n, h, w;  /* images and their size (the output's too) */
     int th, tw;   /* tiles down and across */
     size_t tiles; /* n th tw */
@@ -151,21 +242,29 @@ typedef struct wino_shape {
 
 static wino_shape shape_of(const ld_conv_problem *p)
 {
-    wino_shape s = {p->n, p->h, p->w, (p->h + TILE - 1) / TILE, (p->w + TILE - 1) / TILE, 0, 0, 0};
+    wino_shape s = {
+        kind_of(p), p->n, p->h, p->w, (p->h + TILE - 1) / TILE, (p->w + TILE - 1) / TILE, 0, 0, 0};
     s.tiles = (size_t)s.n * s.th * s.tw;
-    size_t fit = CHUNK_BYTES / (POS * sizeof(float) * (size_t)(p->cin + p->cout)) / ROWS * ROWS;
+    size_t fit =
+        CHUNK_BYTES / (s.kd->pos * sizeof(float) * (size_t)(p->cin + p->cout)) / ROWS * ROWS;
     size_t need = (s.tiles + ROWS - 1) / ROWS * ROWS;
     s.chunk = fit < ROWS ? ROWS : fit > MAX_CHUNK ? MAX_CHUNK : fit;
     if (s.chunk > need)
         s.chunk = need;
+    /* as many chunks for every thread (or close: chunks are whole ROWS) */
+    const size_t threads = (size_t)omp_get_max_threads();
+    size_t chunks = (s.tiles + s.chunk - 1) / s.chunk;
+    chunks = (chunks + threads - 1) / threads * threads;
+    const size_t even = (s.tiles + chunks - 1) / chunks;
+    s.chunk = (even + ROWS - 1) / ROWS * ROWS;
     s.chunks = (s.tiles + s.chunk - 1) / s.chunk;
     return s;
 }
 
-/* A chunk's transforms: [POS][chunk][channels] for the inputs (cin) and the
+/* A chunk's transforms: [pos][chunk][channels] for the inputs (cin) and the
  * outputs or output gradients (cout), the positions `pos_stride` floats
- * apart: one vector more than a position's floats, so that the 64 vectors
- * a tile's transform stores do not all fall in one set of the L1 cache. */
+ * apart: one vector more than a position's floats, so that the vectors a
+ * tile's transform stores do not all fall in one set of the L1 cache. */
 static size_t pos_stride(const wino_shape *s, int channels)
 {
     return s->chunk * (size_t)channels + VL;
@@ -173,22 +272,18 @@ static size_t pos_stride(const wino_shape *s, int channels)
 
 static size_t chunk_floats(const wino_shape *s, const ld_conv_problem *p)
 {
-    return ld_align_up(POS * (pos_stride(s, p->cin) + pos_stride(s, p->cout)) * sizeof(float)) /
-           sizeof(float);
+    const size_t floats = s->kd->pos * (pos_stride(s, p->cin) + pos_stride(s, p->cout));
+    return ld_align_up(floats * sizeof(float)) / sizeof(float);
 }
 
-/* Transformed kernels and their gradients: [POS][rows][cols], the
+/* Transformed kernels and their gradients: [pos][rows][cols], the
  * positions one vector more than rows x cols apart (as pos_stride). */
 static size_t weights_pos_stride(int cin, int cout) { return (size_t)cin * cout + VL; }
 
 static size_t weights_floats(const ld_conv_problem *p)
 {
-    return ld_align_up(POS * weights_pos_stride(p->cin, p->cout) * sizeof(float)) / sizeof(float);
-}
-
-static size_t dz_floats(const ld_conv_problem *p)
-{
-    return ld_align_up((size_t)p->n * p->cout * p->h * p->w * sizeof(float)) / sizeof(float);
+    const size_t floats = kind_of(p)->pos * weights_pos_stride(p->cin, p->cout);
+    return ld_align_up(floats * sizeof(float)) / sizeof(float);
 }
 
 static size_t bias_floats(const ld_conv_problem *p)
@@ -196,74 +291,141 @@ static size_t bias_floats(const ld_conv_problem *p)
     return ld_align_up((size_t)p->cout * sizeof(float)) / sizeof(float);
 }
 
-size_t ld_cpu_winograd5_scratch_bytes(const ld_conv_problem *p, int backward)
+size_t ld_cpu_winograd_scratch_bytes(const ld_conv_problem *p, int backward)
 {
     const wino_shape s = shape_of(p);
     const size_t threads = (size_t)omp_get_max_threads();
     size_t floats = weights_floats(p) + threads * chunk_floats(&s, p);
-    if (backward) /* dz, and per thread the weight and bias gradients' partial sums */
-        floats += dz_floats(p) + threads * (weights_floats(p) + bias_floats(p));
+    if (backward) /* per thread, the weight and bias gradients' partial sums */
+        floats += threads * (weights_floats(p) + bias_floats(p));
     return floats * sizeof(float);
 }
 
 /* ---- the transforms of a tile ------------------------------------------ */
 
-/* V[q * vs], q < POS = (B^T d B)[q] for the 8x8 patch of one channel block
- * (`plane`, [h][w][VL]) whose top-left pixel is (y0, x0), zeros outside. */
-static void input_tile(float *V, size_t vs, const float *plane, int h, int w, int y0, int x0)
+/* What the transforms read: a tensor's values, or (in the backward, with
+ * `mask` = y) output gradients dy times the activation's derivative,
+ * dz = dy where y > 0 and slope dy elsewhere, without writing dz out. */
+typedef struct source {
+    const float *data; /* [n][channels / 16][h][w][16] */
+    const float *mask; /* y in the same layout, or NULL */
+    float slope;
+} source;
+
+/* src at `at` (masked: src->mask is set; a constant where this is inlined) */
+static LD_ALWAYS_INLINE vec load_source(const source *src, int masked, size_t at)
 {
-    vec d[POS], t[POS];
-    if (y0 >= 0 && x0 >= 0 && y0 + ALPHA <= h && x0 + ALPHA <= w) {
-        const float *at = plane + ((size_t)y0 * w + x0) * VL;
-        for (int i = 0; i < ALPHA; i++)
-            for (int j = 0; j < ALPHA; j++)
-                d[i * ALPHA + j] = _mm512_loadu_ps(at + ((size_t)i * w + j) * VL);
+    vec v = _mm512_loadu_ps(src->data + at);
+    if (masked) {
+        const __mmask16 off =
+            _mm512_cmp_ps_mask(_mm512_loadu_ps(src->mask + at), _mm512_setzero_ps(), _CMP_NGT_UQ);
+        v = _mm512_mask_mul_ps(v, off, v, _mm512_set1_ps(src->slope));
+    }
+    return v;
+}
+
+/* V[q * vs], q < pos = (B^T d B)[q] for the alpha x alpha patch of one
+ * channel block of src (the [h][w][VL] plane starting `plane` floats in)
+ * whose top-left pixel is (y0, x0), zeros outside. */
+static LD_ALWAYS_INLINE void input_tile_of(const wino_kind *kd, int masked, float *V, size_t vs,
+                                           const source *src, size_t plane, int h, int w, int y0,
+                                           int x0)
+{
+    const int a = kd->alpha;
+    vec d[MAX_POS], t[MAX_POS];
+    if (y0 >= 0 && x0 >= 0 && y0 + a <= h && x0 + a <= w) {
+        const size_t at = plane + ((size_t)y0 * w + x0) * VL;
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < a; j++)
+                d[i * a + j] = load_source(src, masked, at + ((size_t)i * w + j) * VL);
     } else {
-        for (int i = 0; i < ALPHA; i++)
-            for (int j = 0; j < ALPHA; j++) {
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < a; j++) {
                 const int y = y0 + i, x = x0 + j;
-                d[i * ALPHA + j] = y >= 0 && y < h && x >= 0 && x < w
-                                       ? _mm512_loadu_ps(plane + ((size_t)y * w + x) * VL)
-                                       : _mm512_setzero_ps();
+                d[i * a + j] = y >= 0 && y < h && x >= 0 && x < w
+                                   ? load_source(src, masked, plane + ((size_t)y * w + x) * VL)
+                                   : _mm512_setzero_ps();
             }
     }
-    for (int i = 0; i < ALPHA; i++) /* along rows: t = d B */
-        input_1d(t + i * ALPHA, 1, d + i * ALPHA, 1);
-    for (int j = 0; j < ALPHA; j++) /* along columns: B^T t */
-        input_1d(d + j, ALPHA, t + j, ALPHA);
-    for (int q = 0; q < POS; q++)
+    for (int i = 0; i < a; i++) /* along rows: t = d B */
+        kd->input(t + i * a, 1, d + i * a, 1);
+    for (int j = 0; j < a; j++) /* along columns: B^T t */
+        kd->input(d + j, a, t + j, a);
+    for (int q = 0; q < kd->pos; q++)
         _mm512_storeu_ps(V + q * vs, d[q]);
 }
 
-/* Z[q * zs] = (A dz A^T)[q] for the 4x4 output gradients of one channel
- * block whose top-left pixel is (y0, x0), zeros outside. */
-static void grad_tile(float *Z, size_t zs, const float *plane, int h, int w, int y0, int x0)
+static void input_tile(const wino_kind *kd, float *V, size_t vs, const source *src, size_t plane,
+                       int h, int w, int y0, int x0)
 {
-    vec d[TILE * TILE], t[TILE * ALPHA], z[POS];
+    if (kd == &KIND3 && src->mask)
+        input_tile_of(&KIND3, 1, V, vs, src, plane, h, w, y0, x0);
+    else if (kd == &KIND3)
+        input_tile_of(&KIND3, 0, V, vs, src, plane, h, w, y0, x0);
+    else if (src->mask)
+        input_tile_of(&KIND5, 1, V, vs, src, plane, h, w, y0, x0);
+    else
+        input_tile_of(&KIND5, 0, V, vs, src, plane, h, w, y0, x0);
+}
+
+/* Z[q * zs] = (A dz A^T)[q] for the 4x4 output gradients of one channel
+ * block of src whose top-left pixel is (y0, x0), zeros outside; *sum
+ * (the bias gradient) += their sum. */
+static LD_ALWAYS_INLINE void grad_tile_of(const wino_kind *kd, int masked, float *Z, size_t zs,
+                                          vec *sum, const source *src, size_t plane, int h, int w,
+                                          int y0, int x0)
+{
+    const int a = kd->alpha;
+    vec d[TILE * TILE], t[TILE * MAX_ALPHA], z[MAX_POS];
     for (int i = 0; i < TILE; i++)
         for (int j = 0; j < TILE; j++) {
             const int y = y0 + i, x = x0 + j;
-            d[i * TILE + j] = y < h && x < w ? _mm512_loadu_ps(plane + ((size_t)y * w + x) * VL)
-                                             : _mm512_setzero_ps();
+            d[i * TILE + j] = y < h && x < w
+                                  ? load_source(src, masked, plane + ((size_t)y * w + x) * VL)
+                                  : _mm512_setzero_ps();
+            *sum = _mm512_add_ps(*sum, d[i * TILE + j]);
         }
     for (int i = 0; i < TILE; i++) /* along rows: t[i][.] = A d[i][.] */
-        grad_1d(t + i * ALPHA, 1, d + i * TILE, 1);
-    for (int j = 0; j < ALPHA; j++) /* along columns */
-        grad_1d(z + j, ALPHA, t + j, ALPHA);
-    for (int q = 0; q < POS; q++)
+        kd->grad(t + i * a, 1, d + i * TILE, 1);
+    for (int j = 0; j < a; j++) /* along columns */
+        kd->grad(z + j, a, t + j, a);
+    for (int q = 0; q < kd->pos; q++)
         _mm512_storeu_ps(Z + q * zs, z[q]);
 }
 
-/* out = A^T M A: the 4x4 outputs of a tile from M[q * ms]. */
-static void output_tile(vec out[TILE * TILE], const float *M, size_t ms)
+static void grad_tile(const wino_kind *kd, float *Z, size_t zs, vec *sum, const source *src,
+                      size_t plane, int h, int w, int y0, int x0)
 {
-    vec m[POS], t[ALPHA * TILE];
-    for (int q = 0; q < POS; q++)
+    if (kd == &KIND3 && src->mask)
+        grad_tile_of(&KIND3, 1, Z, zs, sum, src, plane, h, w, y0, x0);
+    else if (kd == &KIND3)
+        grad_tile_of(&KIND3, 0, Z, zs, sum, src, plane, h, w, y0, x0);
+    else if (src->mask)
+        grad_tile_of(&KIND5, 1, Z, zs, sum, src, plane, h, w, y0, x0);
+    else
+        grad_tile_of(&KIND5, 0, Z, zs, sum, src, plane, h, w, y0, x0);
+}
+
+/* out = A^T M A: the 4x4 outputs of a tile from M[q * ms]. */
+static LD_ALWAYS_INLINE void output_tile_of(const wino_kind *kd, vec out[TILE * TILE],
+                                            const float *M, size_t ms)
+{
+    const int a = kd->alpha;
+    vec m[MAX_POS], t[MAX_ALPHA * TILE];
+    for (int q = 0; q < kd->pos; q++)
         m[q] = _mm512_loadu_ps(M + q * ms);
-    for (int i = 0; i < ALPHA; i++) /* along rows: t[i][0..3] */
-        output_1d(t + i * TILE, 1, m + i * ALPHA, 1);
+    for (int i = 0; i < a; i++) /* along rows: t[i][0..3] */
+        kd->output(t + i * TILE, 1, m + i * a, 1);
     for (int j = 0; j < TILE; j++) /* along columns */
-        output_1d(out + j, TILE, t + j, TILE);
+        kd->output(out + j, TILE, t + j, TILE);
+}
+
+static void output_tile(const wino_kind *kd, vec out[TILE * TILE], const float *M, size_t ms)
+{
+    if (kd == &KIND3)
+        output_tile_of(&KIND3, out, M, ms);
+    else
+        output_tile_of(&KIND5, out, M, ms);
 }
 
 /* ---- products ----------------------------------------------------------- */
@@ -318,63 +480,67 @@ static void product_rows(float *c, size_t cs, const float *a, size_t ar, size_t 
 
 /* ---- weights -------------------------------------------------------------- */
 
-/* U [POS][rows][cols] = G g G^T of the kernels of a correlation from `rows`
- * to `cols` channels: w [cout][cin][5][5] itself (rotated = 0: rows = cin,
+/* Lane l of the result: l * stride. */
+static __m512i lane_offsets(int stride)
+{
+    return _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        _mm512_set1_epi32(stride));
+}
+
+/* U [pos][rows][cols] = G g G^T of the kernels of a correlation from `rows`
+ * to `cols` channels: w [cout][cin][k][k] itself (rotated = 0: rows = cin,
  * cols = cout), or rotated by 180 degrees with the roles swapped (the data
  * gradient's: rows = cout, cols = cin). Vectorised over 16 columns. */
-static void transform_weights(float *U, const float *w, int cin, int cout, int rotated)
+static void transform_weights(const wino_kind *kd, float *U, const float *w, int cin, int cout,
+                              int rotated)
 {
     const int rows = rotated ? cout : cin, cols = rotated ? cin : cout;
-    const int col_blocks = cols / VL;
+    const int col_blocks = cols / VL, a = kd->alpha, k = kd->k, taps = kd->taps;
     const size_t ws = weights_pos_stride(cin, cout);
 #pragma omp parallel for schedule(static)
     for (int task = 0; task < rows * col_blocks; task++) {
         const int r = task / col_blocks, c0 = task % col_blocks * VL;
-        /* the 16 kernels of this task, each lane's KK apart (rotated) or
-         * cin KK apart */
-        const float *k0 = w + (rotated ? (size_t)r * cin + c0 : (size_t)c0 * cin + r) * KK;
-        const __m512i lanes = _mm512_mullo_epi32(
-            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-            _mm512_set1_epi32(rotated ? KK : cin * KK));
-        vec in[KK], t[ALPHA * 5], u[POS];
-        for (int t0 = 0; t0 < KK; t0++)
-            in[t0] = _mm512_i32gather_ps(lanes, k0 + (rotated ? KK - 1 - t0 : t0), 4);
-        for (int i = 0; i < 5; i++) /* along rows: t[i][.] = G g[i][.] */
-            kernel_1d(t + i * ALPHA, 1, in + i * 5, 1);
-        for (int j = 0; j < ALPHA; j++) /* along columns */
-            kernel_1d(u + j, ALPHA, t + j, ALPHA);
-        for (int q = 0; q < POS; q++)
+        /* the 16 kernels of this task, taps apart (rotated) or cin taps apart */
+        const float *k0 = w + (rotated ? (size_t)r * cin + c0 : (size_t)c0 * cin + r) * taps;
+        const __m512i lanes = lane_offsets(rotated ? taps : cin * taps);
+        vec in[MAX_TAPS], t[MAX_ALPHA * 5], u[MAX_POS];
+        for (int t0 = 0; t0 < taps; t0++)
+            in[t0] = _mm512_i32gather_ps(lanes, k0 + (rotated ? taps - 1 - t0 : t0), 4);
+        for (int i = 0; i < k; i++) /* along rows: t[i][.] = G g[i][.] */
+            kd->kernel(t + i * a, 1, in + i * k, 1);
+        for (int j = 0; j < a; j++) /* along columns */
+            kd->kernel(u + j, a, t + j, a);
+        for (int q = 0; q < kd->pos; q++)
             _mm512_storeu_ps(U + q * ws + (size_t)r * cols + c0, u[q]);
     }
 }
 
-/* dw [cout][cin][5][5] (+)= G^T dU G, where dU [POS][cin][cout] is the sum
+/* dw [cout][cin][k][k] (+)= G^T dU G, where dU [pos][cin][cout] is the sum
  * of `parts` partial sums `part_floats` apart, added in order. */
-static void finish_weight_grad(float *dw, int add, const float *part, size_t part_floats, int parts,
-                               int cin, int cout)
+static void finish_weight_grad(const wino_kind *kd, float *dw, int add, const float *part,
+                               size_t part_floats, int parts, int cin, int cout)
 {
-    const int col_blocks = cout / VL;
+    const int col_blocks = cout / VL, a = kd->alpha, k = kd->k, taps = kd->taps;
     const size_t ws = weights_pos_stride(cin, cout);
 #pragma omp parallel for schedule(static)
     for (int task = 0; task < cin * col_blocks; task++) {
         const int c = task / col_blocks, o0 = task % col_blocks * VL;
-        vec s[POS], t[5 * ALPHA], g[KK];
-        for (int q = 0; q < POS; q++) {
+        vec s[MAX_POS], t[5 * MAX_ALPHA], g[MAX_TAPS];
+        for (int q = 0; q < kd->pos; q++) {
             const float *at = part + q * ws + (size_t)c * cout + o0;
             s[q] = _mm512_loadu_ps(at);
             for (int i = 1; i < parts; i++)
                 s[q] = _mm512_add_ps(s[q], _mm512_loadu_ps(at + i * part_floats));
         }
-        for (int i = 0; i < ALPHA; i++) /* along rows: t[i][.] = G^T s[i][.] */
-            kernel_grad_1d(t + i * 5, 1, s + i * ALPHA, 1);
-        for (int j = 0; j < 5; j++) /* along columns */
-            kernel_grad_1d(g + j, 5, t + j, 5);
-        /* the 16 kernels' tap q, cin KK floats apart */
-        float *k0 = dw + ((size_t)o0 * cin + c) * KK;
-        const __m512i lanes = _mm512_mullo_epi32(
-            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-            _mm512_set1_epi32(cin * KK));
-        for (int q = 0; q < KK; q++) {
+        for (int i = 0; i < a; i++) /* along rows: t[i][.] = G^T s[i][.] */
+            kd->kernel_grad(t + i * k, 1, s + i * a, 1);
+        for (int j = 0; j < k; j++) /* along columns */
+            kd->kernel_grad(g + j, k, t + j, k);
+        /* the 16 kernels' tap q, cin taps apart */
+        float *k0 = dw + ((size_t)o0 * cin + c) * taps;
+        const __m512i lanes = lane_offsets(cin * taps);
+        for (int q = 0; q < taps; q++) {
             vec v = g[q];
             if (add)
                 v = _mm512_add_ps(v, _mm512_i32gather_ps(lanes, k0 + q, 4));
@@ -394,48 +560,50 @@ static void tile_at(const wino_shape *s, size_t t, int *n, int *y, int *x)
     *x = (int)(t % s->tw) * TILE;
 }
 
-/* V [POS][chunk][cin] for the chunk's tiles of x (zeros past the last). */
-static void transform_inputs(float *V, const wino_shape *s, size_t t0, const float *x, int cin)
+/* V [pos][chunk][cin] for the chunk's tiles of x (zeros past the last). */
+static void transform_inputs(float *V, const wino_shape *s, size_t t0, const source *x, int cin)
 {
     const size_t plane = (size_t)s->h * s->w * VL, vs = pos_stride(s, cin);
+    const int pad = s->kd->k / 2;
     for (size_t t = 0; t < s->chunk; t++)
         for (int cb = 0; cb < cin / VL; cb++) {
             float *v = V + t * cin + (size_t)cb * VL;
             if (t0 + t >= s->tiles) {
-                for (int q = 0; q < POS; q++)
+                for (int q = 0; q < s->kd->pos; q++)
                     memset(v + q * vs, 0, VL * sizeof *v);
                 continue;
             }
             int n, y, xx;
             tile_at(s, t0 + t, &n, &y, &xx);
-            input_tile(v, vs, x + ((size_t)n * (cin / VL) + cb) * plane, s->h, s->w, y - 2, xx - 2);
+            input_tile(s->kd, v, vs, x, ((size_t)n * (cin / VL) + cb) * plane, s->h, s->w, y - pad,
+                       xx - pad);
         }
 }
 
 /* One correlation pass: y (+)= act(corr(x, kernels of U) + bias). */
 typedef struct corr_pass {
     int cin, cout;     /* channels of x and y */
-    const float *U;    /* [POS][cin][cout] */
+    const float *U;    /* [pos][cin][cout] */
     const float *bias; /* [cout] or NULL */
     int act;           /* apply v < 0 ? slope v : v */
     float slope;
     int add; /* y += the result (no bias or activation then) */
 } corr_pass;
 
-static void correlate(const wino_shape *s, const corr_pass *c, float *y, const float *x,
+static void correlate(const wino_shape *s, const corr_pass *c, float *y, const source *x,
                       float *work, size_t work_floats)
 {
-    const int cin = c->cin, cout = c->cout;
+    const int cin = c->cin, cout = c->cout, pos = s->kd->pos;
     const size_t T = s->chunk, plane = (size_t)s->h * s->w * VL;
     const size_t vs = pos_stride(s, cin), ms = pos_stride(s, cout);
 #pragma omp parallel
     {
-        float *V = work + (size_t)omp_get_thread_num() * work_floats, *M = V + POS * vs;
+        float *V = work + (size_t)omp_get_thread_num() * work_floats, *M = V + pos * vs;
 #pragma omp for schedule(static)
         for (size_t ch = 0; ch < s->chunks; ch++) {
             const size_t t0 = ch * T;
             transform_inputs(V, s, t0, x, cin);
-            for (int q = 0; q < POS; q++)
+            for (int q = 0; q < pos; q++)
                 for (size_t t = 0; t < T; t += ROWS)
                     product_rows(M + q * ms + t * cout, cout, V + q * vs + t * cin, cin, 1,
                                  c->U + q * weights_pos_stride(cin, cout), cout, cin, 0, cout);
@@ -444,7 +612,7 @@ static void correlate(const wino_shape *s, const corr_pass *c, float *y, const f
                 tile_at(s, t0 + t, &n, &y0, &x0);
                 for (int ob = 0; ob < cout; ob += VL) {
                     vec out[TILE * TILE];
-                    output_tile(out, M + t * cout + ob, ms);
+                    output_tile(s->kd, out, M + t * cout + ob, ms);
                     const vec bias = c->bias ? _mm512_loadu_ps(c->bias + ob) : _mm512_setzero_ps();
                     float *yp = y + ((size_t)n * (cout / VL) + ob / VL) * plane;
                     for (int i = 0; i < TILE && y0 + i < s->h; i++)
@@ -474,23 +642,24 @@ static corr_pass forward_pass(const ld_conv_problem *p, const float *U, const fl
     return c;
 }
 
-void ld_cpu_winograd5_forward(const ld_conv_problem *p, float *y, const float *x, const float *w,
-                              const float *b, void *scratch)
+void ld_cpu_winograd_forward(const ld_conv_problem *p, float *y, const float *x, const float *w,
+                             const float *b, void *scratch)
 {
     const wino_shape s = shape_of(p);
     float *U = scratch, *work = U + weights_floats(p);
-    transform_weights(U, w, p->cin, p->cout, 0);
+    transform_weights(s.kd, U, w, p->cin, p->cout, 0);
     const corr_pass c = forward_pass(p, U, b);
-    correlate(&s, &c, y, x, work, chunk_floats(&s, p));
+    const source in = {x, NULL, 0.0f};
+    correlate(&s, &c, y, &in, work, chunk_floats(&s, p));
 }
 
 /* Per thread, into `part` (each weights_floats, then bias_floats): the
- * thread's share of dU [POS][cin][cout] = sum over tiles of V^T Z and of
+ * thread's share of dU [pos][cin][cout] = sum over tiles of V^T Z and of
  * the bias gradient, the sum of dz. Returns the number of threads. */
-static int weight_grad(const wino_shape *s, const ld_conv_problem *p, int want_dw, const float *x,
-                       const float *dz, float *work, float *part)
+static int weight_grad(const wino_shape *s, const ld_conv_problem *p, int want_dw, const source *x,
+                       const source *dz, float *work, float *part)
 {
-    const int cin = p->cin, cout = p->cout;
+    const int cin = p->cin, cout = p->cout, pos = s->kd->pos;
     const size_t T = s->chunk, plane = (size_t)s->h * s->w * VL;
     const size_t vs = pos_stride(s, cin), zs = pos_stride(s, cout);
     const size_t ws = weights_pos_stride(cin, cout);
@@ -501,7 +670,7 @@ static int weight_grad(const wino_shape *s, const ld_conv_problem *p, int want_d
         const int me = omp_get_thread_num();
 #pragma omp single
         team = omp_get_num_threads();
-        float *V = work + me * wf, *Z = V + POS * vs;
+        float *V = work + me * wf, *Z = V + pos * vs;
         float *mine = part + me * part_floats, *db_mine = mine + weights_floats(p);
         memset(mine, 0, part_floats * sizeof *mine);
 #pragma omp for schedule(static)
@@ -517,24 +686,19 @@ static int weight_grad(const wino_shape *s, const ld_conv_problem *p, int want_d
                 for (int ob = 0; ob < cout; ob += VL) {
                     float *z = Z + t * cout + ob;
                     if (!valid) {
-                        for (int q = 0; q < POS; q++)
+                        for (int q = 0; q < pos; q++)
                             memset(z + q * zs, 0, VL * sizeof *z);
                         continue;
                     }
-                    const float *dzp = dz + ((size_t)n * (cout / VL) + ob / VL) * plane;
-                    grad_tile(z, zs, dzp, s->h, s->w, y0, x0);
                     vec sum = _mm512_loadu_ps(db_mine + ob);
-                    for (int i = 0; i < TILE && y0 + i < s->h; i++)
-                        for (int j = 0; j < TILE && x0 + j < s->w; j++)
-                            sum = _mm512_add_ps(
-                                sum,
-                                _mm512_loadu_ps(dzp + ((size_t)(y0 + i) * s->w + x0 + j) * VL));
+                    grad_tile(s->kd, z, zs, &sum, dz, ((size_t)n * (cout / VL) + ob / VL) * plane,
+                              s->h, s->w, y0, x0);
                     _mm512_storeu_ps(db_mine + ob, sum);
                 }
             }
             if (!want_dw)
                 continue;
-            for (int q = 0; q < POS; q++)
+            for (int q = 0; q < pos; q++)
                 for (int c = 0; c < cin; c += ROWS)
                     product_rows(mine + q * ws + (size_t)c * cout, cout, V + q * vs + c, 1, cin,
                                  Z + q * zs, cout, (int)T, 1, cout);
@@ -543,25 +707,27 @@ static int weight_grad(const wino_shape *s, const ld_conv_problem *p, int want_d
     return team;
 }
 
-void ld_cpu_winograd5_backward(const ld_conv_problem *p, const ld_conv_grads *g, void *scratch)
+void ld_cpu_winograd_backward(const ld_conv_problem *p, const ld_conv_grads *g, void *scratch)
 {
     const wino_shape s = shape_of(p);
     const size_t threads = (size_t)omp_get_max_threads(), wf = chunk_floats(&s, p);
     const size_t part_floats = weights_floats(p) + bias_floats(p);
-    float *U = scratch, *work = U + weights_floats(p), *dz = work + threads * wf;
-    float *part = dz + dz_floats(p);
-    ld_cpu_conv_act_grad(p, VL, dz, g->dy, g->y);
+    float *U = scratch, *work = U + weights_floats(p), *part = work + threads * wf;
+    const int act = p->act.kind == LD_ACT_RELU || p->act.kind == LD_ACT_LEAKY_RELU;
+    const source dz = {g->dy, act ? g->y : NULL,
+                       p->act.kind == LD_ACT_LEAKY_RELU ? p->act.slope : 0.0f};
     if (g->dx) {
-        transform_weights(U, g->w, p->cin, p->cout, 1);
+        transform_weights(s.kd, U, g->w, p->cin, p->cout, 1);
         const corr_pass c = {p->cout, p->cin, U, NULL, 0, 0.0f, g->dx_add};
-        correlate(&s, &c, g->dx, dz, work, wf);
+        correlate(&s, &c, g->dx, &dz, work, wf);
     }
+    const source x = {g->x, NULL, 0.0f};
     const int want_db = p->has_bias && g->db;
     if (!g->dw && !want_db)
         return;
-    const int parts = weight_grad(&s, p, g->dw != NULL, g->x, dz, work, part);
+    const int parts = weight_grad(&s, p, g->dw != NULL, &x, &dz, work, part);
     if (g->dw)
-        finish_weight_grad(g->dw, g->dw_add, part, part_floats, parts, p->cin, p->cout);
+        finish_weight_grad(s.kd, g->dw, g->dw_add, part, part_floats, parts, p->cin, p->cout);
     for (int o = 0; want_db && o < p->cout; o++) {
         float sum = 0.0f;
         for (int i = 0; i < parts; i++)

@@ -38,15 +38,15 @@ struct ld_conv_grads;
 void ld_cpu_conv_act_grad(const struct ld_conv_problem *p, int block, float *dz,
                           const float *dy, const float *y);
 
-/* 5x5 stride-1 'same' convolutions between nChw16c tensors by Winograd's
- * F(4x4, 5x5) on AVX-512 (cpu/conv_winograd.c; cpu/conv.c decides where):
- * the scratch bytes of the forward (backward = 0) or backward pass, and
- * the two passes, with the meaning of struct ld_conv_kernels'. */
-size_t ld_cpu_winograd5_scratch_bytes(const struct ld_conv_problem *p, int backward);
-void ld_cpu_winograd5_forward(const struct ld_conv_problem *p, float *y, const float *x,
-                              const float *w, const float *b, void *scratch);
-void ld_cpu_winograd5_backward(const struct ld_conv_problem *p, const struct ld_conv_grads *g,
-                               void *scratch);
+/* 3x3 and 5x5 stride-1 'same' convolutions between nChw16c tensors by
+ * Winograd's F(4x4, 3x3) and F(4x4, 5x5) on AVX-512 (cpu/conv_winograd.c;
+ * cpu/conv.c decides where): the scratch bytes of the forward (backward =
+ * 0) or backward pass, and the two passes, as in struct ld_conv_kernels. */
+size_t ld_cpu_winograd_scratch_bytes(const struct ld_conv_problem *p, int backward);
+void ld_cpu_winograd_forward(const struct ld_conv_problem *p, float *y, const float *x,
+                             const float *w, const float *b, void *scratch);
+void ld_cpu_winograd_backward(const struct ld_conv_problem *p, const struct ld_conv_grads *g,
+                              void *scratch);
 
 /* oneDNN layer norm (cpu/dnnl.c) for the table in cpu/norm.c; see
  * struct ld_norm_kernels in ops/norm.h. */
