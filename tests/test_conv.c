@@ -378,22 +378,20 @@ static void test_large_vs_reference(void)
 #define WINOGRAD_ATOL 2e-4
 static void test_winograd_vs_reference(void)
 {
-    const ld_activation leaky = LD_LEAKY(0.2f);
-    const int xs1[4] = {16, 32, 32, 32}, ws1[4] = {16, 32, 5, 5};
-    check_large("5x5 32 -> 16 blocked, leaky, vs reference", xs1, ws1, 2, leaky, 16,
-                WINOGRAD_ATOL);
-    const int xs2[4] = {16, 128, 8, 8}, ws2[4] = {64, 128, 5, 5};
-    check_large("5x5 128 -> 64 blocked, leaky, vs reference", xs2, ws2, 2, leaky, 16,
-                WINOGRAD_ATOL);
-    const int xs3[4] = {3, 16, 9, 11}, ws3[4] = {32, 16, 5, 5};
-    check_large("5x5 16 -> 32 blocked, 9x11, relu, vs reference", xs3, ws3, 2, LD_RELU, 16,
-                WINOGRAD_ATOL);
-    const int xs4[4] = {48, 32, 32, 32}, ws4[4] = {16, 32, 3, 3};
-    check_large("3x3 32 -> 16 blocked, leaky, vs reference", xs4, ws4, 1, leaky, 16,
-                WINOGRAD_ATOL);
-    const int ws5[4] = {32, 16, 3, 3};
-    check_large("3x3 16 -> 32 blocked, 9x11, relu, vs reference", xs3, ws5, 1, LD_RELU, 16,
-                WINOGRAD_ATOL);
+    const struct {
+        const char *what;
+        int xs[4], ws[4];
+        ld_activation act;
+    } cases[] = {
+        {"5x5 32 -> 16 blocked, leaky", {16, 32, 32, 32}, {16, 32, 5, 5}, LD_LEAKY(0.2f)},
+        {"5x5 128 -> 64 blocked, leaky", {16, 128, 8, 8}, {64, 128, 5, 5}, LD_LEAKY(0.2f)},
+        {"5x5 16 -> 32 blocked, 9x11, relu", {3, 16, 9, 11}, {32, 16, 5, 5}, LD_RELU},
+        {"3x3 32 -> 16 blocked, leaky", {48, 32, 32, 32}, {16, 32, 3, 3}, LD_LEAKY(0.2f)},
+        {"3x3 16 -> 32 blocked, 9x11, relu", {3, 16, 9, 11}, {32, 16, 3, 3}, LD_RELU},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_large(cases[i].what, cases[i].xs, cases[i].ws, cases[i].ws[2] / 2, cases[i].act, 16,
+                    WINOGRAD_ATOL);
 }
 
 /* A second call of the same problem (served from the primitive cache) gives
