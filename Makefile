@@ -51,8 +51,8 @@ $(BUILD)/%.o: %.c Makefile
 	@echo "  CC $<"
 	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-# The Winograd 5x5 convolution is AVX-512 code; cpu/conv.c calls it only on
-# CPUs that have AVX-512.
+# The Winograd convolutions (3x3, 5x5) are AVX-512 code; cpu/conv.c calls
+# them only on CPUs that have AVX-512.
 $(BUILD)/src/cpu/conv_winograd.o: ALL_CFLAGS += -mavx512f -mfma
 
 $(LIB): $(LIB_OBJ)

@@ -730,7 +730,7 @@ static void test_bf16_vs_torch(void)
                 continue; /* a float32 direct-loop case */
             blocked_case bc = {cc, block, block, &runs};
             cases++;
-            CHECK(fixture_case(&f, cc->name, 2 + cc->bias, fwd_bf16, &bc, case_atol(cc),
+            CHECK(fixture_case(&f, cc->name, 2 + cc->bias, fwd_bf16, &bc, FIXTURE_ATOL,
                                FIXTURE_RTOL),
                   "case %s with bfloat16 products, block %d", cc->name, block);
         }

@@ -634,21 +634,15 @@ static void correlate(const wino_shape *s, const corr_pass *c, float *y, const s
     }
 }
 
-static corr_pass forward_pass(const ld_conv_problem *p, const float *U, const float *b)
-{
-    corr_pass c = {p->cin, p->cout, U, p->has_bias ? b : NULL, 0, 0.0f, 0};
-    c.act = p->act.kind == LD_ACT_RELU || p->act.kind == LD_ACT_LEAKY_RELU;
-    c.slope = p->act.kind == LD_ACT_LEAKY_RELU ? p->act.slope : 0.0f;
-    return c;
-}
-
 void ld_cpu_winograd_forward(const ld_conv_problem *p, float *y, const float *x, const float *w,
                              const float *b, void *scratch)
 {
     const wino_shape s = shape_of(p);
     float *U = scratch, *work = U + weights_floats(p);
     transform_weights(s.kd, U, w, p->cin, p->cout, 0);
-    const corr_pass c = forward_pass(p, U, b);
+    /* the op sets the slope to 0 for ReLU and for none */
+    const corr_pass c = {
+        p->cin, p->cout, U, p->has_bias ? b : NULL, p->act.kind != LD_ACT_NONE, p->act.slope, 0};
     const source in = {x, NULL, 0.0f};
     correlate(&s, &c, y, &in, work, chunk_floats(&s, p));
 }
@@ -713,9 +707,7 @@ void ld_cpu_winograd_backward(const ld_conv_problem *p, const ld_conv_grads *g, 
     const size_t threads = (size_t)omp_get_max_threads(), wf = chunk_floats(&s, p);
     const size_t part_floats = weights_floats(p) + bias_floats(p);
     float *U = scratch, *work = U + weights_floats(p), *part = work + threads * wf;
-    const int act = p->act.kind == LD_ACT_RELU || p->act.kind == LD_ACT_LEAKY_RELU;
-    const source dz = {g->dy, act ? g->y : NULL,
-                       p->act.kind == LD_ACT_LEAKY_RELU ? p->act.slope : 0.0f};
+    const source dz = {g->dy, p->act.kind != LD_ACT_NONE ? g->y : NULL, p->act.slope};
     if (g->dx) {
         transform_weights(s.kd, U, g->w, p->cin, p->cout, 1);
         const corr_pass c = {p->cout, p->cin, U, NULL, 0, 0.0f, g->dx_add};
