@@ -312,16 +312,27 @@ typedef struct source {
     float slope;
 } source;
 
-/* src at `at` (masked: src->mask is set; a constant where this is inlined) */
-static LD_ALWAYS_INLINE vec load_source(const source *src, int masked, size_t at)
+/* src at `at` where `keep` is all ones, zeros where it is 0 (masked:
+ * src->mask is set; a constant where this is inlined) */
+static LD_ALWAYS_INLINE vec load_source(const source *src, int masked, size_t at, __mmask16 keep)
 {
-    vec v = _mm512_loadu_ps(src->data + at);
+    vec v = _mm512_maskz_loadu_ps(keep, src->data + at);
     if (masked) {
-        const __mmask16 off =
-            _mm512_cmp_ps_mask(_mm512_loadu_ps(src->mask + at), _mm512_setzero_ps(), _CMP_NGT_UQ);
+        const __mmask16 off = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(keep, src->mask + at),
+                                                 _mm512_setzero_ps(), _CMP_NGT_UQ);
         v = _mm512_mask_mul_ps(v, off, v, _mm512_set1_ps(src->slope));
     }
     return v;
+}
+
+/* load_source at pixel (y, x) of a [h][w][VL] plane `plane` floats in,
+ * zeros outside the image (read at the plane's start, masked off). */
+static LD_ALWAYS_INLINE vec load_pixel(const source *src, int masked, size_t plane, int h, int w,
+                                       int y, int x)
+{
+    const int in = y >= 0 && y < h && x >= 0 && x < w;
+    return load_source(src, masked, plane + (in ? ((size_t)y * w + x) * VL : 0),
+                       (__mmask16)(in ? 0xFFFF : 0));
 }
 
 /* V[q * vs], q < pos = (B^T d B)[q] for the alpha x alpha patch of one
@@ -332,27 +343,29 @@ static LD_ALWAYS_INLINE void input_tile_of(const wino_kind *kd, int masked, floa
                                            int x0)
 {
     const int a = kd->alpha;
-    vec d[MAX_POS], t[MAX_POS];
+    vec t[MAX_POS];
     if (y0 >= 0 && x0 >= 0 && y0 + a <= h && x0 + a <= w) {
         const size_t at = plane + ((size_t)y0 * w + x0) * VL;
-        for (int i = 0; i < a; i++)
+        for (int i = 0; i < a; i++) { /* along rows: t = d B */
+            vec d[MAX_ALPHA];
             for (int j = 0; j < a; j++)
-                d[i * a + j] = load_source(src, masked, at + ((size_t)i * w + j) * VL);
+                d[j] = load_source(src, masked, at + ((size_t)i * w + j) * VL, 0xFFFF);
+            kd->input(t + i * a, 1, d, 1);
+        }
     } else {
-        for (int i = 0; i < a; i++)
-            for (int j = 0; j < a; j++) {
-                const int y = y0 + i, x = x0 + j;
-                d[i * a + j] = y >= 0 && y < h && x >= 0 && x < w
-                                   ? load_source(src, masked, plane + ((size_t)y * w + x) * VL)
-                                   : _mm512_setzero_ps();
-            }
+        for (int i = 0; i < a; i++) {
+            vec d[MAX_ALPHA];
+            for (int j = 0; j < a; j++)
+                d[j] = load_pixel(src, masked, plane, h, w, y0 + i, x0 + j);
+            kd->input(t + i * a, 1, d, 1);
+        }
     }
-    for (int i = 0; i < a; i++) /* along rows: t = d B */
-        kd->input(t + i * a, 1, d + i * a, 1);
-    for (int j = 0; j < a; j++) /* along columns: B^T t */
-        kd->input(d + j, a, t + j, a);
-    for (int q = 0; q < kd->pos; q++)
-        _mm512_storeu_ps(V + q * vs, d[q]);
+    for (int j = 0; j < a; j++) { /* along columns: B^T t, stored */
+        vec v[MAX_ALPHA];
+        kd->input(v, 1, t + j, a);
+        for (int i = 0; i < a; i++)
+            _mm512_storeu_ps(V + (i * a + j) * vs, v[i]);
+    }
 }
 
 static void input_tile(const wino_kind *kd, float *V, size_t vs, const source *src, size_t plane,
@@ -376,21 +389,21 @@ static LD_ALWAYS_INLINE void grad_tile_of(const wino_kind *kd, int masked, float
                                           int y0, int x0)
 {
     const int a = kd->alpha;
-    vec d[TILE * TILE], t[TILE * MAX_ALPHA], z[MAX_POS];
-    for (int i = 0; i < TILE; i++)
+    vec t[TILE * MAX_ALPHA];
+    for (int i = 0; i < TILE; i++) { /* along rows: t[i][.] = A d[i][.] */
+        vec d[TILE];
         for (int j = 0; j < TILE; j++) {
-            const int y = y0 + i, x = x0 + j;
-            d[i * TILE + j] = y < h && x < w
-                                  ? load_source(src, masked, plane + ((size_t)y * w + x) * VL)
-                                  : _mm512_setzero_ps();
-            *sum = _mm512_add_ps(*sum, d[i * TILE + j]);
+            d[j] = load_pixel(src, masked, plane, h, w, y0 + i, x0 + j);
+            *sum = _mm512_add_ps(*sum, d[j]);
         }
-    for (int i = 0; i < TILE; i++) /* along rows: t[i][.] = A d[i][.] */
-        kd->grad(t + i * a, 1, d + i * TILE, 1);
-    for (int j = 0; j < a; j++) /* along columns */
-        kd->grad(z + j, a, t + j, a);
-    for (int q = 0; q < kd->pos; q++)
-        _mm512_storeu_ps(Z + q * zs, z[q]);
+        kd->grad(t + i * a, 1, d, 1);
+    }
+    for (int j = 0; j < a; j++) { /* along columns, stored */
+        vec z[MAX_ALPHA];
+        kd->grad(z, 1, t + j, a);
+        for (int i = 0; i < a; i++)
+            _mm512_storeu_ps(Z + (i * a + j) * zs, z[i]);
+    }
 }
 
 static void grad_tile(const wino_kind *kd, float *Z, size_t zs, vec *sum, const source *src,
@@ -411,11 +424,13 @@ static LD_ALWAYS_INLINE void output_tile_of(const wino_kind *kd, vec out[TILE * 
                                             const float *M, size_t ms)
 {
     const int a = kd->alpha;
-    vec m[MAX_POS], t[MAX_ALPHA * TILE];
-    for (int q = 0; q < kd->pos; q++)
-        m[q] = _mm512_loadu_ps(M + q * ms);
-    for (int i = 0; i < a; i++) /* along rows: t[i][0..3] */
-        kd->output(t + i * TILE, 1, m + i * a, 1);
+    vec t[MAX_ALPHA * TILE];
+    for (int i = 0; i < a; i++) { /* along rows: t[i][0..3] */
+        vec m[MAX_ALPHA];
+        for (int j = 0; j < a; j++)
+            m[j] = _mm512_loadu_ps(M + (i * a + j) * ms);
+        kd->output(t + i * TILE, 1, m, 1);
+    }
     for (int j = 0; j < TILE; j++) /* along columns */
         kd->output(out + j, TILE, t + j, TILE);
 }
@@ -447,6 +462,13 @@ static inline void product_block(float *c, size_t cs, const float *a, size_t ar,
         for (int j = 0; j < cols; j++)
             bv[j] = _mm512_loadu_ps(b + (size_t)k * bk + j * VL);
         const float *ak_row = a + (size_t)k * ak;
+        if (ak == 1)
+            _mm_prefetch((const char *)(a + (size_t)rows * ar + (size_t)k * VL), _MM_HINT_T0);
+        else {
+            _mm_prefetch((const char *)(ak_row + 8 * ak), _MM_HINT_T0);
+            for (int j = 0; j < cols; j++)
+                _mm_prefetch((const char *)(b + (size_t)(k + 8) * bk + j * VL), _MM_HINT_T0);
+        }
         for (int r = 0; r < rows; r++) {
             const vec av = _mm512_set1_ps(ak_row[r * ar]);
             for (int j = 0; j < cols; j++)

@@ -140,11 +140,13 @@ static void reduce_axis(float *y, const float *x, float scale, size_t outer, siz
 static void expand_axis(float *dx, const float *dy, float scale, size_t outer, size_t n,
                         size_t inner)
 {
-    size_t total = outer * n * inner;
-#pragma omp parallel for schedule(static) if (total > LD_CPU_PARALLEL_MIN)
-    for (size_t j = 0; j < total; j++) {
-        size_t o = j / (n * inner), i = j % inner;
-        dx[j] += scale * dy[o * inner + i];
+    /* row r = o n + k of dx [outer][n][inner] gets row o of dy */
+#pragma omp parallel for schedule(static) if (outer * n * inner > LD_CPU_PARALLEL_MIN)
+    for (size_t r = 0; r < outer * n; r++) {
+        float *d = dx + r * inner;
+        const float *s = dy + r / n * inner;
+        for (size_t i = 0; i < inner; i++)
+            d[i] += scale * s[i];
     }
 }
 

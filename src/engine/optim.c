@@ -84,16 +84,20 @@ typedef struct adam_args {
 static void adam_range(size_t begin, size_t end, void *arg)
 {
     const adam_args *a = arg;
+    /* locals, so that the loop vectorises (the arrays do not overlap) */
+    float *restrict param = a->param, *restrict mean = a->m, *restrict var = a->v;
+    const float *restrict grad = a->grad;
+    const adam_args k = *a;
 #pragma omp parallel for schedule(static) if (end - begin >= PARALLEL_MIN)
     for (size_t i = begin; i < end; i++) {
-        float p = a->param[i] * a->decay;
-        float g = a->grad[i] + a->l2 * p;
-        float m = a->m[i] * a->beta1 + a->one_minus_beta1 * g;
-        float v = a->v[i] * a->beta2 + a->one_minus_beta2 * g * g;
-        float denom = sqrtf(v) / a->bc2_sqrt + a->eps;
-        a->m[i] = m;
-        a->v[i] = v;
-        a->param[i] = p + a->neg_step_size * m / denom;
+        float p = param[i] * k.decay;
+        float g = grad[i] + k.l2 * p;
+        float m = mean[i] * k.beta1 + k.one_minus_beta1 * g;
+        float v = var[i] * k.beta2 + k.one_minus_beta2 * g * g;
+        float denom = sqrtf(v) / k.bc2_sqrt + k.eps;
+        mean[i] = m;
+        var[i] = v;
+        param[i] = p + k.neg_step_size * m / denom;
     }
 }
 
