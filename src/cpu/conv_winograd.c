@@ -688,8 +688,9 @@ static int weight_grad(const wino_shape *s, const ld_conv_problem *p, int want_d
         team = omp_get_num_threads();
         float *V = work + me * wf, *Z = V + pos * vs;
         float *mine = part + me * part_floats, *db_mine = mine + weights_floats(p);
-        memset(mine, 0, part_floats * sizeof *mine);
-#pragma omp for schedule(static)
+        memset(db_mine, 0, bias_floats(p) * sizeof *db_mine);
+        int fresh = 1; /* the thread's first chunk writes its partial sum */
+#pragma omp for schedule(static) nowait
         for (size_t ch = 0; ch < s->chunks; ch++) {
             const size_t t0 = ch * T;
             if (want_dw)
@@ -717,8 +718,11 @@ static int weight_grad(const wino_shape *s, const ld_conv_problem *p, int want_d
             for (int q = 0; q < pos; q++)
                 for (int c = 0; c < cin; c += ROWS)
                     product_rows(mine + q * ws + (size_t)c * cout, cout, V + q * vs + c, 1, cin,
-                                 Z + q * zs, cout, (int)T, 1, cout);
+                                 Z + q * zs, cout, (int)T, !fresh, cout);
+            fresh = 0;
         }
+        if (want_dw && fresh) /* no chunk for this thread */
+            memset(mine, 0, weights_floats(p) * sizeof *mine);
     }
     return team;
 }

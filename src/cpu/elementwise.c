@@ -140,14 +140,15 @@ static void reduce_axis(float *y, const float *x, float scale, size_t outer, siz
 static void expand_axis(float *dx, const float *dy, float scale, size_t outer, size_t n,
                         size_t inner)
 {
-    /* row r = o n + k of dx [outer][n][inner] gets row o of dy */
-#pragma omp parallel for schedule(static) if (outer * n * inner > LD_CPU_PARALLEL_MIN)
-    for (size_t r = 0; r < outer * n; r++) {
-        float *d = dx + r * inner;
-        const float *s = dy + r / n * inner;
-        for (size_t i = 0; i < inner; i++)
-            d[i] += scale * s[i];
-    }
+    /* row k of dx [o][n][inner] gets row o of dy [outer][inner] */
+#pragma omp parallel for collapse(2) schedule(static) if (outer * n * inner > LD_CPU_PARALLEL_MIN)
+    for (size_t o = 0; o < outer; o++)
+        for (size_t k = 0; k < n; k++) {
+            float *d = dx + (o * n + k) * inner;
+            const float *s = dy + o * inner;
+            for (size_t i = 0; i < inner; i++)
+                d[i] += scale * s[i];
+        }
 }
 
 static void copy_rows(float *dst, size_t dst_stride, const float *src, size_t src_stride,

@@ -87,7 +87,7 @@ int ld_params_finalize(ld_params *p, ld_err *err)
 
 ld_tensor *ld_param(ld_params *p, int i) { return &p->views[i]; }
 
-void ld_params_zero_grad(ld_params *p) { memset(p->grad, 0, p->total * sizeof(float)); }
+void ld_params_zero_grad(ld_params *p) { ld_zero_floats(p->grad, p->total); }
 
 size_t ld_params_trainable(const ld_params *p)
 {

@@ -262,12 +262,24 @@ void *ld_tape_record(ld_ctx *ctx, ld_backward_fn backward, size_t rec_bytes)
     return rec;
 }
 
+#define ZERO_BLOCK ((size_t)1 << 16) /* floats per task of ld_zero_floats */
+
+void ld_zero_floats(float *x, size_t n)
+{
+    const size_t blocks = (n + ZERO_BLOCK - 1) / ZERO_BLOCK;
+#pragma omp parallel for schedule(static) if (blocks > 1)
+    for (size_t b = 0; b < blocks; b++) {
+        const size_t at = b * ZERO_BLOCK;
+        memset(x + at, 0, (n - at < ZERO_BLOCK ? n - at : ZERO_BLOCK) * sizeof *x);
+    }
+}
+
 float *ld_grad(ld_ctx *ctx, ld_tensor *t)
 {
     if (!t->grad) {
         t->grad = ld_alloc(ctx, t->numel * sizeof(float));
         if (t->grad)
-            memset(t->grad, 0, t->numel * sizeof(float));
+            ld_zero_floats(t->grad, t->numel);
     }
     return t->grad;
 }

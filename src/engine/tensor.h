@@ -113,6 +113,8 @@ int ld_needs_grad(const ld_ctx *ctx, int n, ld_tensor *const *ts);
 void *ld_tape_record(ld_ctx *ctx, ld_backward_fn backward, size_t rec_bytes);
 /* t's gradient buffer, zero-filled on first use. */
 float *ld_grad(ld_ctx *ctx, ld_tensor *t);
+/* x[0..n) = 0, by all threads for large n (gradients of megabytes). */
+void ld_zero_floats(float *x, size_t n);
 /* Where to put an input's gradient: a fresh buffer to overwrite
  * (*accumulate = 0) if t has none yet, else t->grad to add into
  * (*accumulate = 1). Lets ops with beta-style kernels skip a zero fill. */
