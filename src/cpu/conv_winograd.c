@@ -448,7 +448,11 @@ static void output_tile(const wino_kind *kd, vec out[TILE * TILE], const float *
 /* c[r * cs + 16 j + 0..15] = (accumulate ? c : 0) + sum over k < K of
  * a[r * ar + k * ak] b[k * bk + 16 j + 0..15], for r < rows, j < cols:
  * 16 rows of one column vector or 8 rows of two (which share each
- * broadcast of a), 16 accumulators either way. */
+ * broadcast of a), 16 accumulators either way. Prefetched into L1 (the
+ * transforms come from L2): with a's rows contiguous (ak = 1, the
+ * correlations) the next block of rows, a line per k; otherwise (the
+ * weight gradient, k running over tiles) a's and b's rows 8 k ahead.
+ * Both: the products alone 25-45% faster, the paper-preset step ~3%. */
 static inline void product_block(float *c, size_t cs, const float *a, size_t ar, size_t ak,
                                  const float *b, size_t bk, int K, int accumulate, int rows,
                                  int cols)
