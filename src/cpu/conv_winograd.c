@@ -453,7 +453,7 @@ static void output_tile(const wino_kind *kd, vec out[TILE * TILE], const float *
  * correlations) the next block of rows, a line per k; otherwise (the
  * weight gradient, k running over tiles) a's and b's rows 8 k ahead.
  * Both: the products alone 25-45% faster, the paper-preset step ~3%. */
-static inline void product_block(float *c, size_t cs, const float *a, size_t ar, size_t ak,
+static LD_ALWAYS_INLINE void product_block(float *c, size_t cs, const float *a, size_t ar, size_t ak,
                                  const float *b, size_t bk, int K, int accumulate, int rows,
                                  int cols)
 {
@@ -486,8 +486,9 @@ static inline void product_block(float *c, size_t cs, const float *a, size_t ar,
 
 /* c [ROWS][n] (+)= a b over K, n a multiple of 16: blocks of two column
  * vectors, or one where n is 16. */
-static void product_rows(float *c, size_t cs, const float *a, size_t ar, size_t ak, const float *b,
-                         size_t bk, int K, int accumulate, int n)
+static LD_ALWAYS_INLINE void product_rows_of(float *c, size_t cs, const float *a, size_t ar,
+                                             size_t ak, const float *b, size_t bk, int K,
+                                             int accumulate, int n)
 {
     if (n == VL) {
         product_block(c, cs, a, ar, ak, b, bk, K, accumulate, ROWS, 1);
@@ -502,6 +503,25 @@ static void product_rows(float *c, size_t cs, const float *a, size_t ar, size_t 
             product_block(c + r * cs + j, cs, a + r * ar, ar, ak, b + j, bk, K, accumulate,
                           ROWS / 2, 1);
     }
+}
+
+/* product_rows_of with the correlations' row distance (ak = 1, ar = the
+ * input channels) a constant where it is one of the common ones: the 16
+ * rows' broadcasts then address by displacement; with ar a variable they
+ * need 16 index registers, which spilled (a stack load per FMA). */
+static void product_rows(float *c, size_t cs, const float *a, size_t ar, size_t ak, const float *b,
+                         size_t bk, int K, int accumulate, int n)
+{
+    if (ak == 1 && ar == 16)
+        product_rows_of(c, cs, a, 16, 1, b, bk, K, accumulate, n);
+    else if (ak == 1 && ar == 32)
+        product_rows_of(c, cs, a, 32, 1, b, bk, K, accumulate, n);
+    else if (ak == 1 && ar == 64)
+        product_rows_of(c, cs, a, 64, 1, b, bk, K, accumulate, n);
+    else if (ak == 1 && ar == 128)
+        product_rows_of(c, cs, a, 128, 1, b, bk, K, accumulate, n);
+    else
+        product_rows_of(c, cs, a, ar, ak, b, bk, K, accumulate, n);
 }
 
 /* ---- weights -------------------------------------------------------------- */
