@@ -1,6 +1,7 @@
 /* Bump allocator for per-step memory (activations, gradients, tape
  * records). Memory comes in chunks that are kept across resets, so a training
- * loop allocates nothing from the system after its first step. */
+ * loop allocates nothing from the system after its first step; chunks are
+ * whole 2 MiB pages, advised as huge pages where Linux offers them. */
 #ifndef LD_ARENA_H
 #define LD_ARENA_H
 
