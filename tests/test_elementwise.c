@@ -1,5 +1,6 @@
 /* Tests of the element-wise family: PyTorch fixtures (concat also in the
  * channel-blocked layouts), finite differences, errors. */
+#include <omp.h>
 #include <string.h>
 
 #include "ops/conv.h"
@@ -178,7 +179,38 @@ static void test_concat_repeated(void)
     ld_tensor_heap_free(x);
 }
 
+/* A full sum is the same whatever the thread count, even where the order
+ * of the double additions shows in the float result: 2^60 + 2^36 is a
+ * tie between two floats (rounded down to 2^60, to even), and 32768 ones
+ * added one by one after it vanish in double (its ulp is 256) but tip it
+ * up when added among themselves first, as a second thread would. */
+static void test_sum_threads(void)
+{
+    int shape[1] = {65536}; /* above LD_CPU_PARALLEL_MIN */
+    ld_tensor *x = ld_tensor_heap(1, shape, 0);
+    for (size_t i = 0; i < x->numel; i++)
+        x->data[i] = i >= x->numel / 2 ? 1.0f : 0.0f;
+    x->data[0] = 0x1p60f;
+    x->data[1] = 0x1p36f;
+    ld_ctx *c = test_ctx();
+    int saved = omp_get_max_threads();
+    float sum[3];
+    for (int t = 0; t < 3; t++) {
+        omp_set_num_threads(t + 1);
+        ld_ctx_reset(c);
+        ld_tensor *y = ld_sum(c, x);
+        sum[t] = y ? y->data[0] : -1.0f;
+    }
+    omp_set_num_threads(saved);
+    CHECK(sum[0] == sum[1] && sum[1] == sum[2], "sum %.9g (1 thread), %.9g (2), %.9g (3)",
+          sum[0], sum[1], sum[2]);
+    /* fixed chunks of 4096, added in order: the ones count */
+    CHECK(sum[0] == 0x1p60f + 0x1p37f, "sum %.9g, want 2^60 + 2^37", sum[0]);
+    ld_tensor_heap_free(x);
+}
+
 LD_TEST_SUITE(elementwise) = {
+    {"sum_threads", test_sum_threads},
     {"vs_torch", test_vs_torch},
     {"gradients", test_gradients},
     {"concat_blocked", test_concat_blocked},

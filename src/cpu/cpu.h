@@ -26,6 +26,12 @@ extern const struct ld_advect_kernels ld_cpu_advect_kernels;           /* cpu/ad
 extern const struct ld_loss_kernels ld_cpu_loss_kernels;               /* cpu/loss.c */
 extern const struct ld_random_kernels ld_cpu_random_kernels;           /* cpu/random.c */
 
+/* Sum of terms [lo, hi) of a series (a loss, a tensor's elements). */
+typedef double (*ld_cpu_range_sum_fn)(const void *args, size_t lo, size_t hi);
+/* The sum of n terms in double, over fixed chunks whose sums are added in
+ * order: the result does not depend on the thread count (cpu/loss.c). */
+double ld_cpu_chunked_sum(ld_cpu_range_sum_fn range_sum, const void *args, size_t n);
+
 struct ld_conv_problem;
 struct ld_conv_grads;
 

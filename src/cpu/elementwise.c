@@ -116,15 +116,19 @@ static void affine(float *y, const float *x, float alpha, float beta, size_t n)
         y[i] = alpha * x[i] + beta;
 }
 
+static double sum_range(const void *x, size_t lo, size_t hi)
+{
+    double s = 0;
+    for (size_t k = lo; k < hi; k++)
+        s += ((const float *)x)[k];
+    return s;
+}
+
 static void reduce_axis(float *y, const float *x, float scale, size_t outer, size_t n,
                         size_t inner)
 {
-    if (outer * inner == 1) { /* full reduction: parallel partial sums */
-        double s = 0;
-#pragma omp parallel for schedule(static) reduction(+ : s) if (n > LD_CPU_PARALLEL_MIN)
-        for (size_t k = 0; k < n; k++)
-            s += x[k];
-        y[0] = (float)(scale * s);
+    if (outer * inner == 1) { /* full reduction: the same sum whatever the thread count */
+        y[0] = (float)(scale * ld_cpu_chunked_sum(sum_range, x, n));
         return;
     }
 #pragma omp parallel for schedule(static) if (outer * n * inner > LD_CPU_PARALLEL_MIN)

@@ -9,10 +9,7 @@
 #define SUM_MAX_CHUNKS 256
 #define SUM_MIN_CHUNK 4096
 
-/* Sum of terms [lo, hi) of a loss. */
-typedef double (*range_sum_fn)(const void *args, size_t lo, size_t hi);
-
-static double chunked_sum(range_sum_fn range_sum, const void *args, size_t n)
+double ld_cpu_chunked_sum(ld_cpu_range_sum_fn range_sum, const void *args, size_t n)
 {
     size_t chunk = (n + SUM_MAX_CHUNKS - 1) / SUM_MAX_CHUNKS;
     if (chunk < SUM_MIN_CHUNK)
@@ -50,7 +47,7 @@ static double mse_range(const void *args, size_t lo, size_t hi)
 static void mse_forward(float *y, const float *a, const float *b, size_t n)
 {
     mse_args args = {a, b};
-    y[0] = (float)(chunked_sum(mse_range, &args, n) / (double)n);
+    y[0] = (float)(ld_cpu_chunked_sum(mse_range, &args, n) / (double)n);
 }
 
 static void mse_backward(const float *dy, const float *a, const float *b, float *da, float *db,
@@ -103,7 +100,7 @@ static void gaussian_nll_forward(float *y, const float *x, const float *mean,
 {
     nll_args args = {x, mean, log_std, fixed_log_std};
     double half_log_2pi = 0.5 * log(2.0 * M_PI);
-    y[0] = (float)(scale * (chunked_sum(nll_range, &args, n) + (double)n * half_log_2pi));
+    y[0] = (float)(scale * (ld_cpu_chunked_sum(nll_range, &args, n) + (double)n * half_log_2pi));
 }
 
 static void gaussian_nll_backward(const float *dy, const float *x, const float *mean,
