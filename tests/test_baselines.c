@@ -2,8 +2,10 @@
  * exact linear blend; optimal transport moves a single blob to the
  * interpolated place (mass centre) and conserves mass; TV-L1 optical flow
  * recovers a known translation of a smooth texture and its in-between
- * frames beat the cross-fade on it; bad sizes and options fail. */
+ * frames beat the cross-fade on it, the same on any thread count; bad
+ * sizes and options fail. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -241,9 +243,36 @@ static void test_flow_recovers_translation(void)
     free(flow);
 }
 
+/* TV-L1 on a scene above the parallel threshold (136 x 136 > 128 x 128)
+ * gives bit-identical flows on 1, 2 and 3 threads: its stopping criterion
+ * is summed over fixed chunks, not by an OpenMP reduction. */
+static void test_flow_threads(void)
+{
+    enum { H = 136, W = 136, P = H * W };
+    float *pair = malloc(sizeof(float) * 2 * P), *flow = malloc(sizeof(float) * 3 * 2 * P);
+    waves(pair, H, W, 0, 0);
+    waves(pair + P, H, W, 1.3, 0.8);
+    ld_err err;
+    int saved = omp_get_max_threads(), ok = 1;
+    for (int t = 0; t < 3; t++) {
+        omp_set_num_threads(t + 1);
+        ok &= ld_flow_tvl1(pair, pair + P, 1, H, W, NULL, flow + (size_t)t * 2 * P, &err) == 0;
+    }
+    omp_set_num_threads(saved);
+    CHECK(ok, "flow: %s", err.msg);
+    CHECK(!memcmp(flow, flow + 2 * P, sizeof(float) * 2 * P) &&
+              !memcmp(flow, flow + 4 * P, sizeof(float) * 2 * P),
+          "flows differ between 1, 2 and 3 threads");
+    CHECK(fabs(flow[(H / 2) * W + W / 2] - 1.3) < 0.3, "flow x %.3f at the centre, want 1.3",
+          flow[(H / 2) * W + W / 2]);
+    free(pair);
+    free(flow);
+}
+
 LD_TEST_SUITE(baselines) = {
     {"crossfade_linear", test_crossfade_linear},
     {"ot_moves_a_blob", test_ot_moves_a_blob},
     {"flow_recovers_translation", test_flow_recovers_translation},
+    {"flow_threads", test_flow_threads},
     {NULL, NULL},
 };

@@ -83,6 +83,28 @@ static void dual_step(const float *u, int h, int w, float taut, float *p1, float
         }
 }
 
+/* The primal update u = v + theta div p of both components over pixels
+ * [lo, hi), returning the squared change summed there (the stopping
+ * criterion, summed by ld_cpu_chunked_sum: the same on any thread count). */
+typedef struct primal_update {
+    const float *v1, *v2, *div1, *div2;
+    float *u1, *u2, theta;
+} primal_update;
+
+static double primal_update_range(const void *args, size_t lo, size_t hi)
+{
+    const primal_update *a = args;
+    double change = 0;
+    for (size_t k = lo; k < hi; k++) {
+        float n1 = a->v1[k] + a->theta * a->div1[k], n2 = a->v2[k] + a->theta * a->div2[k];
+        double d1 = (double)n1 - a->u1[k], d2 = (double)n2 - a->u2[k];
+        change += d1 * d1 + d2 * d2;
+        a->u1[k] = n1;
+        a->u2[k] = n2;
+    }
+    return change;
+}
+
 /* TV-L1 at one scale, refining (u1, u2) in place. */
 static void tvl1_single_scale(const float *i0, const float *i1, int h, int w,
                               const ld_flow_options *o, float *u1, float *u2, float **s)
@@ -119,15 +141,8 @@ static void tvl1_single_scale(const float *i0, const float *i1, int h, int w,
             }
             divergence(s[P_P11], s[P_P12], h, w, div1);
             divergence(s[P_P21], s[P_P22], h, w, div2);
-            error = 0;
-#pragma omp parallel for schedule(static) reduction(+ : error) if (size > LD_CPU_PARALLEL_MIN)
-            for (int k = 0; k < size; k++) {
-                float n1 = v1[k] + o->theta * div1[k], n2 = v2[k] + o->theta * div2[k];
-                error += (double)(n1 - u1[k]) * (n1 - u1[k]) + (double)(n2 - u2[k]) * (n2 - u2[k]);
-                u1[k] = n1;
-                u2[k] = n2;
-            }
-            error /= size;
+            primal_update update = {v1, v2, div1, div2, u1, u2, o->theta};
+            error = ld_cpu_chunked_sum(primal_update_range, &update, (size_t)size) / size;
             dual_step(u1, h, w, taut, s[P_P11], s[P_P12]);
             dual_step(u2, h, w, taut, s[P_P21], s[P_P22]);
         }
