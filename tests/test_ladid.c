@@ -498,6 +498,19 @@ static void check_eval_baselines(const ld_sequences *data)
           grid);
     CHECK(isfinite(off) && off > 0, "nMSE between samples %g", off);
     expect_error("eval m.safetensors coarse.h5 --truth odd.h5", "--truth odd.h5");
+    /* a truth of other trajectories, or one ending before the data */
+    ld_sequences other, shorter;
+    moving_blobs(&other, data->n, data->length, data->height, 6);
+    moving_blobs(&shorter, data->n, data->length - 2, data->height, 5);
+    CHECK(ld_sequences_write_h5(test_scratch("other_truth.h5"), &other, &err) == 0 &&
+              ld_sequences_write_h5(test_scratch("short_truth.h5"), &shorter, &err) == 0,
+          "write: %s", err.msg);
+    expect_error("eval m.safetensors coarse.h5 --truth other_truth.h5 --context 3",
+                 "not the same trajectories");
+    expect_error("eval m.safetensors coarse.h5 --truth short_truth.h5 --context 3",
+                 "the truth must cover it");
+    ld_sequences_free(&other);
+    ld_sequences_free(&shorter);
     ld_sequences_free(&coarse);
 }
 
@@ -563,6 +576,26 @@ static void test_commands(void)
             TEST_FAIL("prediction %zu = %g outside [0, 1]", i, b.data[i]);
             break;
         }
+    /* the same trajectories a million seconds later: the same predictions
+     * (the model uses only time differences; float32 times from the
+     * origin differed by up to 6e-3) */
+    ld_sequences later;
+    CHECK(ld_sequences_select(&data, (int[]){0, 1, 2}, 3, &later, &err) == 0, "select: %s",
+          err.msg);
+    for (int i = 0; i < later.n * later.length; i++)
+        later.times[i] += 1e6;
+    CHECK(ld_sequences_write_h5(test_scratch("later.h5"), &later, &err) == 0, "write: %s",
+          err.msg);
+    ld_sequences_free(&later);
+    expect_ok("predict m.safetensors later.h5 -o later.npy --quiet");
+    ld_npy_array c = {0};
+    CHECK(ld_npy_read(test_scratch("later.npy"), &c, &err) == 0 && c.numel * 4 == a.numel,
+          "read: %s", err.msg);
+    double worst = 0;
+    for (size_t i = 0; c.data && i < c.numel; i++)
+        worst = fmax(worst, fabs(c.data[i] - a.data[i]));
+    CHECK(worst < 1e-5, "predictions 1e6 s later differ by up to %g", worst);
+    ld_npy_free(&c);
     ld_npy_free(&a);
     ld_npy_free(&b);
 
@@ -647,6 +680,27 @@ static void test_command_checks(void)
     expect_error("eval m.safetensors blobs.h5 --strip s.png --plot nodir/p.png", "nodir/p.png");
     CHECK(!exists("s.png"), "no strip written before the bad plot path fails");
 
+    /* an output that is one of the command's inputs (or would replace one
+     * beside it): refused, the inputs intact */
+    expect_error("fit blobs.h5 -o blobs.h5 --preset small --context 3 --epochs 1 --quiet",
+                 "blobs.h5 is the input blobs.h5");
+    expect_error("predict m.safetensors blobs.h5 -o m.safetensors", "is the input m.safetensors");
+    expect_error("predict m.safetensors blobs.h5 -o blobs.h5", "is the input blobs.h5");
+    expect_error("eval m.safetensors blobs.h5 --json blobs.h5", "is the input blobs.h5");
+    expect_error("eval m.safetensors blobs.h5 --train fewer.h5 --plot fewer.h5",
+                 "is the input fewer.h5");
+    expect_error("finetune m.safetensors blobs.h5 --n-train 2 --epochs 1 -o m.safetensors",
+                 "is the input m.safetensors");
+    expect_error("finetune m.stage0.safetensors blobs.h5 --n-train 2 --epochs 1 -o m.safetensors",
+                 "m.stage0.safetensors is the input");
+    ld_sequences back;
+    CHECK(ld_sequences_read_h5(test_scratch("blobs.h5"), &back, &err) == 0 && back.n == 12,
+          "the data file intact: %s", err.msg);
+    ld_sequences_free(&back);
+    ld_ladid_config cfg;
+    CHECK(ld_ladid_read_config(test_scratch("m.safetensors"), &cfg, &err) == 0,
+          "the model intact: %s", err.msg);
+
     /* resuming on other data, or another command's split */
     expect_error("fit fewer.h5 -o m.safetensors --resume m.last.safetensors --epochs 2 --quiet",
                  "a file of 12 trajectories, fewer.h5 holds 10");
@@ -657,6 +711,18 @@ static void test_command_checks(void)
     expect_error("fit blobs.h5 -o t2.safetensors --resume t2.last.safetensors --epochs 2 --quiet",
                  "(training, validation) trajectories 2,6, this run splits blobs.h5 into 9,3");
     expect_ok("fit blobs.h5 -o m.safetensors --resume m.last.safetensors --epochs 2 --quiet");
+    /* a finetune run continued: the same split, more epochs, its log goes on */
+    expect_ok("finetune m.safetensors blobs.h5 --n-train 3 --epochs 1 -o t3.safetensors --quiet");
+    expect_ok("finetune m.safetensors blobs.h5 --n-train 3 --epochs 2 -o t3.safetensors "
+              "--resume t3.last.safetensors --quiet");
+    CHECK(count_lines("t3.log.csv") == 3, "resumed finetune log: 2 epochs (%d lines)",
+          count_lines("t3.log.csv"));
+    expect_error("finetune m.safetensors blobs.h5 --n-train 4 --epochs 3 -o t3.safetensors "
+                 "--resume t3.last.safetensors",
+                 "this run splits blobs.h5 into 4,6");
+    expect_error("finetune m.safetensors blobs.h5 --n-train 3 --epochs 3 --lr 0.1 "
+                 "-o t3.safetensors --resume t3.last.safetensors",
+                 "cannot be given with it");
 
     /* finetune validates on the same 6 of 12 whatever K; K beyond the rest
      * or a --n-val leaving none are refused */
@@ -670,6 +736,16 @@ static void test_command_checks(void)
                  "none would be left to train on");
     expect_error("fit blobs.h5 -o h.safetensors --preset small --heads 5 --context 3",
                  "--heads 5 must divide the model width 32");
+    expect_error("fit blobs.h5 -o h.safetensors --preset small --context 3 --batch 1",
+                 "--batch: 1 is outside 2..");
+    /* one trajectory of 8 frames, 3 of context: its curriculum stops at
+     * q = 2 (two blocks per epoch; q = 4 would give one, and batch norm
+     * cannot train on one) */
+    expect_ok("finetune m.safetensors blobs.h5 --n-train 1 --epochs 4 --curriculum 1 "
+              "-o one.safetensors --quiet");
+    CHECK(exists("one.safetensors") && exists("one.stage1.safetensors") &&
+              !exists("one.stage2.safetensors"),
+          "one trajectory: curriculum stages 0 and 1 only");
     CHECK(!exists("f.safetensors") && !exists("h.safetensors"), "no model after an error");
     test_scratch_remove();
 }

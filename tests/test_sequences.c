@@ -233,6 +233,11 @@ static void test_read_errors(void)
     CHECK(ld_sequences_write_h5(path, &s, &err) == 0, "write: %s", err.msg);
     ld_sequences_free(&s);
     expect_read_error("repeated time", path, "times of instance 1 are not increasing");
+    make_set(&s);
+    s.frames[7] = 1.5f;
+    CHECK(ld_sequences_write_h5(path, &s, &err) == 0, "write: %s", err.msg);
+    ld_sequences_free(&s);
+    expect_read_error("frame value above 1", path, "holds 1.5 at element 7; frames must lie in");
     remove(path);
 }
 

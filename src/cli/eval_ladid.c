@@ -41,7 +41,8 @@ static void eval_ladid_usage(FILE *out)
         "Predicts frames CONTEXT..L-1 of every trajectory of FILE.h5 from its first\n"
         "CONTEXT frames with a model from `latdyn fit` and reports the normalised MSE\n"
         "per predicted frame, |y - y_hat|^2 / |y|^2 averaged over the trajectories,\n"
-        "and its mean over the horizon, beside repeating the last context frame.\n"
+        "and its mean over the horizon, beside repeating the last context frame (a\n"
+        "frame whose truth is all zero counts |y - y_hat|^2 alone).\n"
         "Each trajectory is predicted at its own stored times (irregular grids too).\n"
         "FILE.h5 (and --train, --truth) need the datasets frames [n, L, C, S, S] and\n"
         "times [n, L]; params are not needed. Every output path is checked before\n"
@@ -295,16 +296,56 @@ static int query_frames(const ld_sequences *data, const ld_sequences *truth, int
     return Q;
 }
 
+/* A millionth of the mean sample spacing of data's trajectory i: times
+ * closer than this are the same sample. */
+static double same_time(const ld_sequences *data, int i)
+{
+    const double *ts = data->times + (size_t)i * data->length;
+    return 1e-6 * (ts[data->length - 1] - ts[0]) / (data->length - 1);
+}
+
 /* 1 when time t lies between the samples of data's trajectory i, 0 when it
- * is one of them (to a millionth of the mean sample spacing). */
+ * is one of them. */
 static int between_samples(const ld_sequences *data, int i, double t)
 {
     const double *ts = data->times + (size_t)i * data->length;
-    double tol = 1e-6 * (ts[data->length - 1] - ts[0]) / (data->length - 1);
+    double tol = same_time(data, i);
     for (int j = 0; j < data->length; j++)
         if (fabs(ts[j] - t) <= tol)
             return 0;
     return 1;
+}
+
+/* --truth must hold data's trajectories: its times span data's, and at
+ * every time the two share their frames agree (nMSE under 1e-4, room for
+ * a file stored at lower precision). */
+static int check_truth(const ld_sequences *data, const ld_sequences *truth, const char *data_path,
+                       const char *truth_path, ld_err *err)
+{
+    size_t frame = (size_t)data->channels * data->height * data->width;
+    for (int i = 0; i < data->n; i++) {
+        const double *td = data->times + (size_t)i * data->length,
+                     *tt = truth->times + (size_t)i * truth->length;
+        double tol = same_time(data, i);
+        if (tt[0] > td[0] + tol || tt[truth->length - 1] < td[data->length - 1] - tol)
+            return ld_errf(err, "--truth %s: trajectory %d runs from t = %g to %g, %s's from %g "
+                                "to %g; the truth must cover it",
+                           truth_path, i, tt[0], tt[truth->length - 1], data_path, td[0],
+                           td[data->length - 1]);
+        for (int j = 0, k = 0; j < data->length; j++) {
+            while (k < truth->length && tt[k] < td[j] - tol)
+                k++;
+            if (k == truth->length || fabs(tt[k] - td[j]) > tol)
+                continue;
+            double e = ld_nmse(ld_sequences_frame(data, i, j), ld_sequences_frame(truth, i, k),
+                               frame);
+            if (!(e <= 1e-4))
+                return ld_errf(err, "--truth %s: trajectory %d at t = %g is not %s's frame there "
+                                    "(nMSE %.3g): not the same trajectories",
+                               truth_path, i, td[j], data_path, e);
+        }
+    }
+    return 0;
 }
 
 int ld_cmd_eval_ladid(int argc, char **argv)
@@ -336,8 +377,10 @@ int ld_cmd_eval_ladid(int argc, char **argv)
     }
     if (a.threads)
         omp_set_num_threads(a.threads);
-    if ((a.json && strcmp(a.json, "-") && ld_fit_check_output(a.json, &err)) ||
-        ld_fit_check_output(a.strip, &err) || ld_fit_check_output(a.plot, &err))
+    const char *const inputs[] = {a.model, a.input, a.truth ? a.truth : "",
+                                  a.train ? a.train : "", NULL};
+    if ((a.json && strcmp(a.json, "-") && ld_fit_check_output(a.json, inputs, &err)) ||
+        ld_fit_check_output(a.strip, inputs, &err) || ld_fit_check_output(a.plot, inputs, &err))
         goto done;
     if (ld_ladid_read_config(a.model, &cfg, &err) || ld_ladid_create(&m, &cfg, &err))
         goto done;
@@ -354,6 +397,8 @@ int ld_cmd_eval_ladid(int argc, char **argv)
                     fine.width, data.n, data.channels, data.height, data.width, a.input);
             goto done;
         }
+        if (check_truth(&data, &fine, a.input, a.truth, &err))
+            goto done;
         truth = &fine;
     }
     if (a.context > 0)

@@ -16,8 +16,9 @@
 #include "cli/progress.h"
 
 typedef struct finetune_args {
-    const char *model, *input, *out;
+    const char *model, *input, *out, *resume;
     int n_train, n_val, epochs, curriculum, threads, quiet, from_scratch;
+    int tuning_options; /* options that set up a new run (not allowed with --resume) */
     float lr;
     uint64_t seed;
 } finetune_args;
@@ -34,37 +35,46 @@ static void finetune_usage(FILE *out)
         "of NEW.h5. The split by instance is fixed: the V validation trajectories are\n"
         "the same whatever K, so runs with different K or --from-scratch validate on\n"
         "the same trajectories; K can be at most the N - V others. Outputs as for\n"
-        "`latdyn fit` (TUNED, STEM.stageK, STEM.last, STEM.log.csv).\n\n"
+        "`latdyn fit` (TUNED, STEM.stageK, STEM.last, STEM.log.csv); a run stopped by\n"
+        "Ctrl-C or SIGTERM continues with the same command and --resume STEM.last.\n\n"
         "options:\n"
         "  --n-train K          trajectories to train on, 1..N-V (required)\n"
         "  -o, --out FILE       the fine-tuned model (required)\n"
         "  --n-val V            validation trajectories (default: half of the N in\n"
         "                       NEW.h5, rounded down, at most 64; 0: the training MSE\n"
         "                       picks the best model)\n"
-        "  --epochs E           epochs (20)\n"
+        "  --epochs E           epochs in all (20)\n"
         "  --curriculum E       epochs per curriculum stage (5)\n"
         "  --lr RATE            learning rate (default: the model's)\n"
         "  --from-scratch       new weights instead of MODEL's (the baseline)\n"
         "  --seed S             random seed (1)\n"
         "  --threads T          OpenMP threads (default OMP_NUM_THREADS)\n"
+        "  --resume CKPT        continue a stopped run from its STEM.last.safetensors (or\n"
+        "                       a stage file), with the same MODEL, NEW.h5, --n-train\n"
+        "                       and --n-val (checked); --epochs may grow, --curriculum,\n"
+        "                       --lr, --from-scratch and --seed are the checkpoint's\n"
         "  --quiet              no progress output\n");
 }
 
 static int parse_finetune_args(int argc, char **argv, finetune_args *a, ld_err *err)
 {
-    *a = (finetune_args){.n_val = -1, .epochs = 20, .curriculum = 5, .lr = -1, .seed = 1};
-    const ld_option options[] = {
-        LD_OUT(&a->out),
-        LD_INT("--n-train", &a->n_train, 1, 100000000),
-        LD_INT("--n-val", &a->n_val, 0, 100000000),
-        LD_INT("--epochs", &a->epochs, 1, 1000000),
+    *a = (finetune_args){.n_val = -1, .epochs = -1, .curriculum = -1, .lr = -1, .seed = 1};
+    /* the options before --epochs set up a new run: not allowed with --resume */
+    ld_option options[] = {
         LD_INT("--curriculum", &a->curriculum, 1, 1000000),
         LD_FLOAT("--lr", &a->lr, 1e-8, 10),
         LD_U64("--seed", &a->seed),
-        LD_INT("--threads", &a->threads, 1, 4096),
         LD_FLAG("--from-scratch", &a->from_scratch),
+        LD_INT("--epochs", &a->epochs, 1, 1000000),
+        LD_OUT(&a->out),
+        LD_INT("--n-train", &a->n_train, 1, 100000000),
+        LD_INT("--n-val", &a->n_val, 0, 100000000),
+        LD_INT("--threads", &a->threads, 1, 4096),
+        LD_STRING("--resume", &a->resume),
         LD_FLAG("--quiet", &a->quiet),
     };
+    for (ld_option *o = options; strcmp(o->name, "--epochs"); o++)
+        o->given = &a->tuning_options;
     const char **const positional[] = {&a->model, &a->input};
     const ld_command_line cl = {"finetune", options, (int)(sizeof options / sizeof *options),
                                 positional, 2, 2, "MODEL.safetensors and NEW.h5"};
@@ -75,6 +85,9 @@ static int parse_finetune_args(int argc, char **argv, finetune_args *a, ld_err *
         return ld_errf(err, "--n-train K is required");
     if (!a->out)
         return ld_errf(err, "-o TUNED.safetensors is required");
+    if (a->resume && a->tuning_options)
+        return ld_errf(err, "--resume continues with the checkpoint's settings: --curriculum, "
+                            "--lr, --seed and --from-scratch cannot be given with it");
     return 0;
 }
 
@@ -92,7 +105,11 @@ int ld_cmd_finetune(int argc, char **argv)
         return rc;
     if (a.threads)
         omp_set_num_threads(a.threads);
-    if (ld_fit_check_outputs(a.out, &err) || ld_ladid_read_config(a.model, &cfg, &err) ||
+    const char *const inputs[] = {a.model, a.input, NULL};
+    /* resumed: the settings of the run stopped, the weights and state from
+     * its checkpoint (MODEL names the base, as when it started) */
+    if (ld_fit_check_outputs(a.out, inputs, &err) ||
+        ld_ladid_read_config(a.resume ? a.resume : a.model, &cfg, &err) ||
         ld_sequences_read_h5(a.input, &all, &err))
         goto done;
     if (all.channels != cfg.channels || all.height != cfg.size || all.width != cfg.size) {
@@ -120,17 +137,22 @@ int ld_cmd_finetune(int argc, char **argv)
     }
     if (ld_ladid_split(&all, n_val, a.n_train, &train, &val, &err))
         goto done;
-    cfg.epochs = a.epochs;
-    cfg.curriculum_every = a.curriculum;
-    if (a.lr > 0)
-        cfg.lr = a.lr;
+    if (a.epochs > 0)
+        cfg.epochs = a.epochs;
+    if (!a.resume) {
+        cfg.epochs = a.epochs > 0 ? a.epochs : 20;
+        cfg.curriculum_every = a.curriculum > 0 ? a.curriculum : 5;
+        if (a.lr > 0)
+            cfg.lr = a.lr;
+    }
     if (ld_ladid_create(&m, &cfg, &err))
         goto done;
     have_model = 1;
     ld_ladid_init_weights(&m, a.seed);
-    if (!a.from_scratch && ld_ladid_load_weights(&m, a.model, &err))
+    if (!a.resume && !a.from_scratch && ld_ladid_load_weights(&m, a.model, &err))
         goto done;
-    ld_fit_job job = {.command = "finetune", .out = a.out, .seed = a.seed, .quiet = a.quiet};
+    ld_fit_job job = {.command = "finetune", .out = a.out, .resume = a.resume, .seed = a.seed,
+                      .quiet = a.quiet};
     ld_ladid_data_id_of(&all, a.input, train.n, val.n, &job.data_id);
     double start = ld_now_seconds();
     int run = ld_fit_run(&job, &m, &train, &val, &err);

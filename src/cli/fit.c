@@ -33,12 +33,28 @@ int ld_fit_sibling(const char *out, const char *suffix, char *buf, size_t len, l
     return 0;
 }
 
-int ld_fit_check_output(const char *path, ld_err *err)
+/* Fails when path names the same file as one of inputs. */
+static int refuse_input(const char *path, const char *const *inputs, ld_err *err)
+{
+    struct stat st, in;
+    if (stat(path, &st) != 0)
+        return 0;
+    for (; *inputs; inputs++)
+        if (stat(*inputs, &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino)
+            return ld_errf(err, "%s is the input %s: writing there would destroy it; name "
+                                "another output",
+                           path, *inputs);
+    return 0;
+}
+
+int ld_fit_check_output(const char *path, const char *const *inputs, ld_err *err)
 {
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
         return ld_errf(err, "%s is %s: name a file to write", path,
                        S_ISDIR(st.st_mode) ? "a folder" : "not a regular file");
+    if (refuse_input(path, inputs, err))
+        return -1;
     ld_atomic_file probe;
     if (ld_atomic_open(&probe, path, err))
         return -1;
@@ -46,17 +62,24 @@ int ld_fit_check_output(const char *path, ld_err *err)
     return 0;
 }
 
-int ld_fit_check_outputs(const char *out, ld_err *err)
+int ld_fit_check_outputs(const char *out, const char *const *inputs, ld_err *err)
 {
     static const char *const suffixes[] = {".last.safetensors", ".log.csv",
                                            ".stage0.safetensors"};
     char path[4096];
-    if (ld_fit_check_output(out, err))
+    if (ld_fit_check_output(out, inputs, err))
         return -1;
     for (size_t k = 0; k < sizeof suffixes / sizeof *suffixes; k++)
         if (ld_fit_sibling(out, suffixes[k], path, sizeof path, err) ||
-            ld_fit_check_output(path, err))
+            ld_fit_check_output(path, inputs, err))
             return -1;
+    /* a run removes the stage files beside out that it did not write */
+    for (int stage = 1; stage < 64; stage++) {
+        char suffix[32];
+        snprintf(suffix, sizeof suffix, ".stage%d.safetensors", stage);
+        if (ld_fit_sibling(out, suffix, path, sizeof path, err) || refuse_input(path, inputs, err))
+            return -1;
+    }
     return 0;
 }
 
@@ -227,14 +250,11 @@ int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *tra
             if (epoch == 0)
                 ld_errf(err, "stopped by %s during the first epoch: nothing saved",
                         ld_stop_signal_name(sig));
-            else if (strcmp(job->command, "fit") == 0)
-                ld_errf(err, "stopped by %s during epoch %d of %d; %s holds the state after "
-                             "epoch %d: continue with --resume %s", ld_stop_signal_name(sig),
-                        epoch + 1, c->epochs, last, epoch, last);
             else
                 ld_errf(err, "stopped by %s during epoch %d of %d; %s holds the state after "
-                             "epoch %d", ld_stop_signal_name(sig), epoch + 1, c->epochs, last,
-                        epoch);
+                             "epoch %d: continue with %s--resume %s", ld_stop_signal_name(sig),
+                        epoch + 1, c->epochs, last, epoch,
+                        strcmp(job->command, "fit") ? "the same command and " : "", last);
             rc = 128 + sig;
             goto done;
         }
@@ -266,10 +286,13 @@ int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *tra
         }
         if (ld_bytes_write_file(log_path, &log, err))
             goto done;
-        if (!job->quiet)
-            fprintf(stderr, "epoch %d/%d  q %d  loss %.4g  train mse %.4g  %s %.4g%s\n",
-                    epoch + 1, c->epochs, q, sum.total * inv, sum.mse * inv,
-                    val->n ? "val nMSE" : "train mse", metric,
+        if (!job->quiet && val->n)
+            fprintf(stderr, "epoch %d/%d  q %d  loss %.4g  train mse %.4g  val nMSE %.4g%s\n",
+                    epoch + 1, c->epochs, q, sum.total * inv, sum.mse * inv, metric,
+                    best ? "  (best of this stage, saved)" : "");
+        else if (!job->quiet) /* no validation: the training MSE picks the best */
+            fprintf(stderr, "epoch %d/%d  q %d  loss %.4g  train mse %.4g%s\n", epoch + 1,
+                    c->epochs, q, sum.total * inv, sum.mse * inv,
                     best ? "  (best of this stage, saved)" : "");
     }
     rc = remove_stale_stages(job->out, written_stages, kept_stages, err);
@@ -310,7 +333,7 @@ static void fit_usage(FILE *out)
         "  --preset NAME        paper (ladid.md, default) or small (narrower, faster)\n"
         "  --context N          context frames (10)\n"
         "  --epochs E           epochs in all (preset: 60)\n"
-        "  --batch B            blocks per step (16)\n"
+        "  --batch B            blocks per step, at least 2 (16)\n"
         "  --curriculum E       epochs per curriculum stage (10)\n"
         "  --max-query Q        cap on the query frames per block (default L - CONTEXT)\n"
         "  --val-fraction F     share of the trajectories held out for validation (0.1;\n"
@@ -329,9 +352,11 @@ static void fit_usage(FILE *out)
         "  --seed S             random seed (1); same seed, same model\n"
         "  --threads T          OpenMP threads (default OMP_NUM_THREADS)\n"
         "  --resume CKPT        continue from STEM.last.safetensors (or a stage file) on\n"
-        "                       the same FILE.h5 (checked); only --epochs may change;\n"
+        "                       the same FILE.h5 (checked) with its settings: only\n"
+        "                       --epochs (which may grow), -o, --threads and --quiet\n"
+        "                       may be given with it;\n"
         "                       the log keeps its rows up to the checkpoint's epoch\n"
-        "  --quiet              no progress output\n");
+        "  --quiet              no progress output or notes (warnings still print)\n");
 }
 
 static int parse_fit_args(int argc, char **argv, fit_args *a, ld_err *err)
@@ -343,7 +368,7 @@ static int parse_fit_args(int argc, char **argv, fit_args *a, ld_err *err)
     ld_option options[] = {
         LD_STRING("--preset", &a->preset),
         LD_INT("--context", &a->context, 1, 1000),
-        LD_INT("--batch", &a->batch, 1, 4096),
+        LD_INT("--batch", &a->batch, 2, 4096),
         LD_INT("--curriculum", &a->curriculum, 1, 1000000),
         LD_INT("--max-query", &a->max_query, 1, 100000),
         LD_INT("--heads", &a->heads, 1, 64),
@@ -370,8 +395,8 @@ static int parse_fit_args(int argc, char **argv, fit_args *a, ld_err *err)
     if (!a->out)
         return ld_errf(err, "-o MODEL.safetensors is required");
     if (a->resume && a->model_options)
-        return ld_errf(err, "--resume continues with the checkpoint's settings; only --epochs "
-                            "and --threads may be given with it");
+        return ld_errf(err, "--resume continues with the checkpoint's settings; only --epochs, "
+                            "-o, --threads and --quiet may be given with it");
     return 0;
 }
 
@@ -390,8 +415,8 @@ static double resolved_time_scale(const ld_ladid_config *cfg, const ld_sequences
 
 /* Caps the preset's time-encoding scale one octave below what the grid
  * resolves (measured in bench/RESULTS.md: the paper's 8 on a 0.1 s grid made
- * frames between samples 4x worse than those on it), or warns when the
- * user's own choice is above the limit. */
+ * frames between samples 4x worse than those on it; a note, unless quiet),
+ * or warns when the user's own choice is above the limit. */
 static void fit_time_scale(ld_ladid_config *cfg, const ld_sequences *train, int given,
                            int quiet)
 {
@@ -403,7 +428,7 @@ static void fit_time_scale(ld_ladid_config *cfg, const ld_sequences *train, int 
                             "finer than the training grid resolves, %.2f)\n", cap,
                     cfg->pe_max_scale, resolved);
         cfg->pe_max_scale = (float)cap;
-    } else if (given && cfg->pe_max_scale > resolved && !quiet) {
+    } else if (given && cfg->pe_max_scale > resolved) { /* a warning: even when quiet */
         fprintf(stderr, "fit: warning: --pe-max-scale %g is above what the training grid "
                         "resolves (%.2f): predictions between samples will alias\n",
                 cfg->pe_max_scale, resolved);
@@ -469,7 +494,8 @@ int ld_cmd_fit(int argc, char **argv)
         return rc;
     if (a.threads)
         omp_set_num_threads(a.threads);
-    if (ld_fit_check_outputs(a.out, &err) || ld_sequences_read_h5(a.input, &all, &err) ||
+    const char *const inputs[] = {a.input, NULL}; /* --resume may be out's own state */
+    if (ld_fit_check_outputs(a.out, inputs, &err) || ld_sequences_read_h5(a.input, &all, &err) ||
         make_config(&a, &all, &cfg, &err))
         goto done;
     int n_val = (int)lround(cfg.val_fraction * all.n);

@@ -40,13 +40,15 @@ int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *tra
 int ld_fit_sibling(const char *out, const char *suffix, char *buf, size_t len, ld_err *err);
 
 /* Fails, naming the path, unless a file can be written there: not a
- * folder or another non-regular file, in a writable folder (probed by
+ * folder or another non-regular file, not the same file as one of the
+ * command's inputs (NULL-terminated list; NULL entries before the end are
+ * not allowed, pass "" for an absent one), in a writable folder (probed by
  * creating and removing a temporary file). Commands check every output
  * before reading data, so a bad path costs no work and leaves nothing. */
-int ld_fit_check_output(const char *path, ld_err *err);
+int ld_fit_check_output(const char *path, const char *const *inputs, ld_err *err);
 /* ld_fit_check_output for out and its siblings STEM.last.safetensors,
  * STEM.log.csv and STEM.stage0.safetensors. */
-int ld_fit_check_outputs(const char *out, ld_err *err);
+int ld_fit_check_outputs(const char *out, const char *const *inputs, ld_err *err);
 
 /* Mean of the per-frame nMSE over the horizon of m's prediction of val. */
 int ld_fit_validate(ld_ladid_model *m, const ld_sequences *val, double *nmse, ld_err *err);

@@ -108,7 +108,8 @@ int ld_cmd_predict(int argc, char **argv)
     if (a.threads)
         omp_set_num_threads(a.threads);
     double start = ld_now_seconds();
-    if (ld_fit_check_output(a.out, &err) || ld_ladid_read_config(a.model, &cfg, &err) ||
+    const char *const inputs[] = {a.model, a.input, NULL};
+    if (ld_fit_check_output(a.out, inputs, &err) || ld_ladid_read_config(a.model, &cfg, &err) ||
         ld_ladid_create(&m, &cfg, &err))
         goto done;
     have_model = 1;

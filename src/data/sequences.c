@@ -456,11 +456,13 @@ static int read_file(hid_t file, const char *path, ld_sequences *s, ld_err *err)
     else if ((params = open_dataset(file, path, "params", 2, pd, err)) < 0)
         goto done;
     if (td[0] != fd[0] || td[1] != fd[1] || pd[0] != fd[0]) {
-        ld_errf(err, "%s: inconsistent sizes: frames [%llu, %llu, ...], times [%llu, %llu], "
-                     "params [%llu, %llu]",
+        char params_dims[64] = "";
+        if (params >= 0)
+            snprintf(params_dims, sizeof params_dims, ", params [%llu, %llu]",
+                     (unsigned long long)pd[0], (unsigned long long)pd[1]);
+        ld_errf(err, "%s: inconsistent sizes: frames [%llu, %llu, ...], times [%llu, %llu]%s",
                 path, (unsigned long long)fd[0], (unsigned long long)fd[1],
-                (unsigned long long)td[0], (unsigned long long)td[1],
-                (unsigned long long)pd[0], (unsigned long long)pd[1]);
+                (unsigned long long)td[0], (unsigned long long)td[1], params_dims);
         goto done;
     }
     if (pd[1] > LD_SEQ_MAX_PARAMS) {
@@ -487,6 +489,11 @@ static int read_file(hid_t file, const char *path, ld_sequences *s, ld_err *err)
     for (size_t i = 0; i < count; i++)
         if (!isfinite(s->frames[i])) {
             ld_errf(err, "%s: 'frames' holds a non-finite value at element %zu", path, i);
+            goto done;
+        } else if (!(s->frames[i] >= 0 && s->frames[i] <= 1)) {
+            ld_errf(err, "%s: 'frames' holds %g at element %zu; frames must lie in [0, 1] (the "
+                         "model's decoder ends in a sigmoid): scale them",
+                    path, (double)s->frames[i], i);
             goto done;
         }
     if (check_finite(path, "times", s->times, (size_t)s->n * s->length, err) ||

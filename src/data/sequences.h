@@ -46,7 +46,7 @@ int ld_sequences_set_attr(ld_sequences *s, const char *key, const char *value, l
 /* HDF5 I/O. Writing goes to a temporary file renamed into place. Reading
  * checks that frames and times (and params, when present) are floating
  * point, with the right rank and consistent sizes, that frames, times and
- * params are finite and that each
+ * params are finite, frames in [0, 1], and that each
  * instance's times increase strictly (a clear error otherwise). String
  * attributes are variable-length UTF-8; non-string root attributes of
  * files written elsewhere are ignored. */

@@ -86,7 +86,10 @@ int ld_ladid_config_check(const ld_ladid_config *c, ld_err *err)
         c->dyn_hidden < 1)
         return ld_errf(err, "model sizes out of range (d %d, K %d, %d layers of %d heads)",
                        c->d_model, c->latent, c->layers, c->heads);
-    if (c->batch < 1 || c->epochs < 0 || c->curriculum_every < 1 || c->max_query < 0)
+    if (c->batch < 2)
+        return ld_errf(err, "--batch %d: training needs at least 2 blocks per step (batch "
+                            "normalisation)", c->batch);
+    if (c->epochs < 0 || c->curriculum_every < 1 || c->max_query < 0)
         return ld_errf(err, "batch, epochs or curriculum settings out of range");
     if (!(c->delta_r > 0) || !(c->window_eps > 0 && c->window_eps < 1) ||
         !(c->window_power > 0) || !(c->rel_clip > 0) || !(c->pe_max_scale >= 0))
@@ -427,10 +430,18 @@ int ld_ladid_predict(ld_ladid_model *m, const float *context, const double *cont
             rc = ld_errf(err, "out of memory");
             break;
         }
-        for (int i = 0; i < nb * Tc; i++)
-            u_c[i] = ld_ladid_normalise_time(c, context_times[(size_t)first * Tc + i]);
-        for (int i = 0; i < nb * Q; i++)
-            u_q[i] = ld_ladid_normalise_time(c, query_times[(size_t)first * Q + i]);
+        /* times from each instance's first context frame (the model uses
+         * only differences of times), so a far-off time origin costs no
+         * float32 precision */
+        double span = c->t_max - c->t_min;
+        for (int b = 0; b < nb; b++) {
+            const double *tc = context_times + (size_t)(first + b) * Tc,
+                         *tq = query_times + (size_t)(first + b) * Q;
+            for (int i = 0; i < Tc; i++)
+                u_c[b * Tc + i] = (float)((tc[i] - tc[0]) / span);
+            for (int i = 0; i < Q; i++)
+                u_q[b * Q + i] = (float)((tq[i] - tc[0]) / span);
+        }
         int fshape[4] = {nb * Tc, C, S, S}, sshape[3] = {nb, Tc, (int)frame};
         ld_tensor *frames = ld_tensor_wrap(&ctx, (float *)context + (size_t)first * Tc * frame,
                                            4, fshape);
@@ -578,10 +589,14 @@ int ld_ladid_curriculum_q(int epoch, int every, int max_q, int *stage)
     return q < max_q ? q : max_q;
 }
 
-/* The longest q of the curriculum for the training data. */
+/* The longest q of the curriculum for the training data: one that leaves
+ * at least two blocks in an epoch (batch norm needs more than one block
+ * in a batch), so half the query frames when there is one trajectory. */
 static int max_query(const ld_ladid_trainer *t)
 {
     int most = t->data->length - t->model->cfg.context;
+    if (t->data->n == 1)
+        most /= 2;
     int cap = t->model->cfg.max_query;
     return cap > 0 && cap < most ? cap : most;
 }
@@ -601,6 +616,11 @@ int ld_ladid_trainer_init(ld_ladid_trainer *t, ld_ladid_model *m, const ld_seque
     if (train->length < c->context + 1 || train->n < 1)
         return ld_errf(err, "training needs trajectories longer than the %d context frames "
                             "(have %d of %d frames)", c->context, train->n, train->length);
+    if (train->n == 1 && train->length < c->context + 2)
+        return ld_errf(err, "one trajectory of %d frames holds a single block of the %d context "
+                            "frames and a query; training needs two (batch normalisation): "
+                            "give a longer trajectory or more of them",
+                       train->length, c->context);
     size_t frame = (size_t)c->channels * c->size * c->size;
     size_t most = (size_t)(c->batch + 1) * (size_t)train->length;
     t->blocks = malloc((size_t)train->n * train->length * sizeof *t->blocks);
