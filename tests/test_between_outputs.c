@@ -68,6 +68,25 @@ static int temp_files_in(const char *path)
     return n;
 }
 
+/* Files and folders under path, all levels. */
+static int entries_in(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (!dir)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char child[1024];
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        n += 1 + entries_in(child);
+    }
+    closedir(dir);
+    return n;
+}
+
 static int exists(const char *dir, const char *name)
 {
     char path[1024];
@@ -450,10 +469,10 @@ static void test_bad_output_folders(void)
     remove_tree(dir);
 }
 
-/* A write that fails part way (a file of the user's named `fields` where
- * the fields' folder goes) fails with a message naming it and leaves none
- * of the outputs it had written: no mix of this run's and none. */
-static void test_failed_write_removes_outputs(void)
+/* A write that fails (a file of the user's named `fields` where the
+ * fields' folder goes) fails with a message naming it and leaves the
+ * folder as it was: none of this run's outputs, no folder it made. */
+static void test_failed_write_changes_nothing(void)
 {
     char dir[512], path[700];
     make_outdir(dir, sizeof dir, "failed");
@@ -466,14 +485,51 @@ static void test_failed_write_removes_outputs(void)
     make_case(&t, 1, 1);
     ld_err err = {{0}};
     CHECK(ld_between_write_outputs(dir, &t.o, &err) != 0 && strstr(err.msg, "fields") &&
-              strstr(err.msg, "the outputs written before it were removed"),
+              strstr(err.msg, "the folder's earlier outputs are unchanged"),
           "message: %s", err.msg);
     CHECK(!exists(dir, "frames.npy") && !exists(dir, "fields.npy") &&
               !exists(dir, "animation.gif") && !exists(dir, "frames/frame_000.png") &&
               !exists(dir, "frames") && !exists(dir, "report.html") && exists(dir, "fields") &&
-              temp_files_in(dir) == 0,
+              temp_files_in(dir) == 0 && entries_in(dir) == 1,
           "outputs left behind after the failed write, or the user's file removed");
     free_case(&t);
+    remove_tree(dir);
+}
+
+/* Asks to stop at the fifth file of a write. */
+static int stop_calls;
+static int stop_at_fifth(void) { return ++stop_calls >= 5; }
+
+/* A write stopped part way (a signal) or failing in its last file leaves
+ * an earlier run's outputs as they were: all of them, none of this run's. */
+static void test_stopped_write_keeps_earlier_run(void)
+{
+    char dir[512];
+    make_outdir(dir, sizeof dir, "stopped");
+    test_case earlier, later;
+    make_case(&earlier, 1, 1);
+    ld_err err = {{0}};
+    CHECK(ld_between_write_outputs(dir, &earlier.o, &err) == 0, "first run: %s", err.msg);
+    int first_entries = entries_in(dir);
+    make_case(&later, 1, 1);
+    later.frames[0] += 1; /* another run's frames */
+    later.o.stopped = stop_at_fifth;
+    stop_calls = 0;
+    CHECK(ld_between_write_outputs(dir, &later.o, &err) != 0 && strstr(err.msg, "stopped") &&
+              strstr(err.msg, "unchanged"),
+          "stopped write: %s", err.msg);
+    CHECK(entries_in(dir) == first_entries && exists(dir, "report.html") &&
+              exists(dir, "fields/quiver_000.png"),
+          "the earlier run's outputs, and nothing else, after the stop");
+    ld_npy_array frames = {0};
+    char path[700];
+    snprintf(path, sizeof path, "%s/frames.npy", dir);
+    CHECK(ld_npy_read(path, &frames, &err) == 0 && frames.numel > 0 &&
+              !memcmp(frames.data, earlier.o.frames, frames.numel * sizeof(float)),
+          "frames.npy still the earlier run's");
+    ld_npy_free(&frames);
+    free_case(&earlier);
+    free_case(&later);
     remove_tree(dir);
 }
 
@@ -508,6 +564,7 @@ LD_TEST_SUITE(between_outputs) = {
     {"ranges_for_input_kinds", test_ranges_for_input_kinds},
     {"bad_output_folders", test_bad_output_folders},
     {"check_text", test_check_text},
-    {"failed_write_removes_outputs", test_failed_write_removes_outputs},
+    {"failed_write_changes_nothing", test_failed_write_changes_nothing},
+    {"stopped_write_keeps_earlier_run", test_stopped_write_keeps_earlier_run},
     {NULL, NULL},
 };

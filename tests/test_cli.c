@@ -114,6 +114,17 @@ static void test_between_bad_inputs(void)
     expect_error("patch not a multiple of 8", args, "multiple of 8");
     snprintf(args, sizeof args, "between '%s' '%s'", test_scratch("nan.npy"), test_scratch("b.npy"));
     expect_error("NaN pixel", args, "NaN");
+    snprintf(args, sizeof args, "between '%s' '%s' --method flow --resume m.safetensors",
+             test_scratch("a.npy"), test_scratch("b.npy"));
+    expect_error("--resume with a baseline", args, "--method flow learns nothing");
+    snprintf(args, sizeof args, "between '%s' '%s' --preset paper --resume m.safetensors",
+             test_scratch("a.npy"), test_scratch("b.npy"));
+    expect_error("--preset with --resume", args, "leave --preset out");
+    char empty_out[1200], line[1024];
+    snprintf(empty_out, sizeof empty_out, "between '%s' '%s' -o ''", test_scratch("a.npy"),
+             test_scratch("b.npy"));
+    CHECK(run_latdyn(empty_out, line, sizeof line) == 2 && strstr(line, "name is empty"),
+          "-o '': %s", line);
     /* the same pattern as an 8-bit and a 16-bit PNG, and as 8-bit codes beside floats */
     ld_image codes;
     ld_err err = {{0}};
@@ -626,7 +637,7 @@ static void test_between_failed_write_keeps_model(void)
              test_scratch("a.npy"), test_scratch("b.npy"), run);
     int rc = run_latdyn(args, line, sizeof line);
     struct stat st;
-    CHECK(rc == 1 && strstr(line, "the outputs written before it were removed; the trained "
+    CHECK(rc == 1 && strstr(line, "the folder's earlier outputs are unchanged; the trained "
                                   "model is in ") && strstr(line, "--resume it"),
           "exit status %d, message %s", rc, line);
     CHECK(stat(test_scratch("run/model.safetensors"), &st) == 0 &&

@@ -66,6 +66,9 @@ static void test_values(void)
     CHECK(p.given == 3, "--count twice and --flag once counted: %d", p.given);
     CHECK(parse("a - --out y", &p, &err) == 0 && !strcmp(p.positional[1], "-") &&
               !strcmp(p.out, "y"), "'-' is a positional word, --out the long name of -o");
+    CHECK(parse("a --out=z --count=5 --rate=0.5 --colour=red", &p, &err) == 0 &&
+              !strcmp(p.out, "z") && p.count == 5 && p.rate == 0.5f && p.choice == 0,
+          "--name=value: %s", err.msg);
     CHECK(parse("--nonsense --help", &p, &err) == -1, "an unknown option before --help");
     CHECK(parse("a --help --nonsense", &p, &err) == 1, "--help before anything bad");
     CHECK(parse("-h", &p, &err) == 1, "-h");
@@ -81,6 +84,9 @@ static void test_errors(void)
     expect_error("a --seed -1", "--seed: '-1' must not be negative");
     expect_error("a --colour blue", "--colour: 'blue' is not one of red, green");
     expect_error("a --other 1", "unknown option '--other' (latdyn try --help)");
+    expect_error("a --other=1", "unknown option '--other' (latdyn try --help)");
+    expect_error("a --flag=1", "--flag takes no value");
+    expect_error("a --count=", "--count: '' is not an integer");
     expect_error("a b c", "unexpected argument 'c' (A [B] expected)");
     expect_error("--flag", "A [B] is required (latdyn try --help)");
 }

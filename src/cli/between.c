@@ -103,10 +103,11 @@ static void between_usage(FILE *out)
         "                       patches overlap by P - S and are blended; fewer patches\n"
         "                       (a larger S) make inference faster\n"
         "  --steps K            training steps (preset's)\n"
-        "  --batch B            patch pairs per step (16)\n"
+        "  --batch B            patch pairs per step (16); training memory grows with\n"
+        "                       B x P^2 x W: about 23 MB per pair at P 32, W 16, N 8\n"
         "  --width W            channels of the field network's and decoder's U-Nets\n"
         "                       at full resolution, doubling down each of the 3 levels\n"
-        "                       (16); the convolutions' work grows as W^2\n"
+        "                       (16); the convolutions' work grows as W^2, memory as W\n"
         "  --decoder-width W    the decoder's alone (as --width)\n"
         "  --lr RATE            Adam learning rate (1e-3)\n"
         "  --lr-decay F         learning rate times F every K steps (quick 0.5, paper 0.9)\n"
@@ -175,7 +176,7 @@ static void between_usage(FILE *out)
 
 static int parse_between_args(int argc, char **argv, between_args *a, ld_err *err)
 {
-    *a = (between_args){.preset = "quick", .method = METHOD_LATENT, .seed = 1,
+    *a = (between_args){.method = METHOD_LATENT, .seed = 1,
                         .stages = -1, .patch = -1, .stride = -1, .infer_stride = -1, .steps = -1,
                         .decay_every = -1, .batch = -1, .width = -1, .decoder_width = -1,
                         .field_input = -1, .blend = -1, .carry_error = -1, .lr = -1,
@@ -223,6 +224,16 @@ static int parse_between_args(int argc, char **argv, between_args *a, ld_err *er
         return rc;
     if (!a->out_dir)
         return ld_errf(err, "-o OUTDIR is required");
+    if (!a->out_dir[0])
+        return ld_errf(err, "-o: the output folder's name is empty");
+    if (a->resume && !is_model(a->method))
+        return ld_errf(err, "--resume continues a learned model (--method latent or image); "
+                            "--method %s learns nothing", method_names[a->method]);
+    if (a->resume && a->preset)
+        return ld_errf(err, "--resume continues with the checkpoint's settings, not a preset's; "
+                            "leave --preset out");
+    if (!a->preset)
+        a->preset = "quick";
     return 0;
 }
 
@@ -612,7 +623,8 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
             .width = i0->width, .frames = frames, .fields = fields, .input0 = i0->data,
             .input1 = i1->data, .loss_steps = steps, .losses = losses, .n_losses = log->count,
             .n_settings = settings.count, .setting_keys = (const char *const *)settings.keys,
-            .setting_values = (const char *const *)settings.values, .georef = geo};
+            .setting_values = (const char *const *)settings.values, .georef = geo,
+            .stopped = ld_stop_signal};
         ld_between_output_ranges(i0, i1, &o);
         if (fields) {
             rc = ld_field_check_run(i0->data, i1->data, i0->channels, i0->height, i0->width,
@@ -620,7 +632,10 @@ static int write_outputs(const between_args *a, const ld_between_config *cfg, co
                                     err);
             o.check = check;
         }
+        /* a signal while writing stops the write, the folder as it was */
+        ld_stop_catch();
         rc = rc || ld_between_write_outputs(a->out_dir, &o, err);
+        ld_stop_release();
     }
     free(steps);
     free(losses);
@@ -682,6 +697,9 @@ static int run_model(const between_args *a, const ld_between_config *cfg, const 
                 ld_params_trainable(&model.params), omp_get_max_threads(),
                 a->precision == LD_PRECISION_BF16 ? "bfloat16" : "float32",
                 ld_patch_count(&t.grid), cfg->patch, cfg->patch, (long long)t.step, cfg->steps);
+    if (!a->quiet && t.step > cfg->steps)
+        fprintf(stderr, "between: %s has done %lld steps, --steps %d: nothing to train (a "
+                        "larger --steps trains on)\n", a->resume, (long long)t.step, cfg->steps);
     ld_progress prog;
     ld_progress_start(&prog, t.step, cfg->steps, "step", "steps", a->quiet);
     double start = ld_now_seconds();
@@ -805,8 +823,17 @@ int ld_cmd_between(int argc, char **argv)
         goto done;
     ld_field_check check;
     if (write_outputs(&a, &cfg, &i0, &i1, &geo, frames, has_fields ? fields : NULL, &log, &check,
-                      &err))
+                      &err)) {
+        int sig = ld_stop_signal();
+        if (sig) {
+            status = 128 + sig;
+            ld_errf(&err, "stopped by %s while writing the outputs; %s holds its earlier "
+                          "outputs unchanged%s%s%s", ld_stop_signal_name(sig), a.out_dir,
+                    model_saved ? " (the trained model: " : "", model_saved ? a.out_dir : "",
+                    model_saved ? "/model.safetensors, --resume it to write them)" : "");
+        }
         goto done;
+    }
     if (check.kept >= 0) {
         char text[LD_CHECK_TEXT_CAP];
         ld_between_check_text(&check, text);

@@ -109,15 +109,23 @@ int ld_parse_command_line(int argc, char **argv, const ld_command_line *cl, ld_e
             *cl->positional[positional++] = word;
             continue;
         }
+        /* --name value, or --name=value */
+        const char *equals = word[1] == '-' ? strchr(word, '=') : NULL;
+        size_t len = equals ? (size_t)(equals - word) : strlen(word);
         const ld_option *o = cl->options;
-        while (o < cl->options + cl->n_options && strcmp(word, o->name) &&
-               !(o->alias && !strcmp(word, o->alias)))
+        while (o < cl->options + cl->n_options &&
+               !(strlen(o->name) == len && !strncmp(word, o->name, len)) &&
+               !(o->alias && strlen(o->alias) == len && !strncmp(word, o->alias, len)))
             o++;
         if (o == cl->options + cl->n_options)
-            return ld_errf(err, "unknown option '%s' (latdyn %s --help)", word, cl->command);
-        if (o->kind != LD_OPT_FLAG && i + 1 >= argc)
+            return ld_errf(err, "unknown option '%.*s' (latdyn %s --help)", (int)len, word,
+                           cl->command);
+        if (o->kind == LD_OPT_FLAG && equals)
+            return ld_errf(err, "%s takes no value", o->name);
+        if (o->kind != LD_OPT_FLAG && !equals && i + 1 >= argc)
             return ld_errf(err, "%s needs a value", word);
-        if (parse_value(o, o->kind == LD_OPT_FLAG ? NULL : argv[++i], err))
+        const char *value = o->kind == LD_OPT_FLAG ? NULL : equals ? equals + 1 : argv[++i];
+        if (parse_value(o, value, err))
             return -1;
         if (o->given)
             ++*o->given;

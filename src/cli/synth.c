@@ -14,6 +14,7 @@
 #include "data/synth_between.h"
 #include "engine/atomic_file.h"
 #include "engine/json.h"
+#include "models/between.h"
 
 typedef struct between_synth_args {
     ld_synth_between_config cfg;
@@ -41,7 +42,7 @@ static void synth_between_usage(FILE *out)
         "                    one smaller than the area the motion covers (about\n"
         "                    2S x 2S, more with a larger --magnitude) is enlarged to\n"
         "                    cover it first, with a note on stderr\n"
-        "  --stages N        stages N, frames 0..N (default 8)\n"
+        "  --stages N        stages N, frames 0..N (default 8; at most 64, as between's)\n"
         "  --size S          frame side in pixels, >= 16 (default 128)\n"
         "  --magnitude M     motion scale, >= 0 (default 1)\n"
         "  --seed S          texture, crop place, crack shape, blob places (default 1)\n"
@@ -64,7 +65,7 @@ static int parse_synth_between(int argc, char **argv, between_synth_args *a, ld_
         LD_STRING("--scenario", &scenario),
         LD_OUT(&a->out_dir),
         LD_STRING("--texture", &a->texture),
-        LD_INT("--stages", &a->cfg.stages, 1, 1000),
+        LD_INT("--stages", &a->cfg.stages, 1, LD_BETWEEN_MAX_STAGES),
         LD_INT("--size", &a->cfg.size, 16, 8192),
         LD_FLOAT("--magnitude", &a->cfg.magnitude, 0, 1e3),
         LD_U64("--seed", &a->cfg.seed),

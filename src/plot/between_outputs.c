@@ -1,6 +1,7 @@
 /* The `between` output folder: see between_outputs.h. */
 #include "plot/between_outputs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #define GIF_DELAY_CS 25
 #define GIF_HOLD_CS 80 /* the first and last frames stay longer */
 #define PATH_CAP 4096
+#define STAGING_PREFIX ".latdyn-writing-" /* the folder the outputs are written in first */
 
 void ld_between_output_ranges(const ld_image *i0, const ld_image *i1, ld_between_outputs *o)
 {
@@ -117,9 +119,12 @@ typedef struct writer {
     const char *loss_note;
 } writer;
 
-/* w->path = outdir/name (name formatted with one int). */
+/* w->path = outdir/name (name formatted with one int), before each file:
+ * where the caller asks to stop (a signal), the write ends here. */
 static int set_path(writer *w, const char *name, int n, ld_err *err)
 {
+    if (w->o->stopped && w->o->stopped())
+        return ld_errf(err, "%s: stopped while writing the outputs", w->outdir);
     char file[256];
     snprintf(file, sizeof file, name, n);
     if (snprintf(w->path, sizeof w->path, "%s/%s", w->outdir, file) >= (int)sizeof w->path)
@@ -407,34 +412,98 @@ static int remove_stale_outputs(const char *outdir, const ld_between_outputs *o,
     return 0;
 }
 
-/* After a failed write: removes every output this run writes, so the
- * folder holds one run's outputs or none (an earlier run's were already
- * replaced or removed). Best effort: the write's error is what counts. */
-static void remove_written_outputs(const char *outdir, const ld_between_outputs *o)
+/* Every file this module writes, relative to the output folder: the
+ * single ones, and the numbered ones (one %03d, indices 0..N). */
+static const char *const single_outputs[] = {"frames.npy", "fields.npy", "animation.gif",
+                                             "fields/streamlines.png", "report.html"};
+static const char *const numbered_outputs[] = {"frames/frame_%03d.png", "frames/frame_%03d.tif",
+                                               "fields/quiver_%03d.png", "fields/field_%03d.tif"};
+static const char *const output_folders[] = {"frames", "fields"};
+#define COUNT(a) (sizeof a / sizeof a[0])
+
+/* out = dir/name; 0, or -1 when it does not fit in PATH_CAP. */
+static int join_path(char out[PATH_CAP], const char *dir, const char *name)
 {
-    static const char *const singles[] = {"frames.npy", "fields.npy", "animation.gif",
-                                          "report.html", "fields/streamlines.png"};
-    static const char *const numbered[] = {"frames/frame_%03d.png", "frames/frame_%03d.tif",
-                                           "fields/quiver_%03d.png", "fields/field_%03d.tif"};
-    ld_err ignored;
-    for (size_t i = 0; i < sizeof singles / sizeof singles[0]; i++)
-        ld_remove_output(outdir, singles[i], &ignored);
-    for (size_t i = 0; i < sizeof numbered / sizeof numbered[0]; i++)
-        ld_remove_numbered(outdir, numbered[i], 0, o->stages + 1, &ignored);
-    static const char *const folders[] = {"frames", "fields"};
-    for (size_t i = 0; i < 2; i++) {
+    return snprintf(out, PATH_CAP, "%s/%s", dir, name) < PATH_CAP ? 0 : -1;
+}
+
+/* Moves staging/name into outdir/name when it is there (rename: the same
+ * file system, so it cannot run out of space). */
+static int move_output(const char *staging, const char *outdir, const char *name, ld_err *err)
+{
+    char from[PATH_CAP], to[PATH_CAP];
+    if (join_path(from, staging, name) || join_path(to, outdir, name))
+        return ld_errf(err, "%s: path too long", outdir);
+    if (rename(from, to) != 0 && errno != ENOENT)
+        return ld_errf(err, "%s: cannot move into place: %s", to, strerror(errno));
+    return 0;
+}
+
+/* The outputs written into staging replace those of an earlier run in
+ * outdir: the folders first (what cannot be made fails before anything
+ * changes), then the earlier run's files this one does not write are
+ * removed and every file is renamed into place. The caller keeps SIGINT
+ * and SIGTERM from ending the process meanwhile (they only note a stop). */
+static int move_outputs(const char *staging, const char *outdir, const ld_between_outputs *o,
+                        ld_err *err)
+{
+    int made[COUNT(output_folders)] = {0};
+    for (size_t i = 0; i < COUNT(output_folders); i++) {
         char path[PATH_CAP];
-        snprintf(path, sizeof path, "%s/%s", outdir, folders[i]);
-        rmdir(path); /* when empty: files of the user's own stay, and the folder with them */
+        if (join_path(path, staging, output_folders[i]) || access(path, F_OK) != 0)
+            continue; /* not written (no fields) */
+        made[i] = join_path(path, outdir, output_folders[i]) == 0 && access(path, F_OK) != 0;
+        if (make_subdir(outdir, output_folders[i], err) != 0) {
+            for (size_t k = 0; k < i; k++)
+                if (made[k] && join_path(path, outdir, output_folders[k]) == 0)
+                    rmdir(path);
+            ld_err_suffix(err, "; the folder's earlier outputs are unchanged");
+            return -1;
+        }
     }
+    int rc = remove_stale_outputs(outdir, o, err);
+    for (size_t i = 0; !rc && i < COUNT(single_outputs); i++)
+        rc = move_output(staging, outdir, single_outputs[i], err);
+    for (size_t i = 0; !rc && i < COUNT(numbered_outputs); i++)
+        for (int n = 0; !rc && n <= o->stages; n++) {
+            char name[64];
+            snprintf(name, sizeof name, numbered_outputs[i], n);
+            rc = move_output(staging, outdir, name, err);
+        }
+    if (rc)
+        ld_err_suffix(err, "; the folder may hold outputs of both this run and an earlier one");
+    return rc;
+}
+
+/* Removes the staging folder and whatever is left in it (after a failed
+ * or stopped write, all this run wrote; after a good one, empty folders). */
+static void remove_staging(const char *staging, const ld_between_outputs *o)
+{
+    ld_err ignored;
+    for (size_t i = 0; i < COUNT(single_outputs); i++)
+        ld_remove_output(staging, single_outputs[i], &ignored);
+    for (size_t i = 0; i < COUNT(numbered_outputs); i++)
+        ld_remove_numbered(staging, numbered_outputs[i], 0, o->stages + 1, &ignored);
+    char path[PATH_CAP];
+    for (size_t i = 0; i < COUNT(output_folders); i++)
+        if (join_path(path, staging, output_folders[i]) == 0)
+            rmdir(path);
+    rmdir(staging);
 }
 
 int ld_between_write_outputs(const char *outdir, const ld_between_outputs *o, ld_err *err)
 {
-    if (check_request(outdir, o, err) != 0 || remove_stale_outputs(outdir, o, err) != 0)
+    if (check_request(outdir, o, err) != 0)
         return -1;
+    char staging[PATH_CAP];
+    if (snprintf(staging, sizeof staging, "%s/" STAGING_PREFIX "XXXXXX", outdir) >=
+        (int)sizeof staging)
+        return ld_errf(err, "%s: path too long", outdir);
+    if (!mkdtemp(staging))
+        return ld_errf(err, "%s: cannot make a folder to write the outputs in: %s", outdir,
+                       strerror(errno));
     writer w = {0};
-    w.outdir = outdir;
+    w.outdir = staging;
     w.o = o;
     int use_display = o->display_lo != 0 || o->display_hi != 0;
     w.lo = use_display ? o->display_lo : o->lo;
@@ -459,9 +528,12 @@ int ld_between_write_outputs(const char *outdir, const ld_between_outputs *o, ld
              make_loss_plot(&w, err) == 0)
         rc = write_report(&w, err);
     writer_free(&w);
-    if (rc) {
-        remove_written_outputs(outdir, o);
-        ld_err_suffix(err, "; the outputs written before it were removed");
-    }
+    if (rc == 0 && (o->stopped && o->stopped()))
+        rc = ld_errf(err, "%s: stopped while writing the outputs", outdir);
+    if (rc == 0)
+        rc = move_outputs(staging, outdir, o, err);
+    else
+        ld_err_suffix(err, "; the folder's earlier outputs are unchanged");
+    remove_staging(staging, o);
     return rc;
 }

@@ -54,6 +54,8 @@ typedef struct ld_between_outputs {
     const ld_georef *georef;             /* of the inputs, or NULL; with from_tiff the
                                             float32 TIFFs above are written too, carrying it */
     const ld_field_check *check;         /* of the fields, told in the report, or NULL */
+    int (*stopped)(void);                /* or NULL: asked before each file; nonzero (a
+                                            signal) abandons the write */
 } ld_between_outputs;
 
 /* One sentence (at most LD_CHECK_TEXT_CAP bytes) telling what a field
@@ -70,10 +72,14 @@ void ld_between_check_text(const ld_field_check *check, char *text);
 void ld_between_output_ranges(const ld_image *i0, const ld_image *i1, ld_between_outputs *o);
 
 /* Writes every file above into outdir, which must exist (the caller
- * creates it). Fails with a one-line message naming the file when outdir
- * is missing, not a folder, or not writable, or when a write fails; then
- * what it had written is removed again (the folder holds one run's
- * outputs or none). */
+ * creates it): all of them first into a hidden folder inside it
+ * (.latdyn-writing-XXXXXX), then, once every one is written, renamed into
+ * place, so the folder holds one whole run's outputs. Fails with a
+ * one-line message naming the file when outdir is missing, not a folder,
+ * or not writable, when a write fails or when o->stopped asks to stop;
+ * then the folder's earlier outputs are left as they were. The caller
+ * keeps SIGINT and SIGTERM from ending the process while it runs (they
+ * only note a stop, which o->stopped reports). */
 int ld_between_write_outputs(const char *outdir, const ld_between_outputs *o, ld_err *err);
 
 #endif
