@@ -90,6 +90,7 @@ static int parse_eval_args(int argc, char **argv, eval_args *a, ld_err *err)
  * frame) pair is also counted as on FILE's time grid or between samples. */
 typedef struct scores {
     int n, Q, context, have_mean_frame, have_truth;
+    int grids_differ;                    /* the trajectories' query times are not all t */
     double *model, *repeat, *mean_frame; /* [Q], averaged over the trajectories */
     double *t;                           /* [Q], times of the first trajectory's queries */
     int *between;                        /* [Q], first trajectory: 1 if between samples */
@@ -106,8 +107,9 @@ static void write_json(FILE *fp, const eval_args *a, const scores *s)
     ld_json_string(fp, a->model);
     fputs(",\n  \"data\": ", fp);
     ld_json_string(fp, a->input);
-    fprintf(fp, ",\n  \"context\": %d,\n  \"trajectories\": %d,\n  \"frames\": [", s->context,
-            s->n);
+    fprintf(fp, ",\n  \"context\": %d,\n  \"trajectories\": %d,\n  \"t_of\": \"%s\",\n"
+                "  \"frames\": [", s->context, s->n,
+            s->grids_differ ? "trajectory 0" : "every trajectory");
     for (int k = 0; k < s->Q; k++) {
         fprintf(fp, "%s\n    {\"k\": %d, \"t\": %.9g, \"nmse\": ", k ? "," : "", k + 1,
                 s->t[k]);
@@ -158,6 +160,8 @@ static void print_table(FILE *fp, const eval_args *a, const scores *s)
     if (s->have_mean_frame)
         fprintf(fp, ", mean-training-frame %.5f", s->mean_mean_frame);
     fprintf(fp, ")\n");
+    if (s->grids_differ)
+        fprintf(fp, "  (t: trajectory 0's times; the other trajectories' grids differ)\n");
     if (s->have_truth)
         fprintf(fp, "  on the grid of %s: nMSE %.5f (%d frames); between its samples: nMSE "
                     "%.5f (%d frames)\n", a->input, ratio_or_nan(s->grid_sum, s->grid_count),
@@ -462,6 +466,8 @@ int ld_cmd_eval_ladid(int argc, char **argv)
             }
         }
         s.t[k] = tq[k];
+        for (int i = 1; i < n; i++)
+            s.grids_differ |= tq[(size_t)i * Q + k] != tq[k];
         s.mean_model += s.model[k] / Q;
         s.mean_repeat += s.repeat[k] / Q;
         s.mean_mean_frame += s.mean_frame[k] / Q;
