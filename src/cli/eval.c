@@ -37,7 +37,8 @@ static void eval_between_usage(FILE *out)
         "method was given TRUTH_DIR/start.npy and end.npy.\n\n"
         "options:\n"
         "  --json FILE      also write the scores as JSON to FILE ('-': to stdout, and\n"
-        "                   the table to stderr)\n"
+        "                   the table to stderr); JSON has no infinity: a PSNR of\n"
+        "                   identical frames is null there, as is EPE without fields\n"
         "  --out-scale S    divide the OUT frames by S first (e.g. 65535 when the method\n"
         "                   was given the 16-bit start.png and end.png)\n");
 }

@@ -60,6 +60,9 @@ static int parse_predict_args(int argc, char **argv, predict_args *a, ld_err *er
         return rc;
     if (!a->out)
         return ld_errf(err, "-o PRED.npy is required");
+    if (!strcmp(a->out, "-"))
+        return ld_errf(err, "-o -: the predictions go to a .npy file, not to standard output; "
+                            "name one");
     return 0;
 }
 
