@@ -72,6 +72,23 @@ static void test_arena_reuse(void)
     ld_arena_free(&a);
 }
 
+/* A chunk beyond the memory limit is refused (NULL), not left for the
+ * kernel to kill the process on first touch; the total comes back down
+ * when an arena is freed. */
+static void test_arena_memory_limit(void)
+{
+    size_t limit = ld_arena_memory_limit(), before = ld_arena_total_bytes();
+    CHECK(limit > ((size_t)64 << 20), "memory limit %zu bytes", limit);
+    ld_arena a;
+    ld_arena_init(&a, 1 << 16);
+    CHECK(ld_arena_alloc(&a, limit + 1) == NULL, "%zu bytes past the limit allocated", limit + 1);
+    CHECK(ld_arena_alloc(&a, 1000) != NULL && ld_arena_total_bytes() == before + ((size_t)2 << 20),
+          "a small chunk (one 2 MiB page): total %zu, was %zu", ld_arena_total_bytes(), before);
+    ld_arena_free(&a);
+    CHECK(ld_arena_total_bytes() == before, "total after freeing %zu, was %zu",
+          ld_arena_total_bytes(), before);
+}
+
 static void test_tape_accumulates_shared_inputs(void)
 {
     /* y = x*x + 3x: dy/dx = 2x + 3 through two uses of x */
@@ -271,6 +288,7 @@ LD_TEST_SUITE(engine) = {
     {"philox_known_answers", test_philox_known_answers},
     {"rng_streams", test_rng_streams},
     {"arena_reuse", test_arena_reuse},
+    {"arena_memory_limit", test_arena_memory_limit},
     {"tape_accumulates_shared_inputs", test_tape_accumulates_shared_inputs},
     {"params_registry", test_params_registry},
     {"safetensors_round_trip_and_errors", test_safetensors_round_trip_and_errors},

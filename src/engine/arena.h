@@ -34,4 +34,12 @@ void ld_arena_free(ld_arena *a);
 void *ld_arena_alloc(ld_arena *a, size_t bytes);
 void ld_arena_reset(ld_arena *a);
 
+/* Bytes held by the chunks of all arenas, and the most they may hold:
+ * nine tenths of the memory available when first asked (or of the
+ * machine's, or its cgroup's limit, when less). A chunk beyond it is refused
+ * (ld_arena_alloc returns NULL) rather than left for the kernel to kill
+ * the process when it is first touched. */
+size_t ld_arena_total_bytes(void);
+size_t ld_arena_memory_limit(void);
+
 #endif

@@ -52,7 +52,10 @@ void *ld_alloc(ld_ctx *ctx, size_t bytes)
 {
     void *p = ld_arena_alloc(&ctx->arena, bytes);
     if (!p)
-        return ld_fail(ctx, "out of memory allocating %zu bytes", bytes);
+        return ld_fail(ctx, "out of memory: the arenas hold %zu MiB; growing them for %zu bytes "
+                            "more would pass %zu MiB, nine tenths of the memory available (a "
+                            "smaller batch or width needs less)",
+                       ld_arena_total_bytes() >> 20, bytes, ld_arena_memory_limit() >> 20);
     return p;
 }
 
