@@ -539,6 +539,11 @@ static void test_commands(void)
     expect_ok("fit blobs.h5 -o m.safetensors --resume m.last.safetensors --epochs 3 --quiet");
     CHECK(count_lines("m.log.csv") == 4, "resumed log: 3 epochs (%d lines)",
           count_lines("m.log.csv"));
+    /* resumed into another name: its log starts with the rows of the run
+     * it continues (beside the checkpoint) */
+    expect_ok("fit blobs.h5 -o n.safetensors --resume m.last.safetensors --epochs 4 --quiet");
+    CHECK(count_lines("n.log.csv") == 5, "log of the run resumed elsewhere: 4 epochs (%d lines)",
+          count_lines("n.log.csv"));
     /* Resuming from the best of stage 1 (after epoch 2) redoes epoch 3: the
      * log keeps rows 1 and 2 (row 2's wall_s made 1000.5 here) and its new
      * row 3 goes on from 1000.5 s; the stage files of the run resumed stay. */

@@ -109,6 +109,29 @@ static int64_t planned_steps(const ld_ladid_trainer *t, int first, int last)
 static const char log_header[] =
     "epoch,step,q,loss,reconstruction,latent,prior,mse,val_nmse,best,lr,wall_s\n";
 
+/* The log beside a checkpoint STEM.last.safetensors or
+ * STEM.stageK.safetensors: STEM.log.csv (the run it came from, wherever
+ * this run writes); `fallback` for a checkpoint named otherwise. */
+static void log_of_checkpoint(const char *ckpt, const char *fallback, char *buf, size_t len)
+{
+    char stem[4096];
+    ld_err ignored;
+    snprintf(buf, len, "%s", fallback);
+    if (ld_fit_sibling(ckpt, "", stem, sizeof stem, &ignored))
+        return;
+    char *dot = strrchr(stem, '.'), *slash = strrchr(stem, '/');
+    if (!dot || (slash && dot < slash))
+        return;
+    const char *tag = dot + 1;
+    int stage = !strncmp(tag, "stage", 5) && tag[5] &&
+                strspn(tag + 5, "0123456789") == strlen(tag + 5);
+    if (strcmp(tag, "last") && !stage)
+        return;
+    *dot = 0;
+    if ((size_t)snprintf(buf, len, "%s.log.csv", stem) >= len)
+        snprintf(buf, len, "%s", fallback);
+}
+
 /* The log text kept in memory: the header, then (resuming) the rows of the
  * log beside the checkpoint for its first `epochs_done` epochs, rows of
  * later epochs (those the resumed run redoes) dropped; *wall gets the
@@ -210,7 +233,9 @@ int ld_fit_run(const ld_fit_job *job, ld_ladid_model *m, const ld_sequences *tra
     const int kept_stages = job->resume ? t.best_stage : -1;
     uint64_t written_stages = 0;
     double wall_before;
-    if (log_start(&log, log_path, job->resume != NULL, t.epoch, &wall_before, err))
+    char earlier_log[4096];
+    log_of_checkpoint(job->resume ? job->resume : "", log_path, earlier_log, sizeof earlier_log);
+    if (log_start(&log, earlier_log, job->resume != NULL, t.epoch, &wall_before, err))
         goto done;
     if (!job->quiet)
         fprintf(stderr, "%s: %zu parameters, %d threads; %d training and %d validation "
