@@ -48,8 +48,8 @@ static void make_outdir(char *buf, size_t cap, const char *name)
         TEST_FAIL("cannot create %s", buf);
 }
 
-/* Files under path whose name has the atomic writer's ".tmp." in it. */
-static int temp_files_in(const char *path)
+/* Files and folders under path, all levels, whose name `counts`. */
+static int count_under(const char *path, int (*counts)(const char *name))
 {
     DIR *dir = opendir(path);
     if (!dir)
@@ -61,31 +61,19 @@ static int temp_files_in(const char *path)
             continue;
         char child[1024];
         snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        n += strstr(e->d_name, ".tmp.") != NULL;
-        n += temp_files_in(child);
+        n += counts(e->d_name) + count_under(child, counts);
     }
     closedir(dir);
     return n;
 }
 
+static int is_temporary(const char *name) { return strstr(name, ".tmp.") != NULL; }
+static int any(const char *name) { return name != NULL; }
+
+/* Files under path whose name has the atomic writer's ".tmp." in it. */
+static int temp_files_in(const char *path) { return count_under(path, is_temporary); }
 /* Files and folders under path, all levels. */
-static int entries_in(const char *path)
-{
-    DIR *dir = opendir(path);
-    if (!dir)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char child[1024];
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        n += 1 + entries_in(child);
-    }
-    closedir(dir);
-    return n;
-}
+static int entries_in(const char *path) { return count_under(path, any); }
 
 static int exists(const char *dir, const char *name)
 {
