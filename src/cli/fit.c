@@ -379,8 +379,8 @@ static void fit_usage(FILE *out)
         "  --resume CKPT        continue from STEM.last.safetensors (or a stage file) on\n"
         "                       the same FILE.h5 (checked) with its settings: only\n"
         "                       --epochs (which may grow), -o, --threads and --quiet\n"
-        "                       may be given with it;\n"
-        "                       the log keeps its rows up to the checkpoint's epoch\n"
+        "                       may be given with it; the log (beside -o) starts with\n"
+        "                       the run's rows up to the checkpoint's epoch\n"
         "  --quiet              no progress output or notes (warnings still print)\n");
 }
 
