@@ -235,6 +235,54 @@ static void test_reading_refuses_non_files(void)
     test_scratch_remove();
 }
 
+/* The first len - 1 bytes of the file at path as a string ("" if none). */
+static void read_text(const char *path, char *text, size_t len)
+{
+    memset(text, 0, len);
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        if (!fread(text, 1, len - 1, f))
+            text[0] = 0;
+        fclose(f);
+    }
+}
+
+/* Files committed as a set: when one of them cannot be written whole
+ * (a stream in error, as a full disk leaves it) none replaces its target
+ * and no temporary file stays; when all can, all are in place. */
+static void test_atomic_commit_all(void)
+{
+    test_scratch_make("engine_atomic");
+    char a[256], b[256];
+    snprintf(a, sizeof a, "%s", test_scratch("a.txt"));
+    snprintf(b, sizeof b, "%s", test_scratch("b.txt"));
+    test_write_bytes(a, "old a", 5);
+    test_write_bytes(b, "old b", 5);
+    ld_atomic_file files[2];
+    ld_err err = {{0}};
+    CHECK(ld_atomic_open(&files[0], a, &err) == 0 && ld_atomic_open(&files[1], b, &err) == 0,
+          "open: %s", err.msg);
+    fputs("new a", files[0].fp);
+    fputs("new b", files[1].fp);
+    (void)fgetc(files[1].fp); /* reading a write-only stream sets its error flag */
+    CHECK(ld_atomic_commit_all(files, 2, &err) != 0 && strstr(err.msg, "b.txt"),
+          "a set with a failed file commits: %s", err.msg);
+    char text[16];
+    read_text(a, text, sizeof text);
+    CHECK(!strcmp(text, "old a"), "a.txt after the failed set: '%s'", text);
+    struct stat st;
+    CHECK(stat(files[0].tmp_path, &st) != 0 && stat(files[1].tmp_path, &st) != 0,
+          "temporary files left");
+    CHECK(ld_atomic_open(&files[0], a, &err) == 0 && ld_atomic_open(&files[1], b, &err) == 0,
+          "open: %s", err.msg);
+    fputs("new a", files[0].fp);
+    fputs("new b", files[1].fp);
+    CHECK(ld_atomic_commit_all(files, 2, &err) == 0, "commit: %s", err.msg);
+    read_text(b, text, sizeof text);
+    CHECK(!strcmp(text, "new b"), "b.txt after the set: '%s'", text);
+    test_scratch_remove();
+}
+
 /* Paths with quotes, backslashes and control characters stay valid JSON
  * strings; non-finite numbers become null. */
 static void test_json_writers(void)
@@ -289,6 +337,7 @@ LD_TEST_SUITE(engine) = {
     {"rng_streams", test_rng_streams},
     {"arena_reuse", test_arena_reuse},
     {"arena_memory_limit", test_arena_memory_limit},
+    {"atomic_commit_all", test_atomic_commit_all},
     {"tape_accumulates_shared_inputs", test_tape_accumulates_shared_inputs},
     {"params_registry", test_params_registry},
     {"safetensors_round_trip_and_errors", test_safetensors_round_trip_and_errors},

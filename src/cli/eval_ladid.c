@@ -172,8 +172,8 @@ static void print_table(FILE *fp, const eval_args *a, const scores *s)
 /* Truth row over prediction row of trajectory i, frames evenly picked from
  * the horizon, each enlarged to at least STRIP_MIN_SIDE pixels; grey (the
  * first channel) unless the frames are RGB. */
-static int write_strip(const char *path, const ld_sequences *d, const int *first, const float *pred,
-                       int i, int Q, ld_err *err)
+static int encode_strip(const ld_sequences *d, const int *first, const float *pred, int i, int Q,
+                        ld_bytes *png, ld_err *err)
 {
     int S = d->height, C = d->channels, rgb = C == 3, ch = rgb ? 3 : 1;
     int count = Q < STRIP_MAX_FRAMES ? Q : STRIP_MAX_FRAMES;
@@ -199,15 +199,13 @@ static int write_strip(const char *path, const ld_sequences *d, const int *first
                         px[((size_t)Y * width + X) * ch + c] = (unsigned char)lrintf(v * 255.0f);
                     }
     }
-    ld_bytes png = {0};
-    int rc = ld_png_encode(px, height, width, ch, &png, err) ||
-             ld_bytes_write_file(path, &png, err);
-    ld_bytes_free(&png);
+    int rc = ld_png_encode(px, height, width, ch, png, err);
     free(px);
     return rc ? -1 : 0;
 }
 
-static int write_plot(const char *path, const scores *s, ld_err *err)
+/* The nMSE over the horizon, of the model and the baselines, as a PNG. */
+static int encode_plot(const scores *s, ld_bytes *png, ld_err *err)
 {
     const double *ys[3] = {s->model, s->repeat, s->mean_frame};
     const char *names[3] = {"model", "repeat last frame", "mean training frame"};
@@ -229,11 +227,34 @@ static int write_plot(const char *path, const scores *s, ld_err *err)
                                .log_y = 1};
     ld_canvas cv;
     if (!ld_lineplot_render(&cv, series, count, &opt, err)) {
-        rc = ld_canvas_write_png(&cv, path, err);
+        rc = ld_canvas_encode_png(&cv, png, err);
         ld_canvas_free(&cv);
     }
     free(buf);
     return rc;
+}
+
+/* The strip, the plot and (json_file) the JSON, written as one set: none
+ * of them replaced unless all are whole. */
+static int write_files(const eval_args *a, const scores *s, int json_file, const ld_bytes *strip,
+                       const ld_bytes *plot, ld_err *err)
+{
+    const char *paths[3] = {a->strip, a->plot, a->json};
+    const ld_bytes *bytes[3] = {strip, plot, NULL};
+    ld_atomic_file files[3];
+    int n = json_file ? 3 : 2;
+    for (int i = 0; i < n; i++) {
+        if (ld_atomic_open(&files[i], paths[i], err)) {
+            for (int k = 0; k < i; k++)
+                ld_atomic_abort(&files[k]);
+            return -1;
+        }
+        if (bytes[i])
+            fwrite(bytes[i]->data, 1, bytes[i]->len, files[i].fp);
+        else
+            write_json(files[i].fp, a, s);
+    }
+    return ld_atomic_commit_all(files, n, err);
 }
 
 static void scores_free(scores *s)
@@ -474,18 +495,15 @@ int ld_cmd_eval_ladid(int argc, char **argv)
     }
     int json_to_stdout = a.json && !strcmp(a.json, "-");
     print_table(json_to_stdout ? stderr : stdout, &a, &s);
-    if (json_to_stdout) {
+    if (json_to_stdout)
         write_json(stdout, &a, &s);
-    } else if (a.json) {
-        ld_atomic_file f;
-        if (ld_atomic_open(&f, a.json, &err))
-            goto done;
-        write_json(f.fp, &a, &s);
-        if (ld_atomic_commit(&f, &err))
-            goto done;
-    }
-    if (write_strip(a.strip, truth, first, pred, a.instance, Q, &err) ||
-        write_plot(a.plot, &s, &err))
+    ld_bytes strip_png = {0}, plot_png = {0};
+    int written = encode_strip(truth, first, pred, a.instance, Q, &strip_png, &err) == 0 &&
+                  encode_plot(&s, &plot_png, &err) == 0 &&
+                  write_files(&a, &s, a.json && !json_to_stdout, &strip_png, &plot_png, &err) == 0;
+    ld_bytes_free(&strip_png);
+    ld_bytes_free(&plot_png);
+    if (!written)
         goto done;
     fprintf(json_to_stdout ? stderr : stdout, "  strip: %s, plot: %s\n", a.strip, a.plot);
     status = 0;

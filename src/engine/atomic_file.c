@@ -22,8 +22,11 @@ int ld_atomic_open(ld_atomic_file *f, const char *path, ld_err *err)
     return 0;
 }
 
-int ld_atomic_commit(ld_atomic_file *f, ld_err *err)
+/* Flushes, syncs and closes f's temporary file; on failure removes it. */
+static int finish(ld_atomic_file *f, ld_err *err)
 {
+    if (!f->fp)
+        return 0; /* finished already (by an earlier, failed commit) */
     int bad = ferror(f->fp) != 0;
     bad |= fflush(f->fp) != 0;
     bad |= fsync(fileno(f->fp)) != 0;
@@ -34,13 +37,31 @@ int ld_atomic_commit(ld_atomic_file *f, ld_err *err)
         remove(f->tmp_path);
         return ld_errf(err, "%s: write failed: %s", f->path, strerror(saved ? saved : EIO));
     }
-    if (rename(f->tmp_path, f->path) != 0) {
-        saved = errno;
-        remove(f->tmp_path);
-        return ld_errf(err, "%s: cannot rename into place: %s", f->path, strerror(saved));
-    }
     return 0;
 }
+
+int ld_atomic_commit_all(ld_atomic_file *files, int n, ld_err *err)
+{
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++)
+        rc = finish(&files[i], err);
+    if (rc) {
+        for (int i = 0; i < n; i++)
+            ld_atomic_abort(&files[i]);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (rename(files[i].tmp_path, files[i].path) != 0) {
+            int saved = errno;
+            for (int k = i; k < n; k++)
+                remove(files[k].tmp_path);
+            return ld_errf(err, "%s: cannot rename into place: %s", files[i].path,
+                           strerror(saved));
+        }
+    return 0;
+}
+
+int ld_atomic_commit(ld_atomic_file *f, ld_err *err) { return ld_atomic_commit_all(f, 1, err); }
 
 void ld_atomic_abort(ld_atomic_file *f)
 {

@@ -21,6 +21,10 @@ int ld_atomic_open(ld_atomic_file *f, const char *path, ld_err *err);
 /* Flushes, syncs and renames into place; on any failure removes the
  * temporary file and returns -1. */
 int ld_atomic_commit(ld_atomic_file *f, ld_err *err);
+/* Commits n files as a set: all are flushed and synced before any is
+ * renamed into place, so a write that fails (a full disk) leaves every
+ * target as it was and removes every temporary file. */
+int ld_atomic_commit_all(ld_atomic_file *files, int n, ld_err *err);
 /* Abandons the write: closes and removes the temporary file. */
 void ld_atomic_abort(ld_atomic_file *f);
 
