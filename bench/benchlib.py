@@ -29,6 +29,24 @@ def cpu_name():
     return f"{name} ({isa})" if isa else name
 
 
+def command_line(script, ap, args, make="make bench", always=("threads",),
+                 leave_out=("write", "work", "binary")):
+    """The results table's "Command:" line: the script with every option that
+    is in `always` or not at its default (those in `leave_out`, which do not
+    change the numbers, never), so the line reproduces the table."""
+    words = []
+    for action in ap._actions:
+        key = action.dest
+        if not action.option_strings or key == "help" or key in leave_out:
+            continue
+        value = getattr(args, key)
+        if key in always or value != action.default:
+            text = f"{value:g}" if isinstance(value, float) else str(value)
+            words.append(f"{action.option_strings[0]} " +
+                         (f'"{text}"' if " " in text or not text else text))
+    return f"Command: `{make} && /usr/bin/python3 bench/{script} {' '.join(words)}`"
+
+
 def write_section(path, name, title, body):
     """Puts `body` between <!-- NAME:begin --> and <!-- NAME:end --> in the
     file at `path` (appended under a `## title` heading the first time);

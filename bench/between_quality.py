@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import cpu_name, write_section
+from benchlib import command_line, cpu_name, write_section
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -160,11 +160,8 @@ def main():
               "(field EPE, px per unit time; - where a method has no fields)." if len(seeds) == 1
               else f"mean intermediate-frame PSNR dB over the training seeds {args.seeds} of "
               "the trained methods (lowest..highest), and the seeds on which latent is ahead."),
-             f"Command: `make && /usr/bin/python3 bench/between_quality.py --size {args.size} "
-             f"--stages {args.stages} --threads {args.threads}"
-             + (f" --extra \"{args.extra}\"" if args.extra else "")
-             + (f" --methods {args.methods} --scenarios {args.scenarios} --seeds {args.seeds}"
-                if len(seeds) > 1 else "") + "`"]
+             command_line("between_quality.py", ap, args, make="make",
+                          always=("size", "stages", "threads"))]
     if len(seeds) > 1:
         lines += seed_table(args, textures, methods, seeds, results)
         section = ("between_seeds", "between: the deciding rows over training seeds")

@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from benchlib import compare_steps, cpu_name, write_section
+from benchlib import command_line, compare_steps, cpu_name, write_section
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -44,9 +44,8 @@ def main():
         f"precision {args.precision}"
         + (" (latdyn: convolutions' products in bfloat16; PyTorch: autocast to bfloat16)."
            if args.precision == "bf16" else "."),
-        f"Command: `make bench && /usr/bin/python3 bench/compare_between.py --threads "
-        f"{args.threads} --rounds {args.rounds} --steps {args.steps} --precision "
-        f"{args.precision}`", "",
+        command_line("compare_between.py", ap, args,
+                     always=("threads", "rounds", "steps", "precision")), "",
         "| latdyn s/step | PyTorch s/step | PyTorch / latdyn | latdyn arena peak |",
         "|---:|---:|---:|---:|",
         f"| {a:.4f} | {b:.4f} | {b / a:.2f} | {first['arena_peak_mb']:.0f} MB |"])

@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from benchlib import compare_steps, cpu_name, write_section
+from benchlib import command_line, compare_steps, cpu_name, write_section
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -43,8 +43,7 @@ def main():
         f"{first['parameters']:,} parameters in both; one step = forward, backward, Adam; "
         f"batch {args.batch} x {args.frames} frames of {args.size}x{args.size}; median of "
         f"{args.steps} steps per round, median of {args.rounds} alternating rounds.",
-        f"Command: `make bench && /usr/bin/python3 bench/compare_ladid.py --threads "
-        f"{args.threads} --rounds {args.rounds} --steps {args.steps}`", "",
+        command_line("compare_ladid.py", ap, args, always=("threads", "rounds", "steps")), "",
         "| latdyn s/step | PyTorch s/step | latdyn / PyTorch (target <= 0.5) | latdyn arena peak |",
         "|---:|---:|---:|---:|",
         f"| {a:.4f} | {b:.4f} | {a / b:.2f} | {first['arena_peak_mb']:.0f} MB |"])

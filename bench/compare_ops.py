@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 
-from benchlib import cpu_name, write_section
+from benchlib import command_line, cpu_name, write_section
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -48,8 +48,8 @@ def main():
     lines = [f"Machine: {cpu_name()}, {os.cpu_count()} cores; {args.threads} threads; "
              f"PyTorch {t.__version__}. Median ms per forward+backward; median of "
              f"{args.rounds} alternating rounds.",
-             f"Command: `make bench && /usr/bin/python3 bench/compare_ops.py --threads {args.threads} "
-             f"--seconds {args.seconds:g} --rounds {args.rounds}`", "",
+             command_line("compare_ops.py", ap, args, always=("threads", "seconds", "rounds")),
+             "",
              "| case | latdyn ms | PyTorch ms | PyTorch / latdyn |", "|---|---:|---:|---:|"]
     for case, ms in ours.items():
         ref = torch.get(case)

@@ -8,6 +8,10 @@
 # usage: make && sh bench/ladid_results.sh [WORK_DIR]   (default build/ladid_results)
 # then: /usr/bin/python3 bench/ladid_table.py --work WORK_DIR --write bench/RESULTS.md
 set -eu
+case "${1:-}" in -h | --help)
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0 ;;
+esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 L="$ROOT/build/latdyn"
 WORK=${1:-$ROOT/build/ladid_results}

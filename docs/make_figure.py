@@ -11,6 +11,11 @@ from PIL import Image
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        return
+    if len(sys.argv) != 3:
+        sys.exit(__doc__.strip())
     out, dest = sys.argv[1], sys.argv[2]
     frames = sorted(os.listdir(os.path.join(out, "frames")))
     quivers = sorted(os.listdir(os.path.join(out, "fields")))

@@ -727,7 +727,9 @@ static void test_command_checks(void)
                  "this run splits blobs.h5 into 4,6");
     expect_error("finetune m.safetensors blobs.h5 --n-train 3 --epochs 3 --lr 0.1 "
                  "-o t3.safetensors --resume t3.last.safetensors",
-                 "cannot be given with it");
+                 "resume it with those (or without them)");
+    expect_ok("finetune m.safetensors blobs.h5 --n-train 3 --epochs 3 --curriculum 5 --seed 4 "
+              "-o t3.safetensors --resume t3.last.safetensors --quiet");
 
     /* finetune validates on the same 6 of 12 whatever K; K beyond the rest
      * or a --n-val leaving none are refused */

@@ -18,7 +18,6 @@
 typedef struct finetune_args {
     const char *model, *input, *out, *resume;
     int n_train, n_val, epochs, curriculum, threads, quiet, from_scratch;
-    int tuning_options; /* options that set up a new run (not allowed with --resume) */
     float lr;
     uint64_t seed;
 } finetune_args;
@@ -51,16 +50,15 @@ static void finetune_usage(FILE *out)
         "  --threads T          OpenMP threads (default OMP_NUM_THREADS)\n"
         "  --resume CKPT        continue a stopped run from its STEM.last.safetensors (or\n"
         "                       a stage file), with the same MODEL, NEW.h5, --n-train\n"
-        "                       and --n-val (checked); --epochs may grow, --curriculum,\n"
-        "                       --lr, --from-scratch and --seed are the checkpoint's\n"
+        "                       and --n-val (checked): the command that started it, with\n"
+        "                       --resume added (--epochs may grow)\n"
         "  --quiet              no progress output\n");
 }
 
 static int parse_finetune_args(int argc, char **argv, finetune_args *a, ld_err *err)
 {
     *a = (finetune_args){.n_val = -1, .epochs = -1, .curriculum = -1, .lr = -1, .seed = 1};
-    /* the options before --epochs set up a new run: not allowed with --resume */
-    ld_option options[] = {
+    const ld_option options[] = {
         LD_INT("--curriculum", &a->curriculum, 1, 1000000),
         LD_FLOAT("--lr", &a->lr, 1e-8, 10),
         LD_U64("--seed", &a->seed),
@@ -73,8 +71,6 @@ static int parse_finetune_args(int argc, char **argv, finetune_args *a, ld_err *
         LD_STRING("--resume", &a->resume),
         LD_FLAG("--quiet", &a->quiet),
     };
-    for (ld_option *o = options; strcmp(o->name, "--epochs"); o++)
-        o->given = &a->tuning_options;
     const char **const positional[] = {&a->model, &a->input};
     const ld_command_line cl = {"finetune", options, (int)(sizeof options / sizeof *options),
                                 positional, 2, 2, "MODEL.safetensors and NEW.h5"};
@@ -85,9 +81,6 @@ static int parse_finetune_args(int argc, char **argv, finetune_args *a, ld_err *
         return ld_errf(err, "--n-train K is required");
     if (!a->out)
         return ld_errf(err, "-o TUNED.safetensors is required");
-    if (a->resume && a->tuning_options)
-        return ld_errf(err, "--resume continues with the checkpoint's settings: --curriculum, "
-                            "--lr, --seed and --from-scratch cannot be given with it");
     return 0;
 }
 
@@ -139,6 +132,14 @@ int ld_cmd_finetune(int argc, char **argv)
         goto done;
     if (a.epochs > 0)
         cfg.epochs = a.epochs;
+    /* resumed with the command that started the run: its settings must be
+     * the checkpoint's (--seed and --from-scratch only shaped its start) */
+    if (a.resume && ((a.curriculum > 0 && a.curriculum != cfg.curriculum_every) ||
+                     (a.lr > 0 && a.lr != cfg.lr))) {
+        ld_errf(&err, "%s was trained with --curriculum %d --lr %g; resume it with those (or "
+                      "without them)", a.resume, cfg.curriculum_every, (double)cfg.lr);
+        goto done;
+    }
     if (!a.resume) {
         cfg.epochs = a.epochs > 0 ? a.epochs : 20;
         cfg.curriculum_every = a.curriculum > 0 ? a.curriculum : 5;
