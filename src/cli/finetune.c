@@ -130,8 +130,6 @@ int ld_cmd_finetune(int argc, char **argv)
     }
     if (ld_ladid_split(&all, n_val, a.n_train, &train, &val, &err))
         goto done;
-    if (a.epochs > 0)
-        cfg.epochs = a.epochs;
     /* resumed with the command that started the run: its settings must be
      * the checkpoint's (--seed and --from-scratch only shaped its start) */
     if (a.resume && ((a.curriculum > 0 && a.curriculum != cfg.curriculum_every) ||
@@ -140,12 +138,14 @@ int ld_cmd_finetune(int argc, char **argv)
                       "without them)", a.resume, cfg.curriculum_every, (double)cfg.lr);
         goto done;
     }
-    if (!a.resume) {
-        cfg.epochs = a.epochs > 0 ? a.epochs : 20;
+    if (!a.resume) { /* a new run: the base model's settings, finetune's schedule */
+        cfg.epochs = 20;
         cfg.curriculum_every = a.curriculum > 0 ? a.curriculum : 5;
         if (a.lr > 0)
             cfg.lr = a.lr;
     }
+    if (a.epochs > 0)
+        cfg.epochs = a.epochs;
     if (ld_ladid_create(&m, &cfg, &err))
         goto done;
     have_model = 1;

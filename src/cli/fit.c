@@ -109,26 +109,34 @@ static int64_t planned_steps(const ld_ladid_trainer *t, int first, int last)
 static const char log_header[] =
     "epoch,step,q,loss,reconstruction,latent,prior,mse,val_nmse,best,lr,wall_s\n";
 
+/* N when text is exactly ".stageN.safetensors" (N in decimal, without
+ * leading zeros, as fit names its stage files), else -1. */
+static int stage_suffix(const char *text)
+{
+    if (strncmp(text, ".stage", 6))
+        return -1;
+    const char *digits = text + 6;
+    size_t count = strspn(digits, "0123456789");
+    if (count < 1 || count > 6 || (count > 1 && digits[0] == '0') ||
+        strcmp(digits + count, ".safetensors"))
+        return -1;
+    return atoi(digits);
+}
+
 /* The log beside a checkpoint STEM.last.safetensors or
  * STEM.stageK.safetensors: STEM.log.csv (the run it came from, wherever
  * this run writes); `fallback` for a checkpoint named otherwise. */
 static void log_of_checkpoint(const char *ckpt, const char *fallback, char *buf, size_t len)
 {
-    char stem[4096];
-    ld_err ignored;
-    snprintf(buf, len, "%s", fallback);
-    if (ld_fit_sibling(ckpt, "", stem, sizeof stem, &ignored))
-        return;
-    char *dot = strrchr(stem, '.'), *slash = strrchr(stem, '/');
-    if (!dot || (slash && dot < slash))
-        return;
-    const char *tag = dot + 1;
-    int stage = !strncmp(tag, "stage", 5) && tag[5] &&
-                strspn(tag + 5, "0123456789") == strlen(tag + 5);
-    if (strcmp(tag, "last") && !stage)
-        return;
-    *dot = 0;
-    if ((size_t)snprintf(buf, len, "%s.log.csv", stem) >= len)
+    static const char last[] = ".last.safetensors";
+    size_t n = strlen(ckpt), stem = n;
+    if (n > sizeof last - 1 && !strcmp(ckpt + n - (sizeof last - 1), last))
+        stem = n - (sizeof last - 1);
+    else
+        for (const char *p = strstr(ckpt, ".stage"); p; p = strstr(p + 1, ".stage"))
+            if (stage_suffix(p) >= 0)
+                stem = (size_t)(p - ckpt);
+    if (stem == n || (size_t)snprintf(buf, len, "%.*s.log.csv", (int)stem, ckpt) >= len)
         snprintf(buf, len, "%s", fallback);
 }
 
@@ -192,14 +200,9 @@ static int remove_stale_stages(const char *out, uint64_t written, int kept, ld_e
     int rc = 0;
     while (!rc && (e = readdir(d)) != NULL) {
         const char *name = e->d_name;
-        if (strncmp(name, base, base_len) || strncmp(name + base_len, ".stage", 6))
+        int stage = strncmp(name, base, base_len) ? -1 : stage_suffix(name + base_len);
+        if (stage < 0)
             continue;
-        const char *digits = name + base_len + 6;
-        size_t count = strspn(digits, "0123456789");
-        if (count < 1 || count > 6 || (count > 1 && digits[0] == '0') ||
-            strcmp(digits + count, ".safetensors"))
-            continue;
-        int stage = atoi(digits);
         int wrote = stage < 64 && ((written >> stage) & 1);
         if (!wrote && stage > kept)
             rc = ld_remove_output(dir, name, err);

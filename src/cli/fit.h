@@ -47,7 +47,8 @@ int ld_fit_sibling(const char *out, const char *suffix, char *buf, size_t len, l
  * before reading data, so a bad path costs no work and leaves nothing. */
 int ld_fit_check_output(const char *path, const char *const *inputs, ld_err *err);
 /* ld_fit_check_output for out and its siblings STEM.last.safetensors,
- * STEM.log.csv and STEM.stage0.safetensors. */
+ * STEM.log.csv and STEM.stage0.safetensors; and none of the inputs may be
+ * a later stage file beside out (a run removes those it does not write). */
 int ld_fit_check_outputs(const char *out, const char *const *inputs, ld_err *err);
 
 /* Mean of the per-frame nMSE over the horizon of m's prediction of val. */

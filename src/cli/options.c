@@ -93,6 +93,12 @@ static int parse_value(const ld_option *o, const char *text, ld_err *err)
     return 0;
 }
 
+/* 1 when the first len characters of word are exactly `name`. */
+static int names(const char *name, const char *word, size_t len)
+{
+    return strlen(name) == len && !strncmp(word, name, len);
+}
+
 int ld_parse_command_line(int argc, char **argv, const ld_command_line *cl, ld_err *err)
 {
     int positional = 0;
@@ -113,9 +119,8 @@ int ld_parse_command_line(int argc, char **argv, const ld_command_line *cl, ld_e
         const char *equals = word[1] == '-' ? strchr(word, '=') : NULL;
         size_t len = equals ? (size_t)(equals - word) : strlen(word);
         const ld_option *o = cl->options;
-        while (o < cl->options + cl->n_options &&
-               !(strlen(o->name) == len && !strncmp(word, o->name, len)) &&
-               !(o->alias && strlen(o->alias) == len && !strncmp(word, o->alias, len)))
+        while (o < cl->options + cl->n_options && !names(o->name, word, len) &&
+               !(o->alias && names(o->alias, word, len)))
             o++;
         if (o == cl->options + cl->n_options)
             return ld_errf(err, "unknown option '%.*s' (latdyn %s --help)", (int)len, word,

@@ -1,7 +1,6 @@
 /* The `between` output folder: see between_outputs.h. */
 #include "plot/between_outputs.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
